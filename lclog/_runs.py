@@ -1,0 +1,78 @@
+"""Per-run state kept between a run's start and its end: timing, tree position, stream counts."""
+
+from __future__ import annotations
+
+import time
+from uuid import UUID
+
+__all__ = ["Run", "RunTable"]
+
+
+class Run:
+    """What lclog remembers about one open run."""
+
+    __slots__ = (
+        "chunks",
+        "depth",
+        "first_token_ns",
+        "model",
+        "name",
+        "provider",
+        "run_id",
+        "run_type",
+        "start_ns",
+        "trace_id",
+    )
+
+    def __init__(self, run_id: UUID, run_type: str, name: str, trace_id: str, depth: int) -> None:
+        self.run_id = run_id
+        self.run_type = run_type
+        self.name = name
+        self.trace_id = trace_id
+        self.depth = depth
+        self.start_ns = time.monotonic_ns()
+        self.first_token_ns = 0
+        self.chunks = 0
+        self.model: str | None = None
+        self.provider: str | None = None
+
+
+class RunTable:
+    """Open runs by run id, bounded: past `max_runs` the oldest open run is evicted."""
+
+    def __init__(self, max_runs: int) -> None:
+        self._runs: dict[UUID, Run] = {}
+        self._max = max_runs
+
+    def open(
+        self, run_id: UUID, parent_run_id: UUID | None, run_type: str, name: str
+    ) -> tuple[Run, Run | None]:
+        """Records a run start; returns it and the run it evicted to stay bounded, if any."""
+        parent = self._runs.get(parent_run_id) if parent_run_id is not None else None
+        if parent is not None:
+            trace_id, depth = parent.trace_id, parent.depth + 1
+        else:
+            # A parent lclog never saw (handler attached below the root) still groups its
+            # children: they share the parent's id as trace id.
+            trace_id = str(parent_run_id or run_id)
+            depth = 0 if parent_run_id is None else 1
+        run = Run(run_id, run_type, name, trace_id, depth)
+        evicted = None
+        if len(self._runs) >= self._max:
+            try:
+                oldest = next(iter(self._runs))
+                evicted = self._runs.pop(oldest, None)
+            except (StopIteration, RuntimeError):  # emptied or resized by another thread
+                evicted = None
+        self._runs[run_id] = run
+        return run, evicted
+
+    def get(self, run_id: UUID) -> Run | None:
+        return self._runs.get(run_id)
+
+    def close(self, run_id: UUID) -> Run | None:
+        """Forgets a run at its end; None when it was never seen or already evicted."""
+        return self._runs.pop(run_id, None)
+
+    def __len__(self) -> int:
+        return len(self._runs)

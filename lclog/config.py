@@ -1,0 +1,205 @@
+"""Settings: the validated model, loading from YAML/TOML files and env vars, ConfigError."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import tomllib
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = ["ConfigError", "Settings", "load_config"]
+
+#: Env var naming a config file, read when `load_config()` gets no path.
+CONFIG_ENV = "LCLOG_CONFIG"
+#: Prefix of env vars that override top-level scalar settings (`LCLOG_SERVICE=api`).
+ENV_PREFIX = "LCLOG_"
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the field and the fix."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OutputSettings(_Model):
+    """One destination for events."""
+
+    type: Literal["stdout", "stderr", "file"] = "stdout"
+    format: Literal["json", "pretty"] = "json"
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> OutputSettings:
+        if self.type == "file" and not self.path:
+            raise ValueError("a file output needs a path, e.g. `path: logs/lclog.jsonl`")
+        return self
+
+
+class PatternRule(_Model):
+    """A user-defined value pattern."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    regex: str
+    mode: Literal["mask", "hash", "partial", "drop"] | None = None
+
+
+class AllowSettings(_Model):
+    values: list[str] = []
+    patterns: list[str] = []
+
+
+class RedactionSettings(_Model):
+    """Redaction rules; on by default."""
+
+    enabled: bool = True
+    mode: Literal["mask", "hash", "partial", "drop"] = "mask"
+    hash_key: str | None = None
+    hash_key_env: str = "LCLOG_HASH_KEY"
+    keys: list[str] = []
+    remove_keys: list[str] = []
+    disable: list[str] = []
+    modes: dict[str, Literal["mask", "hash", "partial", "drop"]] = {}
+    patterns: list[PatternRule] = []
+    allow: AllowSettings = AllowSettings()
+    fields: dict[str, Literal["mask", "hash", "partial", "drop", "keep"]] = {}
+
+
+class Settings(_Model):
+    """Everything lclog reads from a config file; every key has a safe default."""
+
+    service: str = "langchain"
+    content: Literal["redacted", "none"] = "redacted"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    max_field_chars: int = Field(4000, ge=64, le=10_000_000)
+    max_depth: int = Field(8, ge=1, le=64)
+    max_items: int = Field(100, ge=1, le=100_000)
+    stream_tokens: bool = False
+    include_stacktrace: bool = False
+    max_open_runs: int = Field(10_000, ge=16)
+    queue_size: int = Field(100_000, ge=1)
+    flush_interval_s: float = Field(0.2, gt=0, le=60)
+    outputs: list[OutputSettings] = [OutputSettings()]
+    processors: list[str] = []
+    redaction: RedactionSettings = RedactionSettings()
+
+    @field_validator("processors")
+    @classmethod
+    def _import_paths(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"[\w.]+:[\w.]+", item):
+                raise ValueError(f"{item!r} is not an import path; write it as 'package.module:callable'")
+        return value
+
+
+# Hints shown with pydantic's error types: what to write instead.
+_HINTS = {
+    "extra_forbidden": "remove it or check its spelling against config/default.yaml",
+    "literal_error": "use one of the values listed",
+    "missing": "add it",
+    "bool_parsing": "use true or false",
+    "int_parsing": "use a whole number",
+    "float_parsing": "use a number",
+}
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        hint = _HINTS.get(err["type"])
+        lines.append(f"{field}: {message}" + (f" ({hint})" if hint else ""))
+    return f"invalid lclog config {source}:\n  " + "\n  ".join(lines)
+
+
+def _expand_env(value: Any, path: str) -> Any:
+    """Replaces `${NAME}` in string values with the env var; a missing var is a ConfigError."""
+    if isinstance(value, str) and "${" in value:
+
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                raise ConfigError(
+                    f"invalid lclog config: {path}: env var {name} is not set "
+                    f"(export {name}=... or remove ${{{name}}})"
+                )
+            return os.environ[name]
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{path}.{i}") for i, v in enumerate(value)]
+    return value
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read lclog config {path}: {exc.strerror}") from None
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+            data = data.get("tool", {}).get("lclog", data) if "tool" in data else data
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"lclog config {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"lclog config {path} must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for field, info in Settings.model_fields.items():
+        raw = environ.get(ENV_PREFIX + field.upper())
+        if raw is None or info.annotation in (list, dict) or field in ("outputs", "redaction"):
+            continue
+        overrides[field] = yaml.safe_load(raw) if raw.strip() else raw
+    return overrides
+
+
+def load_config(
+    source: str | os.PathLike[str] | dict[str, Any] | Settings | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Returns validated settings from a YAML/TOML file, a dict, or defaults.
+
+    With no source, the file named by `LCLOG_CONFIG` is used when set. `LCLOG_<KEY>` env vars
+    override top-level scalar keys; keyword arguments override both. Raises ConfigError.
+    """
+    if isinstance(source, Settings):
+        return source.model_copy(update=overrides) if overrides else source
+    label = "(defaults)"
+    data: dict[str, Any] = {}
+    if source is None and os.environ.get(CONFIG_ENV):
+        source = os.environ[CONFIG_ENV]
+    if isinstance(source, dict):
+        data, label = dict(source), "(dict)"
+    elif source is not None:
+        path = Path(source)
+        data, label = _read_file(path), str(path)
+    data.update(_env_overrides(dict(os.environ)))
+    data.update(overrides)
+    data = _expand_env(data, "")
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, label)) from None
+    # Rules compile at load time so a bad pattern fails here, naming the rule.
+    from lclog.redaction import build_redactor
+
+    build_redactor(settings.redaction)
+    return settings

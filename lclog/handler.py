@@ -1,0 +1,654 @@
+"""LoggingCallbackHandler: LangChain callbacks -> one plain event dict per run start and end."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import os
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+
+from lclog._runs import Run, RunTable
+from lclog._serialize import Limits, to_jsonable, truncate
+from lclog.config import Settings, load_config
+from lclog.metrics import Metrics
+from lclog.outputs import Output, Writer, build_outputs
+from lclog.pipeline import Pipeline, Processor, import_processor
+from lclog.redaction import Redactor
+from lclog.stats import Stats
+
+__all__ = ["LoggingCallbackHandler"]
+
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+# Exceptions that end a run without it having failed (LangGraph control flow, cancellation).
+_INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
+_CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
+# Invocation parameters worth logging; the rest (headers, keys, clients) never are.
+_PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
+
+F = TypeVar("F", bound=Callable[..., Any])
+_live: weakref.WeakSet[LoggingCallbackHandler] = weakref.WeakSet()
+
+
+def _guard(hook: F) -> F:
+    """Runs a hook so that no exception of lclog's reaches LangChain; failures are counted."""
+
+    @functools.wraps(hook)
+    def guarded(self: LoggingCallbackHandler, *args: Any, **kwargs: Any) -> None:
+        try:
+            hook(self, *args, **kwargs)
+        except Exception as exc:
+            self.stats.add("internal_errors")
+            self.stats.report(f"{hook.__name__} failed", type(exc).__name__)
+
+    return guarded  # type: ignore[return-value]
+
+
+def _name(serialized: dict[str, Any] | None, kwargs: dict[str, Any], default: str) -> str:
+    name = kwargs.get("name")
+    if name:
+        return str(name)
+    if serialized:
+        if serialized.get("name"):
+            return str(serialized["name"])
+        ids = serialized.get("id")
+        if isinstance(ids, list) and ids:
+            return str(ids[-1])
+    return default
+
+
+def _model(serialized: dict[str, Any] | None, params: dict[str, Any], metadata: dict[str, Any]) -> str | None:
+    for key in ("model", "model_name", "model_id", "deployment_name"):
+        if isinstance(params.get(key), str):
+            return params[key]
+    if isinstance(metadata.get("ls_model_name"), str):
+        return metadata["ls_model_name"]
+    kwargs = (serialized or {}).get("kwargs") or {}
+    for key in ("model", "model_name", "model_id"):
+        if isinstance(kwargs.get(key), str):
+            return kwargs[key]
+    return None
+
+
+def _usage(response: Any) -> dict[str, int] | None:
+    """Token usage from AIMessage.usage_metadata, else from llm_output; None when unknown."""
+    totals: dict[str, int] = {}
+    for generations in getattr(response, "generations", None) or []:
+        for gen in generations:
+            usage = getattr(getattr(gen, "message", None), "usage_metadata", None)
+            if usage:
+                for key in ("input_tokens", "output_tokens", "total_tokens"):
+                    totals[key] = totals.get(key, 0) + int(usage.get(key) or 0)
+                for detail in ("input_token_details", "output_token_details"):
+                    for k, v in (usage.get(detail) or {}).items():
+                        if isinstance(v, int):
+                            totals[k] = totals.get(k, 0) + v
+    if totals:
+        return totals
+    llm_output = getattr(response, "llm_output", None) or {}
+    raw = llm_output.get("token_usage") or llm_output.get("usage")
+    if isinstance(raw, dict):
+        inp = raw.get("prompt_tokens", raw.get("input_tokens"))
+        out = raw.get("completion_tokens", raw.get("output_tokens"))
+        if isinstance(inp, int) or isinstance(out, int):
+            usage = {"input_tokens": int(inp or 0), "output_tokens": int(out or 0)}
+            usage["total_tokens"] = int(
+                raw.get("total_tokens") or usage["input_tokens"] + usage["output_tokens"]
+            )
+            return usage
+    return None
+
+
+def _finish_and_model(response: Any) -> tuple[str | None, str | None]:
+    for generations in getattr(response, "generations", None) or []:
+        for gen in generations:
+            info = getattr(gen, "generation_info", None) or {}
+            meta = getattr(getattr(gen, "message", None), "response_metadata", None) or {}
+            reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
+            model = meta.get("model_name") or meta.get("model")
+            return (str(reason) if reason else None), (str(model) if model else None)
+    return None, None
+
+
+class LoggingCallbackHandler(BaseCallbackHandler):
+    """Turns every LangChain callback into a redacted JSON event.
+
+    One instance serves sync and async code and many threads. Hooks never raise: failures are
+    counted in `stats` and reported on a rate-limited stderr line.
+    """
+
+    run_inline = True  # hooks only build a dict and enqueue it; they never block
+    raise_error = False
+
+    def __init__(
+        self,
+        config: Settings | str | os.PathLike[str] | dict[str, Any] | None = None,
+        *,
+        outputs: Sequence[Output] | None = None,
+        processors: Sequence[Processor] = (),
+        **overrides: Any,
+    ) -> None:
+        """Builds the handler from a config (file path, dict or Settings; defaults if None).
+
+        `outputs` replaces the configured outputs; `processors` run after the configured ones;
+        keyword overrides set top-level config keys (`service="api"`). Raises ConfigError.
+        """
+        super().__init__()
+        self.settings = load_config(config, **overrides)
+        s = self.settings
+        self.stats = Stats()
+        self.metrics = Metrics()
+        self.redactor = Redactor(s.redaction)
+        chain = [import_processor(p) for p in s.processors] + list(processors)
+        self.pipeline = Pipeline(self.redactor, chain, self.stats)
+        self._writer = Writer(
+            outputs if outputs is not None else build_outputs(s.outputs),
+            self.stats,
+            capacity=s.queue_size,
+            interval=s.flush_interval_s,
+        )
+        self._runs = RunTable(s.max_open_runs)
+        self._limits = Limits(s.max_depth, s.max_items, s.max_field_chars)
+        self._content = s.content != "none"
+        self._min_level = _LEVELS[s.level]
+        self._service = s.service
+        self._closed = False
+        self._close_lock = threading.Lock()
+        _live.add(self)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **overrides: Any) -> LoggingCallbackHandler:
+        """Returns a handler configured from a YAML or TOML file."""
+        return cls(path, **overrides)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def outputs(self) -> list[Output]:
+        return self._writer.outputs
+
+    def flush(self) -> None:
+        """Writes every queued event and flushes the outputs."""
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Flushes and closes the outputs; later events are dropped. Idempotent."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._writer.close()
+        _live.discard(self)
+
+    def __enter__(self) -> LoggingCallbackHandler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- event plumbing --------------------------------------------------------------------
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self.stats.add("events")
+        if self._closed:
+            self.stats.add("dropped")
+            return
+        result = self.pipeline.process(event)
+        if result is not None:
+            self._writer.put(result)
+
+    def _content_of(self, value: Any) -> Any:
+        return to_jsonable(value, self._limits)
+
+    def _base(
+        self, level: str, event: str, run: Run, run_id: UUID, parent_run_id: UUID | None
+    ) -> dict[str, Any]:
+        return {
+            "timestamp": None,
+            "level": level,
+            "event": event,
+            "service": self._service,
+            "run_id": str(run_id),
+            "parent_run_id": str(parent_run_id) if parent_run_id else None,
+            "trace_id": run.trace_id,
+            "depth": run.depth,
+            "name": run.name,
+        }
+
+    def _start(
+        self,
+        run_type: str,
+        name: str,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: dict[str, Any] | None,
+        inputs: Any,
+        extra: dict[str, Any] | None = None,
+    ) -> Run:
+        run, evicted = self._runs.open(run_id, parent_run_id, run_type, name)
+        if evicted is not None:
+            self._orphaned(evicted)
+        self.metrics.started(run_type, name)
+        event = self._base("info", f"{run_type}.start", run, run_id, parent_run_id)
+        event["tags"] = tags or []
+        event["metadata"] = self._content_of(metadata) if metadata else {}
+        if extra:
+            event.update(extra)
+        if self._content:
+            event["inputs"] = self._content_of(inputs)
+        if self._min_level <= 20:
+            self._emit(event)
+        return run
+
+    def _orphaned(self, run: Run) -> None:
+        self.stats.add("evicted_runs")
+        age_ms = (time.monotonic_ns() - run.start_ns) / 1e6
+        event = self._base("warning", f"{run.run_type}.orphaned", run, run.run_id, None)
+        event["age_ms"] = round(age_ms, 3)
+        self._emit(event)
+
+    def _run_or_stub(self, run_type: str, run_id: UUID, parent_run_id: UUID | None) -> Run:
+        run = self._runs.close(run_id)
+        if run is None:  # started before this handler was attached, or evicted
+            run = Run(run_id, run_type, run_type, str(parent_run_id or run_id), 0)
+            run.start_ns = 0
+        return run
+
+    def _end(
+        self,
+        run_type: str,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        outputs: Any,
+        extra: dict[str, Any] | None = None,
+        usage: dict[str, Any] | None = None,
+    ) -> None:
+        run = self._run_or_stub(run_type, run_id, parent_run_id)
+        event = self._base("info", f"{run.run_type}.end", run, run_id, parent_run_id)
+        event["outcome"] = "ok"
+        duration = self._timing(run, event)
+        if extra:
+            event.update(extra)
+        if self._content:
+            event["outputs"] = self._content_of(outputs)
+        self.metrics.ended(run.run_type, run.name, duration, usage=usage)
+        if self._min_level <= 20:
+            self._emit(event)
+
+    def _timing(self, run: Run, event: dict[str, Any]) -> float:
+        if not run.start_ns:
+            event["duration_ms"] = None
+            return 0.0
+        now = time.monotonic_ns()
+        duration = (now - run.start_ns) / 1e6
+        event["duration_ms"] = round(duration, 3)
+        if run.first_token_ns:
+            event["ttft_ms"] = round((run.first_token_ns - run.start_ns) / 1e6, 3)
+            event["chunks"] = run.chunks
+        return duration
+
+    def _error(
+        self,
+        run_type: str,
+        error: BaseException,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        run = self._run_or_stub(run_type, run_id, parent_run_id)
+        kind = type(error).__name__
+        if kind in _INTERRUPTS or kind in _CANCELS:
+            outcome = "interrupted" if kind in _INTERRUPTS else "cancelled"
+            event = self._base(
+                "warning" if outcome == "cancelled" else "info",
+                f"{run.run_type}.end",
+                run,
+                run_id,
+                parent_run_id,
+            )
+            event["outcome"] = outcome
+            event["reason"] = kind
+            duration = self._timing(run, event)
+            self.metrics.ended(run.run_type, run.name, duration)
+        else:
+            event = self._base("error", f"{run.run_type}.error", run, run_id, parent_run_id)
+            event["outcome"] = "error"
+            duration = self._timing(run, event)
+            event["error"] = self._error_fields(error)
+            self.metrics.ended(run.run_type, run.name, duration, error=True)
+        if extra:
+            event.update(extra)
+        self._emit(event)
+
+    def _error_fields(self, error: BaseException) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "type": type(error).__qualname__,
+            "message": truncate(to_jsonable(error, self._limits)["message"], self._limits.max_chars),
+        }
+        if self.settings.include_stacktrace:
+            # Frames and source lines only: no locals, which could hold secrets.
+            stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            fields["stack_trace"] = truncate(stack, self._limits.max_chars * 4)
+        return fields
+
+    # -- chains ----------------------------------------------------------------------------
+
+    @_guard
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        extra = {"run_type": kwargs["run_type"]} if kwargs.get("run_type") else None
+        self._start(
+            "chain", _name(serialized, kwargs, "chain"), run_id, parent_run_id, tags, metadata, inputs, extra
+        )
+
+    @_guard
+    def on_chain_end(
+        self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        # Streamed runs start before their input is known; LangChain passes it at the end.
+        inputs = kwargs.get("inputs")
+        extra = {"inputs": self._content_of(inputs)} if inputs is not None and self._content else None
+        self._end("chain", run_id, parent_run_id, outputs, extra)
+
+    @_guard
+    def on_chain_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        self._error("chain", error, run_id, parent_run_id)
+
+    # -- LLMs and chat models --------------------------------------------------------------
+
+    def _model_start(
+        self,
+        run_type: str,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: dict[str, Any] | None,
+        kwargs: dict[str, Any],
+    ) -> None:
+        params = kwargs.get("invocation_params") or {}
+        meta = metadata or {}
+        extra: dict[str, Any] = {"model": _model(serialized, params, meta)}
+        if meta.get("ls_provider"):
+            extra["provider"] = meta["ls_provider"]
+        chosen = {k: params[k] for k in _PARAMS if params.get(k) is not None}
+        tools = params.get("tools")
+        if isinstance(tools, list):
+            chosen["tools"] = [_tool_name(t) for t in tools[:64]]
+        if chosen:
+            extra["params"] = self._content_of(chosen)
+        default = params.get("_type") or run_type
+        run = self._start(
+            run_type,
+            _name(serialized, kwargs, str(default)),
+            run_id,
+            parent_run_id,
+            tags,
+            metadata,
+            inputs,
+            extra,
+        )
+        run.model = extra["model"]
+        run.provider = extra.get("provider")
+
+    @_guard
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any] | None,
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        inputs = prompts[0] if len(prompts) == 1 else prompts
+        self._model_start("llm", serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+
+    @_guard
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any] | None,
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        inputs = messages[0] if len(messages) == 1 else messages
+        self._model_start("chat_model", serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+
+    @_guard
+    def on_llm_new_token(
+        self,
+        token: Any,
+        *,
+        chunk: Any = None,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        run = self._runs.get(run_id)
+        if run is None:
+            return
+        if not run.first_token_ns:
+            run.first_token_ns = time.monotonic_ns()
+        run.chunks += 1
+        if self.settings.stream_tokens:
+            event = self._base("info", f"{run.run_type}.token", run, run_id, parent_run_id)
+            event["index"] = run.chunks - 1
+            if self._content:
+                event["token"] = self._content_of(token)
+            self._emit(event)
+
+    @_guard
+    def on_stream_event(self, event: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._runs.get(run_id)
+        if run is not None and not run.first_token_ns:
+            run.first_token_ns = time.monotonic_ns()
+
+    @_guard
+    def on_llm_end(
+        self, response: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        run = self._runs.get(run_id)
+        usage = _usage(response)
+        finish_reason, response_model = _finish_and_model(response)
+        extra: dict[str, Any] = {
+            "model": response_model or (run.model if run else None),
+            "usage": usage,
+        }
+        if run is not None and run.provider:
+            extra["provider"] = run.provider
+        if finish_reason:
+            extra["finish_reason"] = finish_reason
+        outputs = None
+        if self._content:
+            generations = getattr(response, "generations", None) or []
+            first = generations[0] if generations else []
+            outputs = [getattr(g, "message", None) or getattr(g, "text", None) for g in first]
+            outputs = outputs[0] if len(outputs) == 1 else outputs
+        self._end(run.run_type if run else "llm", run_id, parent_run_id, outputs, extra, usage)
+
+    @_guard
+    def on_llm_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        run = self._runs.get(run_id)
+        extra = {"model": run.model} if run is not None and run.model else None
+        self._error(run.run_type if run else "llm", error, run_id, parent_run_id, extra)
+
+    # -- tools and retrievers --------------------------------------------------------------
+
+    @_guard
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any] | None,
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start(
+            "tool",
+            _name(serialized, kwargs, "tool"),
+            run_id,
+            parent_run_id,
+            tags,
+            metadata,
+            inputs if inputs is not None else input_str,
+        )
+
+    @_guard
+    def on_tool_end(
+        self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        self._end("tool", run_id, parent_run_id, output)
+
+    @_guard
+    def on_tool_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        self._error("tool", error, run_id, parent_run_id)
+
+    @_guard
+    def on_retriever_start(
+        self,
+        serialized: dict[str, Any] | None,
+        query: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start(
+            "retriever", _name(serialized, kwargs, "retriever"), run_id, parent_run_id, tags, metadata, query
+        )
+
+    @_guard
+    def on_retriever_end(
+        self, documents: Sequence[Any], *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        extra = {"documents": len(documents)}
+        self._end("retriever", run_id, parent_run_id, documents, extra)
+
+    @_guard
+    def on_retriever_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        self._error("retriever", error, run_id, parent_run_id)
+
+    # -- agents, retries, custom events, text ----------------------------------------------
+
+    def _point_event(
+        self, level: str, name: str, run_id: UUID, parent_run_id: UUID | None, fields: dict[str, Any]
+    ) -> None:
+        if _LEVELS[level] < self._min_level:
+            return
+        run = self._runs.get(run_id) or Run(run_id, name, name, str(parent_run_id or run_id), 0)
+        event = self._base(level, name, run, run_id, parent_run_id)
+        event.update(fields)
+        self._emit(event)
+
+    @_guard
+    def on_agent_action(
+        self, action: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        fields: dict[str, Any] = {"tool": getattr(action, "tool", None)}
+        if self._content:
+            fields["tool_input"] = self._content_of(getattr(action, "tool_input", None))
+            fields["log"] = self._content_of(getattr(action, "log", None))
+        self._point_event("info", "agent.action", run_id, parent_run_id, fields)
+
+    @_guard
+    def on_agent_finish(
+        self, finish: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        fields: dict[str, Any] = {}
+        if self._content:
+            fields["outputs"] = self._content_of(getattr(finish, "return_values", None))
+            fields["log"] = self._content_of(getattr(finish, "log", None))
+        self._point_event("info", "agent.finish", run_id, parent_run_id, fields)
+
+    @_guard
+    def on_retry(
+        self, retry_state: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        fields: dict[str, Any] = {"attempt": getattr(retry_state, "attempt_number", None)}
+        outcome = getattr(retry_state, "outcome", None)
+        if outcome is not None and outcome.failed:
+            fields["error"] = self._error_fields(outcome.exception())
+        sleep = getattr(getattr(retry_state, "next_action", None), "sleep", None)
+        if isinstance(sleep, (int, float)):
+            fields["wait_s"] = sleep
+        self._point_event("warning", "retry", run_id, parent_run_id, fields)
+
+    @_guard
+    def on_custom_event(
+        self,
+        name: str,
+        data: Any,
+        *,
+        run_id: UUID,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        fields: dict[str, Any] = {"custom_event": str(name), "tags": tags or []}
+        if self._content:
+            fields["data"] = self._content_of(data)
+        self._point_event("info", "custom", run_id, kwargs.get("parent_run_id"), fields)
+
+    @_guard
+    def on_text(self, text: str, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+        if self._min_level > 10:
+            return
+        fields = {"text": self._content_of(text)} if self._content else {}
+        self._point_event("debug", "text", run_id, parent_run_id, fields)
+
+
+def _tool_name(tool: Any) -> str:
+    if isinstance(tool, dict):
+        fn = tool.get("function")
+        if isinstance(fn, dict) and fn.get("name"):
+            return str(fn["name"])
+        return str(tool.get("name") or tool.get("title") or "tool")
+    return str(getattr(tool, "name", type(tool).__name__))
+
+
+@atexit.register
+def _flush_all() -> None:
+    """Delivers what every live handler still has queued when the interpreter exits."""
+    for handler in list(_live):
+        with contextlib.suppress(Exception):
+            handler.flush()

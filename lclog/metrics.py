@@ -1,0 +1,106 @@
+"""Aggregates of what run events say: counts, durations and tokens per run type and name."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Metrics", "RunStats"]
+
+
+@dataclass
+class RunStats:
+    """Totals for one (run type, name) pair."""
+
+    starts: int = 0
+    completions: int = 0
+    errors: int = 0
+    total_duration_ms: float = 0.0
+    max_duration_ms: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def mean_duration_ms(self) -> float:
+        ended = self.completions + self.errors
+        return self.total_duration_ms / ended if ended else 0.0
+
+
+class Metrics:
+    """Thread-safe running totals, cheap to read at any time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[tuple[str, str], RunStats] = {}
+
+    def _stats(self, run_type: str, name: str) -> RunStats:
+        key = (run_type, name)
+        stats = self._by_key.get(key)
+        if stats is None:
+            stats = self._by_key.setdefault(key, RunStats())
+        return stats
+
+    def started(self, run_type: str, name: str) -> None:
+        with self._lock:
+            self._stats(run_type, name).starts += 1
+
+    def ended(
+        self,
+        run_type: str,
+        name: str,
+        duration_ms: float,
+        *,
+        error: bool = False,
+        usage: dict[str, Any] | None = None,
+    ) -> None:
+        with self._lock:
+            stats = self._stats(run_type, name)
+            if error:
+                stats.errors += 1
+            else:
+                stats.completions += 1
+            stats.total_duration_ms += duration_ms
+            if duration_ms > stats.max_duration_ms:
+                stats.max_duration_ms = duration_ms
+            if usage:
+                stats.input_tokens += usage.get("input_tokens") or 0
+                stats.output_tokens += usage.get("output_tokens") or 0
+
+    def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Returns {run_type: {name: totals}} as plain dicts (a copy)."""
+        with self._lock:
+            items = [
+                (k, asdict(v) | {"mean_duration_ms": v.mean_duration_ms}) for k, v in self._by_key.items()
+            ]
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for (run_type, name), totals in sorted(items):
+            out.setdefault(run_type, {})[name] = totals
+        return out
+
+    def summary(self) -> str:
+        """Returns the totals as an aligned text table."""
+        header = ("type", "name", "starts", "ok", "errors", "mean ms", "max ms", "in tok", "out tok")
+        rows = [header]
+        for run_type, names in self.snapshot().items():
+            for name, t in names.items():
+                rows.append(
+                    (
+                        run_type,
+                        name,
+                        str(t["starts"]),
+                        str(t["completions"]),
+                        str(t["errors"]),
+                        f"{t['mean_duration_ms']:.1f}",
+                        f"{t['max_duration_ms']:.1f}",
+                        str(t["input_tokens"]),
+                        str(t["output_tokens"]),
+                    )
+                )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        return "\n".join(
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            for r in rows
+        )

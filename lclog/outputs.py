@@ -1,0 +1,225 @@
+"""Where rendered events go: stdout, stderr, files, memory; written by one background writer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from lclog.config import OutputSettings
+from lclog.pretty import render_pretty
+from lclog.stats import Stats
+
+__all__ = ["FileOutput", "MemoryOutput", "Output", "StreamOutput", "Writer", "build_outputs"]
+
+# An item is the processed event dict and its JSON line (bytes, newline included).
+Item = tuple[dict[str, Any], bytes]
+
+
+class Output:
+    """A destination. `write` gets batches in order from a single thread."""
+
+    name = "output"
+
+    def write(self, items: Sequence[Item]) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Pushes buffered bytes to the OS."""
+
+    def close(self) -> None:
+        self.flush()
+
+
+class StreamOutput(Output):
+    """stdout or stderr, looked up at write time so redirection and capture work."""
+
+    def __init__(self, stream: str = "stdout", fmt: str = "json", color: bool | None = None) -> None:
+        self.name = stream
+        self._stream = stream
+        self._format = fmt
+        self._color = color
+        self.broken = False
+
+    def _target(self) -> IO[Any] | None:
+        return getattr(sys, self._stream, None)
+
+    def write(self, items: Sequence[Item]) -> None:
+        stream = self._target()
+        if stream is None or self.broken:
+            raise OSError(f"{self._stream} is not available")
+        if self._format == "pretty":
+            color = self._color if self._color is not None else _isatty(stream)
+            stream.write("".join(render_pretty(ev, color=color) + "\n" for ev, _ in items))
+            return
+        data = b"".join(line for _, line in items)
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+        else:
+            stream.write(data.decode())
+
+    def flush(self) -> None:
+        stream = self._target()
+        if stream is not None and not self.broken:
+            try:
+                stream.flush()
+            except BrokenPipeError:
+                self.broken = True
+                raise
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except Exception:
+        return False
+
+
+class FileOutput(Output):
+    """Appends JSON lines to a file, opened once; parent directories are created."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.name = f"file:{self.path}"
+        self._file: IO[bytes] | None = None
+
+    def _open(self) -> IO[bytes]:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "ab", buffering=1 << 16)  # noqa: SIM115
+        return self._file
+
+    def write(self, items: Sequence[Item]) -> None:
+        file = self._open()
+        try:
+            file.write(b"".join(line for _, line in items))
+        except OSError:
+            self._reset()
+            raise
+
+    def flush(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.flush()
+            except OSError:
+                self._reset()
+                raise
+
+    def _reset(self) -> None:
+        """Drops the handle after a failure so the next write reopens the file."""
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
+
+    def close(self) -> None:
+        self.flush()
+        self._reset()
+
+
+class MemoryOutput(Output):
+    """Keeps processed events in a list (see `lclog.testing`)."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.lines: list[bytes] = []
+
+    def write(self, items: Sequence[Item]) -> None:
+        for event, line in items:
+            self.events.append(event)
+            self.lines.append(line)
+
+
+def build_outputs(settings: Sequence[OutputSettings]) -> list[Output]:
+    """Returns the outputs a config names."""
+    outputs: list[Output] = []
+    for spec in settings:
+        if spec.type == "file":
+            outputs.append(FileOutput(spec.path or ""))
+        else:
+            outputs.append(StreamOutput(spec.type, spec.format))
+    return outputs
+
+
+class Writer:
+    """A bounded queue of rendered events and the background thread that writes them.
+
+    `put` never blocks: a full queue drops the event and counts it. Batches are written
+    every `interval` seconds, and on `flush()`/`close()` in the calling thread.
+    """
+
+    def __init__(self, outputs: Sequence[Output], stats: Stats, *, capacity: int, interval: float) -> None:
+        self.outputs = list(outputs)
+        self._stats = stats
+        self._queue: deque[Item] = deque()
+        self._capacity = capacity
+        self._interval = interval
+        self._drain_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="lclog-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, item: Item) -> None:
+        if len(self._queue) >= self._capacity:
+            self._stats.add("dropped")
+            self._stats.report("queue full", f"event dropped (queue_size={self._capacity})")
+            return
+        self._queue.append(item)
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.drain(flush=True)
+
+    def drain(self, *, flush: bool = False) -> None:
+        """Writes everything queued so far to every output; never raises."""
+        with self._drain_lock:
+            queue = self._queue
+            batch: list[Item] = []
+            while queue:
+                batch.append(queue.popleft())
+            if batch:
+                for output in self.outputs:
+                    if not self._call(output, output.write, batch):
+                        self._stats.add("dropped", len(batch))
+                self._stats.add("emitted", len(batch))
+            if flush:
+                for output in self.outputs:
+                    self._call(output, output.flush)
+
+    def _call(self, output: Output, method: Any, *args: Any) -> bool:
+        try:
+            method(*args)
+            return True
+        except Exception as exc:
+            self._stats.add("output_errors")
+            self._stats.report(f"output {output.name} failed", type(exc).__name__ + _errno(exc))
+            return False
+
+    def flush(self) -> None:
+        self.drain(flush=True)
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self.drain(flush=True)
+        for output in self.outputs:
+            self._call(output, output.close)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
+
+
+def _errno(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f" ({exc.strerror})"
+    return ""

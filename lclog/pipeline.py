@@ -1,0 +1,114 @@
+"""The structlog processor chain every event runs through: redaction, user processors, render."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import structlog
+
+from lclog.config import ConfigError
+from lclog.redaction import Redactor
+from lclog.stats import Stats
+
+__all__ = ["Pipeline", "Processor", "import_processor"]
+
+Processor = Callable[[Any, str, dict[str, Any]], Any]
+
+_TIMESTAMP = structlog.processors.TimeStamper(fmt="%Y-%m-%dT%H:%M:%S.%fZ", utc=True, key="timestamp")
+# Kept when the redactor itself fails: ids and names, never content.
+_MINIMAL_KEYS = (
+    "timestamp",
+    "level",
+    "event",
+    "service",
+    "run_id",
+    "parent_run_id",
+    "trace_id",
+    "depth",
+    "duration_ms",
+    "outcome",
+)
+
+
+def _fallback(obj: Any) -> str:
+    """orjson `default`: anything a user processor adds that JSON cannot hold becomes its type."""
+    return f"<{type(obj).__qualname__}>"
+
+
+def import_processor(path: str) -> Processor:
+    """Resolves 'package.module:callable'; raises ConfigError naming the path."""
+    module_name, _, attr = path.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except Exception as exc:
+        raise ConfigError(
+            f"invalid lclog config: processors: cannot import {path!r} "
+            f"({type(exc).__name__}: {exc}); check the module is installed and the name exists"
+        ) from None
+    if not callable(target):
+        raise ConfigError(f"invalid lclog config: processors: {path!r} is not callable")
+    return target
+
+
+class Pipeline:
+    """Runs an event through timestamp -> redaction -> user processors, then renders JSON."""
+
+    def __init__(self, redactor: Redactor, processors: Sequence[Processor], stats: Stats) -> None:
+        self.redactor = redactor
+        self.processors = list(processors)
+        self._stats = stats
+        self._render = structlog.processors.JSONRenderer(
+            serializer=orjson.dumps,
+            option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
+            default=_fallback,
+        )
+
+    def process(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
+        """Returns the processed event and its JSON line, or None when a processor dropped it."""
+        method = event.get("level", "info")
+        event = _TIMESTAMP(None, method, event)
+        try:
+            event = self.redactor(None, method, event)
+        except Exception as exc:
+            self._stats.add("redaction_errors")
+            self._stats.report("redaction failed", type(exc).__name__)
+            event = {k: event[k] for k in _MINIMAL_KEYS if k in event}
+            event["lclog_error"] = "redaction failed; content withheld"
+        for processor in self.processors:
+            try:
+                result = processor(None, method, event)
+            except structlog.DropEvent:
+                self._stats.add("filtered")
+                return None
+            except Exception as exc:
+                self._stats.add("processor_errors")
+                name = getattr(processor, "__qualname__", type(processor).__qualname__)
+                self._stats.report("processor failed", f"{name}: {type(exc).__name__}")
+                event["lclog_processor_error"] = name
+                continue
+            if isinstance(result, dict):
+                event = result
+        return event, self.render(event)
+
+    def render(self, event: dict[str, Any]) -> bytes:
+        """Returns event as one JSON line; strings that are not valid UTF-8 are repaired."""
+        try:
+            return self._render(None, "", event)
+        except orjson.JSONEncodeError:
+            return self._render(None, "", _repair(event))
+
+
+def _repair(value: Any) -> Any:
+    """Replaces lone surrogates (invalid in JSON) with U+FFFD, at any depth."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {_repair(k) if isinstance(k, str) else k: _repair(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_repair(v) for v in value]
+    return value

@@ -1,0 +1,59 @@
+"""One readable, terminal-safe line per event, indented by run depth, optionally coloured."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+__all__ = ["render_pretty"]
+
+_COLORS = {"start": "\x1b[36m", "end": "\x1b[32m", "error": "\x1b[31m", "other": "\x1b[35m"}
+_DIM, _RESET = "\x1b[2m", "\x1b[0m"
+# C0/C1 control characters (ANSI escapes, \r, \n ...) in content must not reach a terminal raw.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_PREVIEW_CHARS = 120
+
+
+def _safe(text: str) -> str:
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _preview(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    else:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    text = _safe(text)
+    return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
+
+
+def render_pretty(event: dict[str, Any], *, color: bool = False) -> str:
+    """Returns event as one line (no newline inside): time, event, name, timing, usage, content."""
+    name = str(event.get("event", "?"))
+    phase = name.rsplit(".", 1)[-1] if "." in name else "other"
+    indent = "  " * min(int(event.get("depth") or 0), 20)
+    parts = [f"{indent}{name:<18}", _safe(str(event.get("name") or ""))]
+    if event.get("model"):
+        parts.append(f"model={_safe(str(event['model']))}")
+    if event.get("duration_ms") is not None:
+        parts.append(f"{event['duration_ms']:.1f}ms")
+    if event.get("ttft_ms") is not None:
+        parts.append(f"ttft={event['ttft_ms']:.1f}ms chunks={event.get('chunks')}")
+    usage = event.get("usage")
+    if isinstance(usage, dict):
+        parts.append(f"tokens={usage.get('input_tokens')}→{usage.get('output_tokens')}")
+    error = event.get("error")
+    if isinstance(error, dict):
+        parts.append(f"{_safe(str(error.get('type')))}: {_preview(error.get('message'))}")
+    for key in ("inputs", "outputs", "data", "documents"):
+        if event.get(key) not in (None, "", [], {}):
+            parts.append(f"{key[0:3]}={_preview(event[key])}")
+    ts = str(event.get("timestamp") or "")[11:23]
+    line = " ".join(p for p in parts if p)
+    if not color:
+        return f"{ts} {line}"
+    return f"{_DIM}{ts}{_RESET} {_COLORS.get(phase, _COLORS['other'])}{line}{_RESET}"

@@ -1,0 +1,384 @@
+"""The redactor: key rules and value rules over every string of an event, and its processor."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from lclog.config import ConfigError, RedactionSettings
+from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS, KEEP_PATTERNS, Rule, normalize_key
+
+__all__ = ["Finding", "Redactor", "build_redactor"]
+
+_ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
+_UNANCHORED = re2._Anchor.UNANCHORED
+_NO_MATCH = -1
+
+# Strings shorter than this cannot hold any built-in secret shape; they skip the scan.
+_MIN_LEN = 5
+# Distinct strings remembered per redactor (prompts repeat across a run's events).
+_CACHE_ENTRIES = 4096
+_CACHE_MAX_CHARS = 200_000
+# Event keys lclog fills itself with ids, numbers and fixed words: never user content.
+_TRUSTED_KEYS = frozenset(
+    {
+        "timestamp",
+        "level",
+        "event",
+        "run_id",
+        "parent_run_id",
+        "trace_id",
+        "duration_ms",
+        "ttft_ms",
+        "chunks",
+        "depth",
+        "usage",
+        "outcome",
+        "run_type",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule match in a text: where, which rule, and a preview that reveals nothing."""
+
+    rule: str
+    start: int
+    end: int
+    preview: str
+
+
+def _compile(pattern: str, what: str) -> Any:
+    options = _options()
+    try:
+        regexp = re2.compile(pattern, options)
+    except re2.error as exc:
+        raise ConfigError(
+            f"invalid lclog config: {what}: RE2 cannot compile {pattern!r} ({exc}). Patterns run "
+            "in linear time, so backreferences and lookaround are not supported; rewrite the "
+            "pattern without them"
+        ) from None
+    return regexp._regexp
+
+
+def _key_value_rule(keys: Iterable[str]) -> Rule:
+    """`key=value`, `key: value` and `"key": "value"` inside strings, for every denylisted key."""
+    alternatives = sorted(
+        {"[-_ ]?".join(re2.escape(part) for part in _split_words(k)) for k in keys},
+        key=len,
+        reverse=True,
+    )
+    names = "|".join(alternatives)
+    value = (
+        r"(?:\"([^\"\n]+)\"|'([^'\n]+)'"
+        r"|((?:(?:bearer|basic|token|digest)\s+)?[^\s,;&\"'}\[\])<>][^\s,;&\"'}\])<>]*))"
+    )
+    return Rule(
+        "key_value",
+        rf"(?i)(?:{names})[\"']?[ \t]*[:=][ \t]*{value}",
+        "values of denylisted keys written inside text (query strings, headers, JSON, .env)",
+        group=-1,
+    )
+
+
+def _split_words(key: str) -> list[str]:
+    parts = [p for p in key.lower().replace("-", " ").replace("_", " ").split() if p]
+    return parts or [key.lower()]
+
+
+class Redactor:
+    """Replaces secrets in strings and nested values by the configured rules; never raises."""
+
+    def __init__(self, settings: RedactionSettings | None = None) -> None:
+        settings = settings or RedactionSettings()
+        self.enabled = settings.enabled
+        self.default_mode = settings.mode
+        key = settings.hash_key or os.environ.get(settings.hash_key_env)
+        # Without a configured key, hashes correlate within this process only.
+        self._hash_key = (key or secrets.token_hex(32)).encode()
+        removed = {normalize_key(k) for k in settings.remove_keys}
+        keys = [k for k in (*DEFAULT_KEYS, *settings.keys) if normalize_key(k) not in removed]
+        self._keys: dict[str, str] = {}
+        for k in keys:
+            self._keys.setdefault(normalize_key(k), k.lower().replace("-", "_"))
+        self._key_suffixes = tuple(sorted(self._keys, key=len, reverse=True))
+        self._field_rules = dict(settings.fields)
+
+        unknown = set(settings.disable) | set(settings.modes)
+        known = {r.name for r in BUILTIN_RULES} | {"key_value"}
+        if unknown - known:
+            bad = sorted(unknown - known)[0]
+            raise ConfigError(
+                f"invalid lclog config: redaction: unknown rule {bad!r}; built-in rules are "
+                + ", ".join(sorted(known))
+            )
+        rules: list[Rule] = []
+        for rule in (*BUILTIN_RULES, _key_value_rule(keys) if keys else None):
+            if rule is None or rule.name in settings.disable:
+                continue
+            rules.append(rule)
+        custom = [Rule(p.name, p.regex, "custom pattern", mode=p.mode) for p in settings.patterns]
+        self.rules: tuple[Rule, ...] = (*custom, *rules)
+        self._modes = {r.name: settings.modes.get(r.name, r.mode or self.default_mode) for r in self.rules}
+
+        for p in settings.patterns:
+            compiled = _compile(p.regex, f"redaction.patterns.{p.name}")
+            if compiled.Match(_ANCHOR_BOTH, b"", 0, 0)[0][0] != _NO_MATCH:
+                raise ConfigError(
+                    f"invalid lclog config: redaction.patterns.{p.name}: the pattern matches the "
+                    "empty string; make it match at least one character"
+                )
+        self._allow_values = frozenset(settings.allow.values)
+        self._allow = [
+            _compile(p, f"redaction.allow.patterns[{i}]") for i, p in enumerate(settings.allow.patterns)
+        ]
+
+        patterns = [*KEEP_PATTERNS, *(r.pattern for r in self.rules)]
+        groups = [0] * len(KEEP_PATTERNS) + [r.group for r in self.rules]
+        names = ["keep"] * len(KEEP_PATTERNS) + [r.name for r in self.rules]
+        self._n_keep = len(KEEP_PATTERNS)
+        self._singles = [
+            (_compile(p, f"redaction rule {name}"), g)
+            for p, g, name in zip(patterns, groups, names, strict=True)
+        ]
+        present = re2.Set.SearchSet(_options())
+        for p in patterns:
+            present.Add(p)
+        present.Compile()
+        self._present = present._set
+        self._cache: dict[str, str] = {}
+        self._key_cache: dict[str, str | None] = {}
+
+    # -- strings ---------------------------------------------------------------------------
+
+    def _replacement(self, rule: str, secret: str) -> str:
+        mode = self._modes.get(rule, self.default_mode)
+        if mode == "hash":
+            digest = hmac.new(self._hash_key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256)
+            return f"[{rule}:{digest.hexdigest()[:12]}]"
+        if mode == "partial":
+            tail = "".join(c for c in secret if c.isalnum())[-4:]
+            if len(secret) >= 12 and len(tail) == 4:
+                return f"[REDACTED:{rule}:…{tail}]"
+        if mode == "drop":
+            return ""
+        return f"[REDACTED:{rule}]"
+
+    def _scan(self, data: bytes) -> list[tuple[int, int, str]]:
+        """Returns the (start, end, rule) byte spans of secrets, left to right, not overlapping.
+
+        One pass of the rule set finds which rules occur at all (clean text stops there); only
+        those rules then run, merged left to right: the leftmost match wins, then the earlier
+        rule, and a rule whose match overlapped an accepted one searches again after it.
+        """
+        present = self._present.Match(data)
+        if not present:
+            return []
+        end = len(data)
+        singles, n_keep = self._singles, self._n_keep
+        heap: list[tuple[int, int, int, int, int]] = []
+
+        def push(index: int, pos: int) -> None:
+            if pos >= end:
+                return
+            regexp, group = singles[index]
+            spans = regexp.Match(_UNANCHORED, data, pos, end)
+            start, stop = spans[0]
+            if start == _NO_MATCH:
+                return
+            s, e = start, stop
+            if group:
+                inner = spans[1:] if group < 0 else spans[group : group + 1]
+                s, e = next((sp for sp in inner if sp[0] != _NO_MATCH), (start, stop))
+            heapq.heappush(heap, (start, index, stop, s, e))
+
+        for index in present:
+            push(index, 0)
+        found: list[tuple[int, int, str]] = []
+        taken = 0
+        while heap:
+            start, index, stop, s, e = heapq.heappop(heap)
+            if start < taken:  # overlaps an accepted span: look again after it
+                push(index, taken)
+                continue
+            push(index, stop if stop > start else stop + 1)
+            if index < n_keep:
+                taken = stop
+                continue
+            rule = self.rules[index - n_keep]
+            secret = data[s:e].decode("utf-8", "surrogatepass")
+            if rule.validator is not None and not rule.validator(secret):
+                continue
+            taken = stop
+            if (
+                secret in self._allow_values
+                or _is_marker(secret)
+                or any(a.Match(_ANCHOR_BOTH, data, s, e)[0][0] != _NO_MATCH for a in self._allow)
+            ):
+                continue
+            found.append((s, e, rule.name))
+        return found
+
+    def redact_text(self, text: str) -> str:
+        """Returns text with every secret replaced; fails closed to a marker."""
+        if len(text) < _MIN_LEN or not self.enabled:
+            return text
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        try:
+            data = text.encode("utf-8", "surrogatepass")
+            out: list[bytes] = []
+            last = 0
+            for s, e, rule in self._scan(data):
+                out.append(data[last:s])
+                out.append(self._replacement(rule, data[s:e].decode("utf-8", "surrogatepass")).encode())
+                last = e
+            if not out:
+                result = text
+            else:
+                out.append(data[last:])
+                result = b"".join(out).decode("utf-8", "surrogatepass")
+        except Exception:
+            result = "[REDACTED:redaction_failed]"
+        if len(text) <= _CACHE_MAX_CHARS:
+            if len(self._cache) >= _CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[text] = result
+        return result
+
+    def explain(self, text: str) -> list[Finding]:
+        """Lists which rule matched where (character offsets), with masked previews."""
+        data = text.encode("utf-8", "surrogatepass")
+        findings = []
+        for s, e, rule in self._scan(data):
+            secret = data[s:e].decode("utf-8", "surrogatepass")
+            start = len(data[:s].decode("utf-8", "surrogatepass"))
+            findings.append(Finding(rule, start, start + len(secret), _preview(secret)))
+        return findings
+
+    # -- values ----------------------------------------------------------------------------
+
+    def key_rule(self, key: str) -> str | None:
+        """Returns the denylist entry a key matches (exactly or as a suffix), else None."""
+        try:
+            return self._key_cache[key]
+        except KeyError:
+            pass
+        norm = normalize_key(key)
+        found = self._keys.get(norm)
+        if found is None:
+            found = next((self._keys[s] for s in self._key_suffixes if norm.endswith(s)), None)
+        if len(self._key_cache) >= _CACHE_ENTRIES:
+            self._key_cache.clear()
+        self._key_cache[key] = found
+        return found
+
+    def redact_value(self, value: Any) -> Any:
+        """Returns value with key rules and value rules applied at any depth."""
+        t = type(value)
+        if t is str:
+            return self.redact_text(value)
+        if t is dict:
+            out = {}
+            for k, v in value.items():
+                ks = k if type(k) is str else str(k)
+                rule = self.key_rule(ks) if ks else None
+                if rule is not None and v is not None:
+                    mode = self._modes.get("key_value", self.default_mode)
+                    if mode == "drop":
+                        continue
+                    v = self._replacement(rule, v if isinstance(v, str) else repr(v))
+                else:
+                    v = self.redact_value(v)
+                out[self.redact_text(ks)] = v
+            return out
+        if t is list or t is tuple:
+            return [self.redact_value(v) for v in value]
+        return value
+
+    def _apply_field_rules(self, event: dict[str, Any]) -> dict[str, Any]:
+        kept: dict[str, Any] = {}
+        for path, mode in self._field_rules.items():
+            *parents, leaf = path.split(".")
+            node: Any = event
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(node, dict) or leaf not in node:
+                continue
+            if mode == "drop":
+                del node[leaf]
+            elif mode == "keep":
+                kept[path] = node[leaf]
+            else:
+                value = node[leaf]
+                node[leaf] = self._field_replacement(leaf, mode, value)
+        return kept
+
+    def _field_replacement(self, name: str, mode: str, value: Any) -> str:
+        secret = value if isinstance(value, str) else repr(value)
+        rule = normalize_key(name) or "field"
+        saved = self._modes.get(rule)
+        self._modes[rule] = mode
+        try:
+            return self._replacement(rule, secret)
+        finally:
+            if saved is None:
+                del self._modes[rule]
+            else:
+                self._modes[rule] = saved
+
+    def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        """structlog processor: the event with every untrusted value redacted."""
+        if not self.enabled:
+            return event_dict
+        kept = self._apply_field_rules(event_dict) if self._field_rules else {}
+        out = {}
+        for k, v in event_dict.items():
+            if k in _TRUSTED_KEYS or v is None:
+                out[k] = v
+            else:
+                out[k] = self.redact_value(v)
+        for path, value in kept.items():
+            *parents, leaf = path.split(".")
+            node: Any = out
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node[leaf] = value
+        return out
+
+
+_MARKER = re.compile("|".join(KEEP_PATTERNS[:2]))
+
+
+def _is_marker(text: str) -> bool:
+    return text.startswith("[") and _MARKER.fullmatch(text) is not None
+
+
+def _preview(secret: str) -> str:
+    """A masked preview: at most the first 3 characters and the length."""
+    head = secret[:3] if len(secret) >= 12 else secret[:1]
+    return f"{head}…({len(secret)} chars)"
+
+
+def _options() -> Any:
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    options.log_errors = False
+    return options
+
+
+def build_redactor(settings: RedactionSettings | None = None) -> Redactor:
+    """Compiles the rules in settings; raises ConfigError naming a bad rule."""
+    return Redactor(settings)

@@ -1,0 +1,65 @@
+"""Counters of what lclog did and failed to do, and the fallback line that reports failures."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, fields
+
+__all__ = ["Stats"]
+
+# One fallback line per kind of failure at most this often; the rest are counted.
+FALLBACK_INTERVAL_S = 10.0
+
+
+@dataclass
+class Stats:
+    """Counts; read them any time (`handler.stats.emitted`), or `as_dict()` for a snapshot."""
+
+    events: int = 0  # events built from hooks
+    emitted: int = 0  # events handed to the outputs
+    dropped: int = 0  # events lost: queue full, or per output whose write failed
+    filtered: int = 0  # events dropped on purpose: level filter or a processor's DropEvent
+    internal_errors: int = 0  # failures inside lclog's hooks (the event may be lost)
+    processor_errors: int = 0  # a processor raised; the event went on without its change
+    output_errors: int = 0  # writes that failed
+    redaction_errors: int = 0  # values replaced by a marker because redaction failed
+    evicted_runs: int = 0  # open runs forgotten to stay within max_open_runs
+    notifier_failures: int = 0  # notifications that could not be delivered
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _last_report: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    _suppressed: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Adds n to the counter called name (thread-safe)."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        """Returns the counters as a plain dict."""
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+    def report(self, kind: str, detail: str) -> None:
+        """Writes one rate-limited `lclog:` line to stderr; never raises.
+
+        detail must already be safe to show (no user content): callers pass exception types,
+        hook names and redacted text only.
+        """
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_report.get(kind)
+            if last is not None and now - last < FALLBACK_INTERVAL_S:
+                self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+                return
+            self._last_report[kind] = now
+            suppressed = self._suppressed.pop(kind, 0)
+        more = f" ({suppressed} similar suppressed)" if suppressed else ""
+        line = f"lclog: {kind}: {detail}{more}\n"
+        try:
+            stream = sys.stderr or sys.__stderr__
+            stream.write(line.replace("\r", " ").replace("\x1b", " "))
+            stream.flush()
+        except Exception:
+            pass
