@@ -1,0 +1,4 @@
+from lclog.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,164 @@
+"""Offline demo workloads: a chain, a stream, a retriever chain and a tool-calling agent."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackHandler, CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+from langchain_core.tools import tool
+
+__all__ = ["FakeToolChatModel", "agent_messages", "build_agent", "run_demo"]
+
+# The demo's own secrets: made-up values in the shapes real ones have, to show redaction.
+DEMO_EMAIL = "jane.doe@example.com"
+DEMO_API_KEY = "sk-proj-" + "Xq7vR2mT9wK4pL8nB3cF6hJ1"
+
+
+class FakeToolChatModel(GenericFakeChatModel):
+    """GenericFakeChatModel that accepts `bind_tools`, for agents on scripted replies."""
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> FakeToolChatModel:
+        return self
+
+
+def _usage(inp: int, out: int) -> dict[str, int]:
+    return {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
+
+
+def agent_messages() -> Iterator[AIMessage]:
+    """Scripted replies: call get_weather, call lookup_order (which fails), then answer."""
+    return iter(
+        [
+            AIMessage(
+                content="",
+                tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}],
+                usage_metadata=_usage(42, 12),
+            ),
+            AIMessage(
+                content="",
+                tool_calls=[{"name": "lookup_order", "args": {"order_id": "A-1001"}, "id": "call_2"}],
+                usage_metadata=_usage(60, 14),
+            ),
+            AIMessage(
+                content="It is sunny in Paris. I could not look up order A-1001 right now.",
+                usage_metadata=_usage(85, 17),
+            ),
+        ]
+    )
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Returns the weather for a city."""
+    return f"Sunny, 21°C in {city}"
+
+
+@tool
+def lookup_order(order_id: str) -> str:
+    """Looks up an order (always fails in the demo)."""
+    raise ConnectionError(f"order service unreachable for {order_id} (token=abc123secret)")
+
+
+class DemoRetriever(BaseRetriever):
+    """Returns two fixed documents; one mentions an email address."""
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [
+            Document(page_content="lclog writes one JSON event per run start and end.", metadata={"id": 1}),
+            Document(page_content=f"Questions go to {DEMO_EMAIL}.", metadata={"id": 2}),
+        ]
+
+
+def build_agent(model: FakeToolChatModel) -> Any:
+    """Returns a tool-calling agent: a LangGraph graph when langgraph is installed."""
+    tools = [get_weather, lookup_order]
+    try:
+        from langgraph.graph import END, START, MessagesState, StateGraph
+        from langgraph.prebuilt import ToolNode, tools_condition
+    except ImportError:
+        return _loop_agent(model, tools)
+
+    def call_model(state: MessagesState) -> dict[str, list[BaseMessage]]:
+        return {"messages": [model.bind_tools(tools).invoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("agent", call_model)
+    graph.add_node("tools", ToolNode(tools, handle_tool_errors=True))
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", tools_condition, {"tools": "tools", END: END})
+    graph.add_edge("tools", "agent")
+    return graph.compile(name="agent")
+
+
+def _loop_agent(model: FakeToolChatModel, tools: list[Any]) -> Any:
+    """The same agent as a plain loop, for installs without langgraph."""
+    by_name = {t.name: t for t in tools}
+
+    def run(state: dict[str, Any]) -> dict[str, Any]:
+        messages = list(state["messages"])
+        for _ in range(8):
+            reply = model.invoke(messages)
+            messages.append(reply)
+            if not reply.tool_calls:
+                break
+            for call in reply.tool_calls:
+                try:
+                    result = by_name[call["name"]].invoke(call["args"])
+                except Exception as exc:  # noqa: BLE001 - the agent reports tool errors to the model
+                    result = f"Error: {exc!r}"
+                messages.append(ToolMessage(content=str(result), tool_call_id=call["id"]))
+        return {"messages": messages}
+
+    return RunnableLambda(run, name="agent")
+
+
+def run_demo(callbacks: list[BaseCallbackHandler], say: Callable[[str], None] = print) -> None:
+    """Runs every workload with callbacks; `say` prints a heading before each."""
+    config: dict[str, Any] = {"callbacks": callbacks, "metadata": {"demo": "lclog"}}
+
+    say("1. prompt | chat model | parser (the prompt carries an email and an API key)")
+    replies = itertools.cycle(
+        [
+            AIMessage(content="Noted. I will not repeat your key.", usage_metadata=_usage(31, 9)),
+            AIMessage(content="lclog logs every run as JSON.", usage_metadata=_usage(48, 8)),
+        ]
+    )
+    model = GenericFakeChatModel(messages=replies)
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "You are a helpful assistant."), ("human", "{question}")]
+    )
+    chain = prompt | model | StrOutputParser()
+    chain.invoke({"question": f"I am {DEMO_EMAIL}; my key is {DEMO_API_KEY}. Keep it safe."}, config=config)
+
+    say("2. streaming a chat model (tokens are counted and timed, not logged one by one)")
+    streamer = GenericFakeChatModel(messages=iter([AIMessage(content="Streaming one token at a time.")]))
+    for _ in streamer.stream("Say something", config=config):
+        pass
+
+    say("3. a retriever chain")
+    rag = (
+        {"context": DemoRetriever() | RunnableLambda(_join_docs), "question": RunnablePassthrough()}
+        | ChatPromptTemplate.from_template("Context: {context}\nQuestion: {question}")
+        | model
+        | StrOutputParser()
+    )
+    rag.invoke("What does lclog write?", config=config)
+
+    say("4. a tool-calling agent (the lookup_order tool fails on purpose)")
+    agent = build_agent(FakeToolChatModel(messages=agent_messages()))
+    agent.invoke({"messages": [HumanMessage("Weather in Paris, and where is order A-1001?")]}, config=config)
+
+
+def _join_docs(docs: list[Document]) -> str:
+    return "\n".join(d.page_content for d in docs)

@@ -1,0 +1,97 @@
+"""Shared fixtures: a capturing handler and a LangChain tracer that records the true run tree."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from langchain_core.tracers.base import BaseTracer
+from langchain_core.tracers.schemas import Run
+
+from lclog import LoggingCallbackHandler
+from lclog.outputs import MemoryOutput
+
+
+class RunCollector(BaseTracer):
+    """LangChain's own view of the runs: id, parent, type and whether each failed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended: list[Run] = []
+        self._lock = threading.Lock()
+
+    def _persist_run(self, run: Run) -> None:
+        pass
+
+    def _end_trace(self, run: Run) -> None:
+        with self._lock:
+            self.ended.append(run)
+        super()._end_trace(run)
+
+
+class Captured:
+    """A handler writing to memory, and the events it wrote."""
+
+    def __init__(self, **overrides: Any) -> None:
+        self.memory = MemoryOutput()
+        self.handler = LoggingCallbackHandler(outputs=[self.memory], **overrides)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        self.handler.flush()
+        return self.memory.events
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == name]
+
+
+@pytest.fixture
+def captured() -> Iterator[Captured]:
+    cap = Captured()
+    yield cap
+    cap.handler.close()
+
+
+@pytest.fixture
+def make_captured() -> Iterator[Any]:
+    made: list[Captured] = []
+
+    def make(**overrides: Any) -> Captured:
+        cap = Captured(**overrides)
+        made.append(cap)
+        return cap
+
+    yield make
+    for cap in made:
+        cap.handler.close()
+
+
+@pytest.fixture
+def tracer() -> RunCollector:
+    return RunCollector()
+
+
+def assert_matches_tree(events: list[dict[str, Any]], runs: list[Run]) -> None:
+    """Every run LangChain reports has exactly one start and one end-or-error event, same tree."""
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        phase = e["event"].rsplit(".", 1)[-1]
+        if phase in ("start", "end", "error"):
+            by_id.setdefault(e["run_id"], []).append(e)
+    run_ids = set()
+    for run in runs:
+        rid = str(run.id)
+        run_ids.add(rid)
+        got = by_id.get(rid, [])
+        phases = sorted(e["event"].rsplit(".", 1)[-1] for e in got)
+        expected = ["error", "start"] if run.error else ["end", "start"]
+        assert phases == expected, f"{run.name} ({run.run_type}): {phases}"
+        parent = str(run.parent_run_id) if run.parent_run_id else None
+        assert all(e["parent_run_id"] == parent for e in got), run.name
+        root = run
+        while root.parent_run_id is not None:
+            root = next(r for r in runs if r.id == root.parent_run_id)
+        assert all(e["trace_id"] == str(root.id) for e in got), run.name
+    assert set(by_id) == run_ids
