@@ -161,8 +161,8 @@ class Redactor:
 
     # -- strings ---------------------------------------------------------------------------
 
-    def _replacement(self, rule: str, secret: str) -> str:
-        mode = self._modes.get(rule, self.default_mode)
+    def _replacement(self, rule: str, secret: str, mode: str | None = None) -> str:
+        mode = mode or self._modes.get(rule, self.default_mode)
         if mode == "hash":
             digest = hmac.new(self._hash_key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256)
             return f"[{rule}:{digest.hexdigest()[:12]}]"
@@ -326,17 +326,8 @@ class Redactor:
         return kept
 
     def _field_replacement(self, name: str, mode: str, value: Any) -> str:
-        secret = value if isinstance(value, str) else repr(value)
-        rule = normalize_key(name) or "field"
-        saved = self._modes.get(rule)
-        self._modes[rule] = mode
-        try:
-            return self._replacement(rule, secret)
-        finally:
-            if saved is None:
-                del self._modes[rule]
-            else:
-                self._modes[rule] = saved
+        rule = re.sub(r"[^a-z0-9_]", "_", name.lower()) or "field"
+        return self._replacement(rule, value if isinstance(value, str) else repr(value), mode)
 
     def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         """structlog processor: the event with every untrusted value redacted."""

@@ -121,6 +121,11 @@ def ipv6_ok(text: str) -> bool:
     return sum(1 for part in text.split(":") if part) >= 3
 
 
+def token_like(text: str) -> bool:
+    """True unless the text is a plain word ("Bearer authentication" is prose, not a credential)."""
+    return not text.isalpha()
+
+
 def high_entropy(text: str) -> bool:
     """True for 20+ chars of mixed classes with Shannon entropy >= 3.5 bits per char."""
     classes = any(c.islower() for c in text) + any(c.isupper() for c in text) + any(c.isdigit() for c in text)
@@ -142,8 +147,6 @@ KEEP_PATTERNS: tuple[str, ...] = (
     r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b",
     r"\bv\d{1,4}(?:\.\d{1,4}){1,3}(?:[-+][0-9A-Za-z.]{1,20})?\b",
 )
-
-_B64 = r"[A-Za-z0-9+/=_-]"
 
 # Order matters: at one position the first rule that matches wins, so specific shapes come
 # before generic ones (an Anthropic key before an OpenAI one, a card before a phone number).
@@ -198,8 +201,9 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}", "Google API keys (AIza...)"),
     Rule(
         "bearer_token",
-        r"(?i)\b(?:bearer|token)\s+(" + _B64 + r"{8,}(?:\." + _B64 + r"+)*)",
+        r"\b(?:[Bb]earer|BEARER|Token)\s+([A-Za-z0-9._~+/=-]{8,})",
         "Bearer/Token credentials in Authorization headers; the scheme word is kept",
+        validator=token_like,
         group=1,
     ),
     Rule(

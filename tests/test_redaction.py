@@ -1,0 +1,346 @@
+"""Redaction: every built-in secret kind, look-alikes, modes, custom rules, and hostile patterns."""
+
+from __future__ import annotations
+
+import string
+import uuid
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from langchain_core.callbacks import dispatch_custom_event
+from langchain_core.runnables import RunnableLambda
+from langchain_core.tools import tool
+
+from lclog import ConfigError, LoggingCallbackHandler, Redactor, load_config
+from lclog.config import RedactionSettings
+from lclog.outputs import MemoryOutput
+from lclog.rules import BUILTIN_RULES, iban_ok, luhn
+
+ALNUM = string.ascii_letters + string.digits
+
+
+def _text(alphabet: str, lo: int, hi: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet=alphabet, min_size=lo, max_size=hi)
+
+
+@st.composite
+def card(draw: Any) -> str:
+    digits = [draw(st.sampled_from("3456"))] + [draw(st.integers(0, 9)) for _ in range(14)]
+    digits = [int(d) for d in digits]
+    for check in range(10):
+        if luhn("".join(map(str, [*digits, check]))):
+            break
+    number = "".join(map(str, [*digits, check]))
+    if draw(st.booleans()):
+        return " ".join(number[i : i + 4] for i in range(0, 16, 4))
+    return number
+
+
+@st.composite
+def iban(draw: Any) -> str:
+    bban = "".join(str(draw(st.integers(0, 9))) for _ in range(18))
+    for check in range(2, 99):
+        candidate = f"DE{check:02d}{bban}"
+        if iban_ok(candidate):
+            return candidate
+    raise AssertionError("no check digits")
+
+
+@st.composite
+def ssn(draw: Any) -> str:
+    area = draw(st.integers(1, 899).filter(lambda a: a != 666))
+    return f"{area:03d}-{draw(st.integers(1, 99)):02d}-{draw(st.integers(1, 9999)):04d}"
+
+
+SECRETS: dict[str, st.SearchStrategy[str]] = {
+    "email": st.builds(
+        lambda a, b, c: f"{a}@{b}.{c}",
+        _text(string.ascii_lowercase + string.digits, 1, 12),
+        _text(string.ascii_lowercase, 2, 10),
+        st.sampled_from(["com", "io", "org", "co.uk"]),
+    ),
+    "aws_access_key_id": st.builds(lambda s: "AKIA" + s, _text(string.ascii_uppercase + string.digits, 16, 16)),
+    "github_token": st.builds(lambda s: "ghp_" + s, _text(ALNUM, 36, 40)),
+    "github_fine_grained_token": st.builds(lambda s: "github_pat_" + s, _text(ALNUM + "_", 30, 60)),
+    "openai_key": st.builds(lambda s: "sk-proj-" + s, _text(ALNUM, 24, 48)),
+    "anthropic_key": st.builds(lambda s: "sk-ant-api03-" + s, _text(ALNUM, 24, 48)),
+    "slack_token": st.builds(lambda s: "xoxb-1234-" + s, _text(ALNUM, 12, 24)),
+    "slack_webhook": st.builds(lambda s: "https://hooks.slack.com/services/T0/B0/" + s, _text(ALNUM, 24, 24)),
+    "stripe_key": st.builds(lambda s: "sk_live_" + s, _text(ALNUM, 24, 30)),
+    "google_api_key": st.builds(lambda s: "AIza" + s, _text(ALNUM + "_-", 35, 35)),
+    "jwt": st.builds(
+        lambda a, b, c: f"eyJ{a}.eyJ{b}.{c}", _text(ALNUM, 10, 30), _text(ALNUM, 10, 60), _text(ALNUM, 20, 43)
+    ),
+    "private_key": st.builds(
+        lambda s: f"-----BEGIN RSA PRIVATE KEY-----\n{s}\n-----END RSA PRIVATE KEY-----",
+        _text(ALNUM + "+/", 40, 120),
+    ),
+    "bearer_token": st.builds(lambda s: "Bearer " + s, _text(ALNUM + "-._", 20, 40)),
+    "url_credentials": st.builds(
+        lambda u, p: f"postgres://{u}:{p}@db.internal:5432/app", _text(ALNUM, 3, 10), _text(ALNUM, 8, 20)
+    ),
+    "credit_card": card(),
+    "iban": iban(),
+    "us_ssn": ssn(),
+    "phone": st.builds(lambda a, b, c: f"+1 {a}-{b}-{c}", st.integers(200, 999), st.integers(200, 999),
+                       st.integers(1000, 9999)),  # fmt: skip
+    "ipv4": st.builds(lambda *o: ".".join(map(str, o)), *[st.integers(1, 254)] * 4),
+    "key_value": st.builds(lambda k, v: f"{k}={v}", st.sampled_from(["password", "api_key", "client_secret",
+                           "X-Api-Key", "access_token"]), _text(ALNUM, 10, 30)),  # fmt: skip
+}
+# The part of each generated value that must never appear in output.
+SECRET_PART = {
+    "bearer_token": lambda s: s.split(" ", 1)[1],
+    "url_credentials": lambda s: s.split("//", 1)[1].split("@", 1)[0],
+    "key_value": lambda s: s.split("=", 1)[1],
+}
+# Prose around a secret; its words can never spell a generated secret by chance.
+WORDS = ["the", "model", "said", "Hello", "order", "ship", "today", "see", "it's", "(ok)", "—", "über", "\n"]
+FILLER = st.lists(st.sampled_from(WORDS), max_size=8).map(" ".join)
+
+
+@st.composite
+def embedded(draw: Any) -> tuple[str, str, Any]:
+    kind = draw(st.sampled_from(sorted(SECRETS)))
+    secret = draw(SECRETS[kind])
+    text = f"{draw(FILLER)} {secret} {draw(FILLER)}"
+    shape = draw(st.sampled_from(["str", "dict", "list", "deep", "key"]))
+    value: Any = {
+        "str": text,
+        "dict": {"note": text, "n": 1},
+        "list": ["x", text, None],
+        "deep": {"a": [{"b": {"c": [text]}}]},
+        "key": {text: "value"},
+    }[shape]
+    return kind, SECRET_PART.get(kind, lambda s: s)(secret), value
+
+
+REDACTOR = Redactor()
+
+
+def test_every_builtin_rule_has_a_generator():
+    assert {r.name for r in BUILTIN_RULES} - set(SECRETS) <= {"aws_secret_access_key", "high_entropy_secret",
+                                                             "ipv6"}  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(embedded())
+def test_no_builtin_secret_survives_anywhere_in_a_value(case):
+    kind, secret, value = case
+    out = orjson.dumps(REDACTOR.redact_value(value)).decode()
+    assert secret not in out, (kind, out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.one_of(SECRETS["email"], SECRETS["openai_key"], SECRETS["credit_card"], FILLER), max_size=6),
+    st.sampled_from(["mask", "hash", "partial"]),
+)
+def test_redaction_is_idempotent(parts, mode):
+    redactor = Redactor(RedactionSettings(mode=mode, hash_key="k"))
+    once = redactor.redact_text(" ".join(parts))
+    assert redactor.redact_text(once) == once
+
+
+BENIGN = st.one_of(
+    st.uuids().map(str),
+    st.binary(min_size=20, max_size=20).map(lambda b: b.hex()),  # git SHA-1
+    st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 99)).map(lambda t: "%d.%d.%d" % t),
+    st.dates().map(lambda d: d.isoformat()),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.decimals(min_value=0, max_value=99999, places=2).map(lambda d: f"${d}"),
+    st.integers(0, 10**9).map(str),
+    st.sampled_from(["max_tokens: 256", "temperature=0.7", "the token count was 42", "key points:"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(BENIGN, FILLER)
+def test_benign_lookalikes_survive(value, filler):
+    text = f"{filler} {value} end"
+    assert REDACTOR.redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail bob@corp.io now", "mail [REDACTED:email] now"),
+        ("Authorization: Bearer abcdefghijklmnop", "Authorization: [REDACTED:key_value]"),
+        ("curl -H 'X-Api-Key: 12345abcdef'", "curl -H 'X-Api-Key: [REDACTED:key_value]'"),
+        ('{"password": "hunter2", "user": "bob"}', '{"password": "[REDACTED:key_value]", "user": "bob"}'),
+        ("https://x.io/cb?token=abc123&page=2", "https://x.io/cb?token=[REDACTED:key_value]&page=2"),
+        ("OPENAI_API_KEY=whatever123", "OPENAI_API_KEY=[REDACTED:key_value]"),
+        ("card 4111111111111111 ok", "card [REDACTED:credit_card] ok"),
+        ("card 4111111111111112 ok", "card 4111111111111112 ok"),  # fails Luhn
+        ("iban GB82 WEST 1234 5698 7654 32", "iban [REDACTED:iban]"),
+        ("ssn 666-12-3456 is invalid", "ssn 666-12-3456 is invalid"),
+        ("from 10.0.0.1 to 999.1.1.1", "from [REDACTED:ipv4] to 999.1.1.1"),
+        ("ip fe80::1ff:fe23:4567:890a", "ip [REDACTED:ipv6]"),
+        ("run 01a2105e-5c13-76b7-8e69-92b80c9da44e", "run 01a2105e-5c13-76b7-8e69-92b80c9da44e"),
+        ('aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', None),
+        ('client_id = "aB3dE5fG7hJ9kL1mN3pQ5rS7"', 'client_id = "[REDACTED:high_entropy_secret]"'),
+    ],
+)
+def test_rule_examples(text, expected):
+    out = REDACTOR.redact_text(text)
+    if expected is None:
+        assert "wJalrXUtnFEMI" not in out
+    else:
+        assert out == expected
+
+
+def test_key_rules_replace_whole_values_at_any_depth():
+    value = {"config": {"Api-Key": "x", "headers": [{"authorization": {"nested": "abc"}}]}, "db_password": 1234}
+    assert REDACTOR.redact_value(value) == {
+        "config": {"Api-Key": "[REDACTED:api_key]", "headers": [{"authorization": "[REDACTED:authorization]"}]},
+        "db_password": "[REDACTED:password]",
+    }
+    usage = {"max_tokens": 5, "input_tokens": 3, "token_count": 2}
+    assert REDACTOR.redact_value(usage) == usage
+
+
+def test_modes_hash_partial_drop():
+    r = Redactor(RedactionSettings(hash_key="k1", modes={"email": "hash", "credit_card": "partial", "ipv4": "drop"}))
+    a = r.redact_text("a@b.io and a@b.io and c@d.io")
+    tags = a.split(" and ")
+    assert tags[0] == tags[1] != tags[2] and tags[0].startswith("[email:") and len(tags[0]) == len("[email:]") + 12
+    assert Redactor(RedactionSettings(hash_key="k2", modes={"email": "hash"})).redact_text("a@b.io") != tags[0]
+    assert r.redact_text("pay 4111 1111 1111 1111") == "pay [REDACTED:credit_card:…1111]"
+    assert r.redact_text("host 10.1.2.3 up") == "host  up"
+
+
+def test_explain_reports_rules_and_offsets_without_revealing_secrets():
+    text = "hi bob@corp.io key ghp_" + "a" * 36
+    findings = REDACTOR.explain(text)
+    assert [(f.rule, text[f.start : f.end]) for f in findings] == [
+        ("email", "bob@corp.io"),
+        ("github_token", "ghp_" + "a" * 36),
+    ]
+    assert all("a" * 10 not in f.preview and "corp" not in f.preview for f in findings)
+
+
+def test_fails_closed_when_a_rule_raises(monkeypatch):
+    r = Redactor()
+
+    def broken(text: str) -> bool:
+        raise RuntimeError
+
+    monkeypatch.setattr(r, "rules", tuple(rule.__class__(rule.name, rule.pattern, rule.description, broken)
+                                          if rule.name == "email" else rule for rule in r.rules))  # fmt: skip
+    assert r.redact_text("write to bob@corp.io") == "[REDACTED:redaction_failed]"
+
+
+@pytest.mark.parametrize(
+    ("regex", "reason"),
+    [
+        (r"(a+)\1", "backreferences and lookaround"),
+        (r"foo(?=bar)", "backreferences and lookaround"),
+        (r"(unclosed", "RE2 cannot compile"),
+        (r"a*", "matches the empty string"),
+    ],
+)
+def test_bad_custom_patterns_fail_at_load_naming_the_rule(regex, reason):
+    with pytest.raises(ConfigError) as info:
+        load_config({"redaction": {"patterns": [{"name": "my_rule", "regex": regex}]}})
+    assert "redaction" in str(info.value) and "my_rule" in str(info.value) and reason in str(info.value)
+
+
+def test_unknown_rule_names_fail_at_load():
+    with pytest.raises(ConfigError, match="unknown rule 'emial'"):
+        load_config({"redaction": {"disable": ["emial"]}})
+
+
+def test_catastrophic_pattern_runs_in_linear_time_on_a_hostile_prompt():
+    r = Redactor(RedactionSettings(patterns=[{"name": "evil", "regex": r"(a+)+b"}]))
+    hostile = "a" * 1_000_000  # exponential for a backtracking engine
+    assert r.redact_text(hostile) == hostile
+
+
+@tool
+def send(to: str, body: str) -> str:
+    """Sends a message."""
+    raise PermissionError(f"cannot send to {to}: {body}")
+
+
+CUSTOM_CONFIG = """
+service: test
+outputs: []
+redaction:
+  keys: [x_internal]
+  remove_keys: [session]
+  disable: [ipv4]
+  modes: {email: hash}
+  hash_key: fixed-key
+  patterns:
+    - {name: employee_id, regex: 'EMP-[0-9]{6}'}
+  allow:
+    values: [support@lclog.dev]
+    patterns: ['[a-z]+@example\\.test']
+  fields:
+    metadata.user_id: hash
+    metadata.tenant: keep
+"""
+
+
+def test_custom_rules_from_a_config_file_end_to_end(tmp_path):
+    path = tmp_path / "lclog.yaml"
+    path.write_text(CUSTOM_CONFIG)
+    memory = MemoryOutput()
+    handler = LoggingCallbackHandler(path, outputs=[memory])
+
+    def step(x: dict[str, Any]) -> str:
+        dispatch_custom_event("audit", {"x_internal": "zzz", "session": "keep-me"})
+        return f"{x['who']} EMP-123456 from 10.0.0.1 cc support@lclog.dev and ann@example.test"
+
+    cfg = {"callbacks": [handler], "metadata": {"user_id": "u-42", "tenant": "EMP-999999"}}
+    out = RunnableLambda(step).invoke({"who": "joe@corp.io"}, config=cfg)
+    with pytest.raises(PermissionError):
+        send.invoke({"to": "joe@corp.io", "body": "EMP-000001"}, config=cfg)
+    handler.close()
+    blob = b"".join(memory.lines).decode()
+    assert "EMP-123456" not in blob and "EMP-000001" not in blob and "[REDACTED:employee_id]" in blob
+    assert "joe@corp.io" not in blob and "[email:" in blob
+    assert "10.0.0.1" in blob  # ipv4 disabled
+    assert "support@lclog.dev" in blob and "ann@example.test" in blob  # allowlisted
+    assert "zzz" not in blob and '"session":"keep-me"' in blob
+    starts = [e for e in memory.events if e["event"] == "chain.start"]
+    assert starts[0]["metadata"]["user_id"].startswith("[user_id:")
+    assert starts[0]["metadata"]["tenant"] == "EMP-999999"  # field rule keep wins
+    assert out.startswith("joe@corp.io EMP-123456")  # the application's data is untouched
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(embedded(), st.sampled_from(["tool_args", "tool_error", "metadata", "tags", "custom", "output"]))
+def test_no_secret_survives_any_hook_field_end_to_end(case, field):
+    kind, secret, value = case
+    memory = MemoryOutput()
+    handler = LoggingCallbackHandler(outputs=[memory])
+
+    @tool
+    def probe(payload: str) -> str:
+        """Echoes or fails."""
+        if field == "tool_error":
+            raise ValueError(str(value))
+        return orjson.dumps(value).decode() if field == "output" else "ok"
+
+    def step(x: Any) -> Any:
+        if field == "custom":
+            dispatch_custom_event("probe", value)
+        return probe.invoke({"payload": str(value) if field == "tool_args" else "x"})
+
+    cfg: dict[str, Any] = {"callbacks": [handler]}
+    if field == "metadata":
+        cfg["metadata"] = {"info": value}
+    if field == "tags":
+        cfg["tags"] = [str(value)]
+    try:
+        RunnableLambda(step).invoke(str(uuid.uuid4()), config=cfg)
+    except ValueError:
+        pass
+    handler.close()
+    blob = b"".join(memory.lines).decode("utf-8")
+    assert memory.events
+    assert secret not in blob and orjson.dumps(secret).decode()[1:-1] not in blob, (kind, field)
