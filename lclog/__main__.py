@@ -1,4 +1,5 @@
-from lclog.cli import main
 import sys
+
+from lclog.cli import main
 
 sys.exit(main())

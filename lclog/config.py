@@ -198,8 +198,11 @@ def load_config(
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, label)) from None
-    # Rules compile at load time so a bad pattern fails here, naming the rule.
+    # Rules compile and processors import at load time, so a bad config fails here.
+    from lclog.pipeline import import_processor
     from lclog.redaction import build_redactor
 
     build_redactor(settings.redaction)
+    for path in settings.processors:
+        import_processor(path)
     return settings

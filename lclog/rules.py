@@ -122,8 +122,8 @@ def ipv6_ok(text: str) -> bool:
 
 
 def token_like(text: str) -> bool:
-    """True unless the text is a plain word ("Bearer authentication" is prose, not a credential)."""
-    return not text.isalpha()
+    """False for a plain word ("Bearer authentication" is prose); true for anything token-shaped."""
+    return not (text.isalpha() and len(text) <= 15 and (text.islower() or text.istitle()))
 
 
 def high_entropy(text: str) -> bool:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from langchain_core.callbacks import CallbackManagerForLLMRun, dispatch_custom_event
 from langchain_core.documents import Document
-from langchain_core.language_models import FakeListChatModel, GenericFakeChatModel, LLM
+from langchain_core.language_models import LLM, FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
@@ -61,7 +61,15 @@ def test_every_line_is_json_with_the_documented_fields(captured):
 
 def test_chat_model_end_has_usage_model_and_output(captured):
     model = GenericFakeChatModel(
-        messages=iter([AIMessage(content="ok", usage_metadata={"input_tokens": 7, "output_tokens": 2, "total_tokens": 9}, response_metadata={"model_name": "gpt-test", "finish_reason": "stop"})])  # noqa: E501
+        messages=iter(
+            [
+                AIMessage(
+                    content="ok",
+                    usage_metadata={"input_tokens": 7, "output_tokens": 2, "total_tokens": 9},
+                    response_metadata={"model_name": "gpt-test", "finish_reason": "stop"},
+                )
+            ]
+        )
     )
     model.invoke("hello", config={"callbacks": [captured.handler]})
     (end,) = captured.named("chat_model.end")
@@ -198,12 +206,16 @@ class FlakyLLM(LLM):
     def _llm_type(self) -> str:
         return "flaky"
 
-    def _call(self, prompt: str, stop: Any = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any) -> str:  # noqa: E501
+    def _call(
+        self, prompt: str, stop: Any = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any
+    ) -> str:
         def before_sleep(state: RetryCallState) -> None:
             if run_manager:
                 run_manager.on_retry(state)
 
-        for attempt in Retrying(stop=stop_after_attempt(3), wait=wait_none(), before_sleep=before_sleep, reraise=True):  # noqa: E501
+        for attempt in Retrying(
+            stop=stop_after_attempt(3), wait=wait_none(), before_sleep=before_sleep, reraise=True
+        ):
             with attempt:
                 self.calls += 1
                 if self.calls == 1:

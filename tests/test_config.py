@@ -1,0 +1,81 @@
+"""Config loading: files, env vars, and one clear error per broken config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lclog import ConfigError, LoggingCallbackHandler, load_config
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+def test_defaults_are_safe():
+    s = load_config()
+    assert s.redaction.enabled and s.content == "redacted" and s.outputs[0].type == "stdout"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.y*ml")) + sorted(CONFIG_DIR.glob("*.toml")))
+def test_every_example_config_loads_and_builds_a_handler(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # file outputs land in a temp dir
+    settings = load_config(path)
+    with LoggingCallbackHandler(settings) as handler:
+        assert handler.settings.service
+
+
+def test_toml_and_pyproject_tool_table(tmp_path):
+    (tmp_path / "lclog.toml").write_text('service = "svc"\n[redaction]\nmode = "hash"\n')
+    assert load_config(tmp_path / "lclog.toml").redaction.mode == "hash"
+    (tmp_path / "pyproject.toml").write_text('[tool.lclog]\nservice = "from-pyproject"\n')
+    assert load_config(tmp_path / "pyproject.toml").service == "from-pyproject"
+
+
+def test_env_overrides_and_config_env(tmp_path, monkeypatch):
+    path = tmp_path / "c.yaml"
+    path.write_text("service: file\nmax_field_chars: 500\n")
+    monkeypatch.setenv("LCLOG_CONFIG", str(path))
+    monkeypatch.setenv("LCLOG_SERVICE", "from-env")
+    s = load_config()
+    assert (s.service, s.max_field_chars) == ("from-env", 500)
+    assert load_config(service="kw").service == "kw"
+
+
+def test_env_var_expansion(tmp_path, monkeypatch):
+    path = tmp_path / "c.yaml"
+    path.write_text("service: ${SVC_NAME}\n")
+    monkeypatch.setenv("SVC_NAME", "expanded")
+    assert load_config(path).service == "expanded"
+    monkeypatch.delenv("SVC_NAME")
+    with pytest.raises(ConfigError, match=r"service: env var SVC_NAME is not set \(export SVC_NAME="):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("servce: x\n", "servce: Extra inputs are not permitted (remove it or check its spelling"),
+        ("content: full\n", "content: Input should be 'redacted' or 'none' (use one of the values listed)"),
+        ("max_field_chars: lots\n", "max_field_chars: Input should be a valid integer"),
+        ("max_field_chars: 1\n", "max_field_chars: Input should be greater than or equal to 64"),
+        ("outputs:\n  - type: file\n", "outputs.0: a file output needs a path"),
+        ("outputs:\n  - type: kafka\n", "outputs.0.type: Input should be 'stdout', 'stderr' or 'file'"),
+        ("redaction:\n  mode: scramble\n", "redaction.mode: Input should be"),
+        ("processors: [not a path]\n", "processors: 'not a path' is not an import path"),
+        ("processors: ['nonexistent_mod:fn']\n", "processors: cannot import 'nonexistent_mod:fn'"),
+        ("- a\n- b\n", "must be a mapping of keys, got list"),
+        ("service: [unclosed\n", "is not valid YAML"),
+    ],
+)
+def test_broken_configs_name_the_field_and_the_fix(tmp_path, yaml_text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        LoggingCallbackHandler(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value) or "processors" in str(info.value)
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="cannot read lclog config"):
+        load_config("/nonexistent/lclog.yaml")

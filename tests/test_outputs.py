@@ -1,0 +1,114 @@
+"""Outputs: whole lines from many threads, failures counted, recovery, several outputs at once."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import orjson
+import pytest
+from langchain_core.runnables import RunnableLambda
+
+from lclog import LoggingCallbackHandler
+from lclog.outputs import FileOutput, MemoryOutput, Output
+
+
+def test_file_output_many_threads_whole_lines(tmp_path):
+    path = tmp_path / "deep" / "dir" / "events.jsonl"
+    handler = LoggingCallbackHandler({"outputs": [{"type": "file", "path": str(path)}]})
+    chain = RunnableLambda(lambda x: "y" * 5000 + str(x))  # long lines interleave if unguarded
+
+    def work(n: int) -> None:
+        for i in range(50):
+            chain.invoke(n * 1000 + i, config={"callbacks": [handler]})
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    handler.close()
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 16 * 50 * 2
+    events = [orjson.loads(line) for line in lines]
+    ids = [(e["run_id"], e["event"]) for e in events]
+    assert len(set(ids)) == len(ids)
+    assert handler.stats.emitted == 1600 and handler.stats.dropped == 0
+
+
+def test_flush_makes_events_visible_in_the_file(tmp_path):
+    path = tmp_path / "e.jsonl"
+    handler = LoggingCallbackHandler(
+        {"outputs": [{"type": "file", "path": str(path)}], "flush_interval_s": 60}
+    )
+    RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [handler]})
+    handler.flush()
+    assert len(path.read_bytes().splitlines()) == 2
+    handler.close()
+
+
+class Flaky(Output):
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.fail = True
+        self.got: list[Any] = []
+
+    def write(self, items: Any) -> None:
+        if self.fail:
+            raise OSError(28, "No space left on device")
+        self.got.extend(items)
+
+
+def test_a_failing_output_does_not_stop_the_others_and_recovers(capfd):
+    flaky, memory = Flaky(), MemoryOutput()
+    handler = LoggingCallbackHandler(outputs=[flaky, memory])
+    RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [handler]})
+    handler.flush()
+    assert len(memory.events) == 2 and flaky.got == []
+    assert handler.stats.output_errors == 1 and handler.stats.dropped == 2
+    assert "No space left on device" in capfd.readouterr().err
+    flaky.fail = False
+    RunnableLambda(lambda x: x).invoke(2, config={"callbacks": [handler]})
+    handler.close()
+    assert len(flaky.got) == 2 and len(memory.events) == 4
+
+
+def test_file_deleted_underneath_is_reopened(tmp_path):
+    path = tmp_path / "e.jsonl"
+    out = FileOutput(path)
+    out.write([({}, b"1\n")])
+    out.flush()
+    out._file.close()  # as if the descriptor went bad (rotation, unmount)
+    os.remove(path)
+    with pytest.raises(ValueError):
+        out.write([({}, b"2\n")])
+    out._reset()
+    out.write([({}, b"3\n")])
+    out.close()
+    assert path.read_bytes() == b"3\n"
+
+
+def test_queue_full_drops_and_counts():
+    memory = MemoryOutput()
+    handler = LoggingCallbackHandler(outputs=[memory], queue_size=1, flush_interval_s=60)
+    for i in range(5):
+        RunnableLambda(lambda x: x).invoke(i, config={"callbacks": [handler]})
+    handler.close()
+    assert handler.stats.dropped == 10 - len(memory.events)
+    assert handler.stats.dropped > 0
+
+
+def test_stdout_json_and_pretty(capsys):
+    handler = LoggingCallbackHandler(
+        {"outputs": [{"type": "stdout"}, {"type": "stderr", "format": "pretty"}]}
+    )
+    RunnableLambda(lambda x: x, name="echo").invoke("a\x1b[2Jb\nc", config={"callbacks": [handler]})
+    handler.close()
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert [orjson.loads(line)["event"] for line in lines] == ["chain.start", "chain.end"]
+    pretty = captured.err.splitlines()
+    assert len(pretty) == 2 and "chain.start" in pretty[0] and "echo" in pretty[0]
+    assert "\x1b" not in captured.err and "\\x1b[2J" in captured.err

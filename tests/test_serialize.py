@@ -1,0 +1,136 @@
+"""Serialization of arbitrary objects: always JSON-safe, bounded, never raising."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import math
+import uuid
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from pydantic import BaseModel
+
+from lclog._serialize import Limits, to_jsonable
+
+
+class BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr exploded")
+
+
+class BadModel(BaseModel):
+    x: int = 1
+
+    def model_dump(self, *a: Any, **k: Any) -> Any:
+        raise ValueError("dump exploded")
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: list[int]
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(to_jsonable(value))
+
+
+def test_langchain_objects_become_plain_dicts():
+    msg = AIMessage(content="hi", tool_calls=[{"name": "t", "args": {"a": 1}, "id": "c1"}])
+    assert to_jsonable(msg) == {
+        "role": "ai",
+        "content": "hi",
+        "tool_calls": [{"id": "c1", "name": "t", "args": {"a": 1}}],
+    }
+    assert to_jsonable(ToolMessage(content="r", tool_call_id="c1")) == {
+        "role": "tool",
+        "content": "r",
+        "tool_call_id": "c1",
+    }
+    multimodal = HumanMessage(
+        content=[{"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": "x"}}]
+    )
+    assert to_jsonable(multimodal)["content"][1]["type"] == "image_url"
+    assert to_jsonable(Document(page_content="p", metadata={"k": 1})) == {
+        "content": "p",
+        "metadata": {"k": 1},
+    }
+
+
+def test_common_python_types():
+    u = uuid.uuid4()
+    value = {
+        "u": u,
+        "d": dt.datetime(2024, 1, 2, 3, 4, 5),
+        "td": dt.timedelta(seconds=1.5),
+        "set": {1},
+        "bytes": b"\x00" * 10,
+        "enum": Color.RED,
+        "dc": Point(1, [2]),
+        "exc": ValueError("bad"),
+        1: "int key",
+        (1, 2): "tuple key",
+    }
+    out = to_jsonable(value)
+    assert out["u"] == str(u) and out["d"] == "2024-01-02T03:04:05" and out["td"] == 1.5
+    assert out["set"] == [1] and out["bytes"] == "<bytes len=10>" and out["enum"] == "red"
+    assert out["dc"] == {"x": 1, "y": [2]} and out["exc"] == {"type": "ValueError", "message": "bad"}
+    assert out["1"] == "int key" and "tuple key" in out.values()
+    orjson.dumps(out)
+
+
+def test_hostile_objects_never_raise():
+    assert "repr failed" in to_jsonable(BadRepr())
+    assert "serialization failed" in to_jsonable(BadModel())
+    cyclic: list[Any] = [1]
+    cyclic.append(cyclic)
+    assert to_jsonable(cyclic) == [1, "<cycle>"]
+    deep: Any = []
+    for _ in range(10_000):
+        deep = [deep]
+    assert "beyond max_depth" in dumps(deep).decode()
+    assert to_jsonable(10**400).startswith("<int with") or len(to_jsonable(10**400)) <= 200
+    assert orjson.dumps(to_jsonable(math.nan)) == b"null"
+
+
+def test_limits_truncate_visibly():
+    out = to_jsonable({"s": "x" * 10_000, "l": list(range(500))}, Limits(max_chars=100, max_items=10))
+    assert out["s"].startswith("x" * 100) and out["s"].endswith("[truncated 9900 chars]")
+    assert len(out["l"]) == 11 and out["l"][-1] == "…[490 more items]"
+
+
+def test_huge_string_is_bounded():
+    out = to_jsonable("y" * 50_000_000, Limits(max_chars=4000))
+    assert len(out) < 4100
+
+
+leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary(), st.uuids(),
+    st.datetimes(), st.decimals(allow_nan=True), st.complex_numbers(), st.builds(BadRepr),
+)  # fmt: skip
+objects = st.recursive(
+    leaves,
+    lambda children: st.one_of(
+        st.lists(children),
+        st.tuples(children, children),
+        st.frozensets(st.integers()),
+        st.dictionaries(st.one_of(st.text(), st.integers(), st.none()), children),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(objects)
+def test_any_object_serializes_to_json(value):
+    orjson.dumps(to_jsonable(value), option=orjson.OPT_NON_STR_KEYS)
