@@ -15,8 +15,10 @@ class Run:
         "chunks",
         "depth",
         "first_token_ns",
+        "id",
         "model",
         "name",
+        "parent_id",
         "provider",
         "run_id",
         "run_type",
@@ -24,11 +26,21 @@ class Run:
         "trace_id",
     )
 
-    def __init__(self, run_id: UUID, run_type: str, name: str, trace_id: str, depth: int) -> None:
+    def __init__(
+        self,
+        run_id: UUID,
+        run_type: str,
+        name: str,
+        trace_id: str | None,
+        depth: int,
+        parent_id: str | None,
+    ) -> None:
         self.run_id = run_id
+        self.id = str(run_id)  # formatted once: every event of the run carries it
+        self.parent_id = parent_id
         self.run_type = run_type
         self.name = name
-        self.trace_id = trace_id
+        self.trace_id = trace_id or self.id
         self.depth = depth
         self.start_ns = time.monotonic_ns()
         self.first_token_ns = 0
@@ -48,15 +60,17 @@ class RunTable:
         self, run_id: UUID, parent_run_id: UUID | None, run_type: str, name: str
     ) -> tuple[Run, Run | None]:
         """Records a run start; returns it and the run it evicted to stay bounded, if any."""
-        parent = self._runs.get(parent_run_id) if parent_run_id is not None else None
-        if parent is not None:
-            trace_id, depth = parent.trace_id, parent.depth + 1
+        if parent_run_id is None:
+            run = Run(run_id, run_type, name, None, 0, None)
         else:
-            # A parent lclog never saw (handler attached below the root) still groups its
-            # children: they share the parent's id as trace id.
-            trace_id = str(parent_run_id or run_id)
-            depth = 0 if parent_run_id is None else 1
-        run = Run(run_id, run_type, name, trace_id, depth)
+            parent = self._runs.get(parent_run_id)
+            if parent is not None:
+                run = Run(run_id, run_type, name, parent.trace_id, parent.depth + 1, parent.id)
+            else:
+                # A parent lclog never saw (handler attached below the root) still groups its
+                # children: they share the parent's id as trace id.
+                parent_id = str(parent_run_id)
+                run = Run(run_id, run_type, name, parent_id, 1, parent_id)
         evicted = None
         if len(self._runs) >= self._max:
             try:

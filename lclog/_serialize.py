@@ -7,9 +7,13 @@ import datetime as _dt
 import enum
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Limits", "to_jsonable", "truncate"]
+from langchain_core.documents import Document
+from langchain_core.messages import BaseMessage
+from langchain_core.prompt_values import PromptValue
+
+__all__ = ["Limits", "Scrubber", "to_jsonable", "truncate"]
 
 # Largest int orjson writes as a number; bigger ones become strings.
 _INT_MAX = 2**63 - 1
@@ -23,6 +27,20 @@ class Limits:
     max_depth: int = 8
     max_items: int = 100
     max_chars: int = 4000
+
+
+class Scrubber(Protocol):
+    """Redacts while serializing (see `Redactor`), so content is walked once, not twice."""
+
+    def scrub_text(self, text: str) -> str: ...
+
+    def scrub_key(self, key: str, value: Any) -> Any:
+        """Returns the replacement for a secret key's value, `DROP`, or `KEEP` to walk it."""
+        ...
+
+
+KEEP = object()
+DROP = object()
 
 
 def truncate(text: str, max_chars: int) -> str:
@@ -55,14 +73,17 @@ _CHUNK_ROLES = {
 }
 
 
-def _message(msg: Any, limits: Limits, depth: int, seen: set[int]) -> dict[str, Any]:
-    role = getattr(msg, "type", "message")
+def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> dict[str, Any]:
+    # Fields are read from __dict__: getattr on a field another message type lacks would raise
+    # inside pydantic, which is slow.
+    fields = getattr(msg, "__dict__", None) or {}
+    role = fields.get("type") or getattr(msg, "type", "message")
     out: dict[str, Any] = {"role": _CHUNK_ROLES.get(role, role)}
-    name = getattr(msg, "name", None)
+    name = fields.get("name")
     if name:
-        out["name"] = name
-    out["content"] = _walk(getattr(msg, "content", ""), limits, depth, seen)
-    tool_calls = getattr(msg, "tool_calls", None)
+        out["name"] = _walk(name, limits, depth, seen, scrub)
+    out["content"] = _walk(fields.get("content", ""), limits, depth, seen, scrub)
+    tool_calls = fields.get("tool_calls")
     if tool_calls:
         out["tool_calls"] = [
             _walk(
@@ -70,38 +91,35 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int]) -> dict[str, 
                 limits,
                 depth,
                 seen,
+                scrub,
             )
             for tc in tool_calls[: limits.max_items]
         ]
-    tool_call_id = getattr(msg, "tool_call_id", None)
+    tool_call_id = fields.get("tool_call_id")
     if tool_call_id:
-        out["tool_call_id"] = tool_call_id
+        out["tool_call_id"] = _walk(tool_call_id, limits, depth, seen, scrub)
     return out
 
 
-def _document(doc: Any, limits: Limits, depth: int, seen: set[int]) -> dict[str, Any]:
+def _document(doc: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> dict[str, Any]:
     return {
-        "content": _walk(getattr(doc, "page_content", ""), limits, depth, seen),
-        "metadata": _walk(getattr(doc, "metadata", {}), limits, depth, seen),
+        "content": _walk(getattr(doc, "page_content", ""), limits, depth, seen, scrub),
+        "metadata": _walk(getattr(doc, "metadata", {}), limits, depth, seen, scrub),
     }
 
 
-def _object(obj: Any, limits: Limits, depth: int, seen: set[int]) -> Any:
+def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> Any:
     """Slow path: LangChain objects, pydantic models, dataclasses, anything else."""
-    from langchain_core.documents import Document
-    from langchain_core.messages import BaseMessage
-    from langchain_core.prompt_values import PromptValue
-
     if isinstance(obj, BaseMessage):
-        return _message(obj, limits, depth, seen)
+        return _message(obj, limits, depth, seen, scrub)
     if isinstance(obj, Document):
-        return _document(obj, limits, depth, seen)
+        return _document(obj, limits, depth, seen, scrub)
     if isinstance(obj, PromptValue):
-        return [_message(m, limits, depth, seen) for m in obj.to_messages()[: limits.max_items]]
+        return [_message(m, limits, depth, seen, scrub) for m in obj.to_messages()[: limits.max_items]]
     if isinstance(obj, str):
         return truncate(str.__str__(obj), limits.max_chars)
     if isinstance(obj, int) and not isinstance(obj, bool):
-        return _walk(int(obj), limits, depth, seen)
+        return _walk(int(obj), limits, depth, seen, scrub)
     if isinstance(obj, float):
         return float(obj)
     if isinstance(obj, (bytes, bytearray, memoryview)):
@@ -113,16 +131,17 @@ def _object(obj: Any, limits: Limits, depth: int, seen: set[int]) -> Any:
     if isinstance(obj, _dt.timedelta):
         return obj.total_seconds()
     if isinstance(obj, enum.Enum):
-        return _walk(obj.value, limits, depth, seen)
+        return _walk(obj.value, limits, depth, seen, scrub)
     if isinstance(obj, BaseException):
-        return {"type": type(obj).__qualname__, "message": _safe_str(obj, limits)}
+        message = _safe_str(obj, limits)
+        return {"type": type(obj).__qualname__, "message": scrub.scrub_text(message) if scrub else message}
     if isinstance(obj, Mapping):
-        return _walk(dict(obj.items()), limits, depth, seen)
+        return _walk(dict(obj.items()), limits, depth, seen, scrub)
     if isinstance(obj, (list, tuple, set, frozenset)) or type(obj).__name__ == "deque":
-        return _walk(list(obj), limits, depth, seen)
+        return _walk(list(obj), limits, depth, seen, scrub)
     model_dump = getattr(obj, "model_dump", None)
     if callable(model_dump) and hasattr(type(obj), "model_fields"):
-        return _walk(model_dump(), limits, depth, seen)
+        return _walk(model_dump(), limits, depth, seen, scrub)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return _walk(
             {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)},
@@ -143,10 +162,12 @@ def _safe_str(obj: Any, limits: Limits) -> str:
     return truncate(str.__str__(text) if isinstance(text, str) else "", limits.max_chars)
 
 
-def _walk(obj: Any, limits: Limits, depth: int, seen: set[int]) -> Any:
+def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None = None) -> Any:
     t = type(obj)
     if t is str:
-        return obj if len(obj) <= limits.max_chars else truncate(obj, limits.max_chars)
+        if len(obj) > limits.max_chars:
+            obj = truncate(obj, limits.max_chars)
+        return obj if scrub is None else scrub.scrub_text(obj)
     if t is int:
         return obj if _INT_MIN <= obj <= _INT_MAX else truncate(_int_text(obj), 64)
     if obj is None or t is bool or t is float:
@@ -165,9 +186,19 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int]) -> Any:
                     if i >= limits.max_items:
                         out["…"] = f"[{len(obj) - i} more keys]"
                         break
-                    out[k if type(k) is str else _key(k, limits)] = _walk(v, limits, depth + 1, seen)
+                    if type(k) is not str:
+                        k = _key(k, limits)
+                    if scrub is None:
+                        out[k] = _walk(v, limits, depth + 1, seen)
+                        continue
+                    # A secret key's value is replaced whole, whatever its type.
+                    replaced = scrub.scrub_key(k, v)
+                    if replaced is KEEP:
+                        replaced = _walk(v, limits, depth + 1, seen, scrub)
+                    if replaced is not DROP:
+                        out[scrub.scrub_text(k)] = replaced
                 return out
-            items = [_walk(v, limits, depth + 1, seen) for v in obj[: limits.max_items]]
+            items = [_walk(v, limits, depth + 1, seen, scrub) for v in obj[: limits.max_items]]
             if len(obj) > limits.max_items:
                 items.append(f"…[{len(obj) - limits.max_items} more items]")
             return items
@@ -178,7 +209,9 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int]) -> Any:
         return "<cycle>"
     seen.add(key)
     try:
-        return _object(obj, limits, depth, seen)
+        value = _object(obj, limits, depth, seen, scrub)
+        # Objects convert to plain values without scrubbing; scrub the result in one more pass.
+        return value if scrub is None else _walk(value, limits, 0, set(), scrub)
     except RecursionError:
         return f"<{t.__qualname__} too deep>"
     except Exception as exc:
@@ -201,10 +234,13 @@ def _key(key: Any, limits: Limits) -> str:
     return value if isinstance(value, str) else _safe_repr(key, limits)[:256]
 
 
-def to_jsonable(obj: Any, limits: Limits = Limits()) -> Any:
-    """Returns obj as JSON-safe dicts, lists, strings and numbers, within limits; never raises."""
+def to_jsonable(obj: Any, limits: Limits = Limits(), scrub: Scrubber | None = None) -> Any:
+    """Returns obj as JSON-safe dicts, lists, strings and numbers, within limits; never raises.
+
+    With a scrubber, every string and every secret key's value is redacted on the way.
+    """
     try:
-        return _walk(obj, limits, 0, set())
+        return _walk(obj, limits, 0, set(), scrub)
     except RecursionError:
         return f"<{type(obj).__qualname__} too deep>"
     except Exception as exc:

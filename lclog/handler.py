@@ -32,6 +32,10 @@ _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
 _CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
 # Invocation parameters worth logging; the rest (headers, keys, clients) never are.
+# Fields whose values come only from `_content_of`, so they are redacted as they are serialized.
+_CONTENT_KEYS = frozenset(
+    {"inputs", "outputs", "metadata", "params", "token", "data", "tool_input", "log", "text"}
+)
 _PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -148,12 +152,14 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self.metrics = Metrics()
         self.redactor = Redactor(s.redaction)
         chain = [import_processor(p) for p in s.processors] + list(processors)
-        self.pipeline = Pipeline(self.redactor, chain, self.stats)
+        self.pipeline = Pipeline(self.redactor, chain, self.stats, redacted_keys=_CONTENT_KEYS)
+        self._scrub = self.redactor if self.redactor.fuses else None
         self._writer = Writer(
             outputs if outputs is not None else build_outputs(s.outputs),
             self.stats,
             capacity=s.queue_size,
             interval=s.flush_interval_s,
+            process=self.pipeline.process,
         )
         self._runs = RunTable(s.max_open_runs)
         self._limits = Limits(s.max_depth, s.max_items, s.max_field_chars)
@@ -197,27 +203,35 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     # -- event plumbing --------------------------------------------------------------------
 
     def _emit(self, event: dict[str, Any]) -> None:
-        self.stats.add("events")
         if self._closed:
             self.stats.add("dropped")
+            return
+        if not self.pipeline.processors:
+            # Nothing of the user's needs this thread's context: redaction and rendering run
+            # in the writer, off the request path. Content was already made safe and redacted.
+            self._writer.put((event, None))
             return
         result = self.pipeline.process(event)
         if result is not None:
             self._writer.put(result)
 
-    def _content_of(self, value: Any) -> Any:
-        return to_jsonable(value, self._limits)
+    def _metadata(self, metadata: dict[str, Any]) -> Any:
+        # LangSmith's hints (ls_provider, ls_model_name, lc_versions ...) are left out: their
+        # content is in `model`, `provider` and `params`.
+        user = {k: v for k, v in metadata.items() if not (k.startswith("ls_") or k == "lc_versions")}
+        return self._content_of(user) if user else {}
 
-    def _base(
-        self, level: str, event: str, run: Run, run_id: UUID, parent_run_id: UUID | None
-    ) -> dict[str, Any]:
+    def _content_of(self, value: Any) -> Any:
+        return to_jsonable(value, self._limits, self._scrub)
+
+    def _base(self, level: str, event: str, run: Run) -> dict[str, Any]:
         return {
-            "timestamp": None,
+            "timestamp": time.time(),  # formatted by the pipeline
             "level": level,
             "event": event,
             "service": self._service,
-            "run_id": str(run_id),
-            "parent_run_id": str(parent_run_id) if parent_run_id else None,
+            "run_id": run.id,
+            "parent_run_id": run.parent_id,
             "trace_id": run.trace_id,
             "depth": run.depth,
             "name": run.name,
@@ -238,9 +252,9 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if evicted is not None:
             self._orphaned(evicted)
         self.metrics.started(run_type, name)
-        event = self._base("info", f"{run_type}.start", run, run_id, parent_run_id)
+        event = self._base("info", f"{run_type}.start", run)
         event["tags"] = tags or []
-        event["metadata"] = self._content_of(metadata) if metadata else {}
+        event["metadata"] = self._metadata(metadata) if metadata else {}
         if extra:
             event.update(extra)
         if self._content:
@@ -252,14 +266,14 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     def _orphaned(self, run: Run) -> None:
         self.stats.add("evicted_runs")
         age_ms = (time.monotonic_ns() - run.start_ns) / 1e6
-        event = self._base("warning", f"{run.run_type}.orphaned", run, run.run_id, None)
+        event = self._base("warning", f"{run.run_type}.orphaned", run)
         event["age_ms"] = round(age_ms, 3)
         self._emit(event)
 
     def _run_or_stub(self, run_type: str, run_id: UUID, parent_run_id: UUID | None) -> Run:
         run = self._runs.close(run_id)
         if run is None:  # started before this handler was attached, or evicted
-            run = Run(run_id, run_type, run_type, str(parent_run_id or run_id), 0)
+            run = _stub(run_id, parent_run_id, run_type)
             run.start_ns = 0
         return run
 
@@ -273,7 +287,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         usage: dict[str, Any] | None = None,
     ) -> None:
         run = self._run_or_stub(run_type, run_id, parent_run_id)
-        event = self._base("info", f"{run.run_type}.end", run, run_id, parent_run_id)
+        event = self._base("info", f"{run.run_type}.end", run)
         event["outcome"] = "ok"
         duration = self._timing(run, event)
         if extra:
@@ -312,15 +326,13 @@ class LoggingCallbackHandler(BaseCallbackHandler):
                 "warning" if outcome == "cancelled" else "info",
                 f"{run.run_type}.end",
                 run,
-                run_id,
-                parent_run_id,
             )
             event["outcome"] = outcome
             event["reason"] = kind
             duration = self._timing(run, event)
             self.metrics.ended(run.run_type, run.name, duration)
         else:
-            event = self._base("error", f"{run.run_type}.error", run, run_id, parent_run_id)
+            event = self._base("error", f"{run.run_type}.error", run)
             event["outcome"] = "error"
             duration = self._timing(run, event)
             event["error"] = self._error_fields(error)
@@ -459,7 +471,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             run.first_token_ns = time.monotonic_ns()
         run.chunks += 1
         if self.settings.stream_tokens:
-            event = self._base("info", f"{run.run_type}.token", run, run_id, parent_run_id)
+            event = self._base("info", f"{run.run_type}.token", run)
             event["index"] = run.chunks - 1
             if self._content:
                 event["token"] = self._content_of(token)
@@ -575,8 +587,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     ) -> None:
         if _LEVELS[level] < self._min_level:
             return
-        run = self._runs.get(run_id) or Run(run_id, name, name, str(parent_run_id or run_id), 0)
-        event = self._base(level, name, run, run_id, parent_run_id)
+        run = self._runs.get(run_id) or _stub(run_id, parent_run_id, name)
+        event = self._base(level, name, run)
         event.update(fields)
         self._emit(event)
 
@@ -635,6 +647,12 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             return
         fields = {"text": self._content_of(text)} if self._content else {}
         self._point_event("debug", "text", run_id, parent_run_id, fields)
+
+
+def _stub(run_id: UUID, parent_run_id: UUID | None, name: str) -> Run:
+    """A run lclog never saw start: ids only."""
+    parent_id = str(parent_run_id) if parent_run_id else None
+    return Run(run_id, name, name, parent_id, 0, parent_id)
 
 
 def _tool_name(tool: Any) -> str:

@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,6 +19,9 @@ __all__ = ["FileOutput", "MemoryOutput", "Output", "StreamOutput", "Writer", "bu
 
 # An item is the processed event dict and its JSON line (bytes, newline included).
 Item = tuple[dict[str, Any], bytes]
+# Queued: a processed item, or a raw event (line None) the writer processes itself.
+Queued = tuple[dict[str, Any], bytes | None]
+Process = Callable[[dict[str, Any]], "Item | None"]
 
 
 class Output:
@@ -156,10 +159,19 @@ class Writer:
     every `interval` seconds, and on `flush()`/`close()` in the calling thread.
     """
 
-    def __init__(self, outputs: Sequence[Output], stats: Stats, *, capacity: int, interval: float) -> None:
+    def __init__(
+        self,
+        outputs: Sequence[Output],
+        stats: Stats,
+        *,
+        capacity: int,
+        interval: float,
+        process: Process | None = None,
+    ) -> None:
         self.outputs = list(outputs)
         self._stats = stats
-        self._queue: deque[Item] = deque()
+        self._process = process
+        self._queue: deque[Queued] = deque()
         self._capacity = capacity
         self._interval = interval
         self._drain_lock = threading.Lock()
@@ -168,7 +180,7 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="lclog-writer", daemon=True)
         self._thread.start()
 
-    def put(self, item: Item) -> None:
+    def put(self, item: Queued) -> None:
         if len(self._queue) >= self._capacity:
             self._stats.add("dropped")
             self._stats.report("queue full", f"event dropped (queue_size={self._capacity})")
@@ -187,7 +199,13 @@ class Writer:
             queue = self._queue
             batch: list[Item] = []
             while queue:
-                batch.append(queue.popleft())
+                event, line = queue.popleft()
+                if line is not None:
+                    batch.append((event, line))
+                    continue
+                item = self._process_one(event)
+                if item is not None:
+                    batch.append(item)
             if batch:
                 for output in self.outputs:
                     if not self._call(output, output.write, batch):
@@ -196,6 +214,16 @@ class Writer:
             if flush:
                 for output in self.outputs:
                     self._call(output, output.flush)
+
+    def _process_one(self, event: dict[str, Any]) -> Item | None:
+        if self._process is None:
+            return None
+        try:
+            return self._process(event)
+        except Exception as exc:
+            self._stats.add("internal_errors")
+            self._stats.report("processing failed", type(exc).__name__)
+            return None
 
     def _call(self, output: Output, method: Any, *args: Any) -> bool:
         try:

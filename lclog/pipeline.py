@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +18,6 @@ __all__ = ["Pipeline", "Processor", "import_processor"]
 
 Processor = Callable[[Any, str, dict[str, Any]], Any]
 
-_TIMESTAMP = structlog.processors.TimeStamper(fmt="%Y-%m-%dT%H:%M:%S.%fZ", utc=True, key="timestamp")
 # Kept when the redactor itself fails: ids and names, never content.
 _MINIMAL_KEYS = (
     "timestamp",
@@ -31,6 +31,26 @@ _MINIMAL_KEYS = (
     "duration_ms",
     "outcome",
 )
+
+
+class _Clock:
+    """`timestamp`: ISO 8601 UTC with microseconds, always (TimeStamper(fmt="iso") drops a zero
+    fraction); the date and time up to the second are formatted once per second."""
+
+    def __init__(self) -> None:
+        self._cached = (-1, "")  # (second, its prefix): one attribute, so threads see a pair
+
+    def __call__(self, logger: Any, method_name: str, event: dict[str, Any]) -> dict[str, Any]:
+        now = event.get("timestamp")
+        if type(now) is not float:  # the handler stamps events with time.time() when it builds them
+            now = time.time()
+        second = int(now)
+        cached_second, prefix = self._cached
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._cached = (second, prefix)
+        event["timestamp"] = f"{prefix}.{int((now - second) * 1e6):06d}Z"
+        return event
 
 
 def _fallback(obj: Any) -> str:
@@ -58,10 +78,21 @@ def import_processor(path: str) -> Processor:
 class Pipeline:
     """Runs an event through timestamp -> redaction -> user processors, then renders JSON."""
 
-    def __init__(self, redactor: Redactor, processors: Sequence[Processor], stats: Stats) -> None:
+    def __init__(
+        self,
+        redactor: Redactor,
+        processors: Sequence[Processor],
+        stats: Stats,
+        *,
+        redacted_keys: frozenset[str] = frozenset(),
+    ) -> None:
         self.redactor = redactor
+        # Fields the handler already redacted while serializing them (see Redactor.fuses).
+        self._done = redacted_keys if redactor.fuses else frozenset()
+        self._skip = redactor.trusted | self._done
         self.processors = list(processors)
         self._stats = stats
+        self._clock = _Clock()
         self._render = structlog.processors.JSONRenderer(
             serializer=orjson.dumps,
             option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
@@ -71,9 +102,9 @@ class Pipeline:
     def process(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
         """Returns the processed event and its JSON line, or None when a processor dropped it."""
         method = event.get("level", "info")
-        event = _TIMESTAMP(None, method, event)
+        event = self._clock(None, method, event)
         try:
-            event = self.redactor(None, method, event)
+            event = self.redactor.redact_event(event, self._skip)
         except Exception as exc:
             self._stats.add("redaction_errors")
             self._stats.report("redaction failed", type(exc).__name__)

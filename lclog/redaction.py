@@ -14,6 +14,7 @@ from typing import Any
 
 import re2
 
+from lclog._serialize import DROP, KEEP
 from lclog.config import ConfigError, RedactionSettings
 from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS, KEEP_PATTERNS, Rule, normalize_key
 
@@ -29,6 +30,7 @@ _MIN_LEN = 5
 _CACHE_ENTRIES = 4096
 _CACHE_MAX_CHARS = 200_000
 # Event keys lclog fills itself with ids, numbers and fixed words: never user content.
+_UNSEEN = object()
 _TRUSTED_KEYS = frozenset(
     {
         "timestamp",
@@ -44,6 +46,12 @@ _TRUSTED_KEYS = frozenset(
         "usage",
         "outcome",
         "run_type",
+        "service",
+        "index",
+        "age_ms",
+        "attempt",
+        "wait_s",
+        "documents",
     }
 )
 
@@ -158,6 +166,7 @@ class Redactor:
         self._present = present._set
         self._cache: dict[str, str] = {}
         self._key_cache: dict[str, str | None] = {}
+        self._key_mode = self._modes.get("key_value", self.default_mode)
 
     # -- strings ---------------------------------------------------------------------------
 
@@ -288,24 +297,56 @@ class Redactor:
         """Returns value with key rules and value rules applied at any depth."""
         t = type(value)
         if t is str:
-            return self.redact_text(value)
+            return self._text(value)
         if t is dict:
-            out = {}
-            for k, v in value.items():
-                ks = k if type(k) is str else str(k)
-                rule = self.key_rule(ks) if ks else None
-                if rule is not None and v is not None:
-                    mode = self._modes.get("key_value", self.default_mode)
-                    if mode == "drop":
-                        continue
-                    v = self._replacement(rule, v if isinstance(v, str) else repr(v))
-                else:
-                    v = self.redact_value(v)
-                out[self.redact_text(ks)] = v
-            return out
+            return self._dict(value)
         if t is list or t is tuple:
             return [self.redact_value(v) for v in value]
         return value
+
+    def _text(self, text: str) -> str:
+        # The hot path: most strings are short or already seen.
+        if len(text) < _MIN_LEN:
+            return text
+        cached = self._cache.get(text)
+        return cached if cached is not None else self.redact_text(text)
+
+    # Scrubber protocol (lclog._serialize): redaction fused into serialization.
+    scrub_text = _text
+
+    def scrub_key(self, key: str, value: Any) -> Any:
+        rule = self._key_cache.get(key, _UNSEEN)
+        if rule is _UNSEEN:
+            rule = self.key_rule(key)
+        if rule is None or value is None:
+            return KEEP
+        if self._key_mode == "drop":
+            return DROP
+        return self._replacement(rule, value if isinstance(value, str) else repr(value), self._key_mode)
+
+    def _dict(self, value: dict[Any, Any]) -> dict[str, Any]:
+        out = {}
+        key_cache, text = self._key_cache, self._text
+        for k, v in value.items():
+            if type(k) is not str:
+                k = str(k)
+            rule = key_cache.get(k, _UNSEEN)
+            if rule is _UNSEEN:
+                rule = self.key_rule(k)
+            if rule is not None and v is not None:
+                if self._key_mode == "drop":
+                    continue
+                v = self._replacement(rule, v if isinstance(v, str) else repr(v), self._key_mode)
+            else:
+                tv = type(v)
+                if tv is str:
+                    v = text(v)
+                elif tv is dict:
+                    v = self._dict(v)
+                elif tv is list or tv is tuple:
+                    v = [self.redact_value(x) for x in v]
+            out[text(k)] = v
+        return out
 
     def _apply_field_rules(self, event: dict[str, Any]) -> dict[str, Any]:
         kept: dict[str, Any] = {}
@@ -331,15 +372,27 @@ class Redactor:
 
     def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         """structlog processor: the event with every untrusted value redacted."""
+        return self.redact_event(event_dict)
+
+    @property
+    def fuses(self) -> bool:
+        """True when content may be redacted while it is serialized (no per-field rules)."""
+        return self.enabled and not self._field_rules
+
+    trusted = _TRUSTED_KEYS
+
+    def redact_event(
+        self, event_dict: dict[str, Any], skip: frozenset[str] = _TRUSTED_KEYS
+    ) -> dict[str, Any]:
+        """Returns the event redacted, but for keys in `skip` (lclog's own fields, by default)."""
         if not self.enabled:
             return event_dict
         kept = self._apply_field_rules(event_dict) if self._field_rules else {}
-        out = {}
+        out = event_dict  # redacted in place: values are replaced, keys stay
         for k, v in event_dict.items():
-            if k in _TRUSTED_KEYS or v is None:
-                out[k] = v
-            else:
-                out[k] = self.redact_value(v)
+            if v is None or k in skip:
+                continue
+            out[k] = self._text(v) if type(v) is str else self.redact_value(v)
         for path, value in kept.items():
             *parents, leaf = path.split(".")
             node: Any = out

@@ -17,7 +17,6 @@ FALLBACK_INTERVAL_S = 10.0
 class Stats:
     """Counts; read them any time (`handler.stats.emitted`), or `as_dict()` for a snapshot."""
 
-    events: int = 0  # events built from hooks
     emitted: int = 0  # events handed to the outputs
     dropped: int = 0  # events lost: queue full, or per output whose write failed
     filtered: int = 0  # events dropped on purpose: level filter or a processor's DropEvent

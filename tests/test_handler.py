@@ -136,6 +136,20 @@ def test_secrets_in_prompts_never_reach_the_output(captured):
     assert b"[REDACTED:email]" in blob and b"[REDACTED:openai_key]" in blob
 
 
+def test_secrets_in_tool_call_arguments_and_names_are_redacted(captured):
+    reply = AIMessage(
+        content="",
+        name=f"bot {EMAIL}",
+        tool_calls=[{"name": "send", "args": {"to": EMAIL, "api_key": "k-123456789"}, "id": "c1"}],
+    )
+    GenericFakeChatModel(messages=iter([reply])).invoke("go", config={"callbacks": [captured.handler]})
+    (end,) = captured.named("chat_model.end")
+    assert end["outputs"]["tool_calls"] == [
+        {"id": "c1", "name": "send", "args": {"to": "[REDACTED:email]", "api_key": "[REDACTED:api_key]"}}
+    ]
+    assert end["outputs"]["name"] == "bot [REDACTED:email]"
+
+
 def test_content_none_drops_inputs_and_outputs(make_captured):
     cap = make_captured(content="none")
     _chain().invoke({"q": f"secret stuff {EMAIL}"}, config={"callbacks": [cap.handler]})
