@@ -159,6 +159,15 @@ class Redactor:
             (_compile(p, f"redaction rule {name}"), g)
             for p, g, name in zip(patterns, groups, names, strict=True)
         ]
+        # Per pattern: what to check on a match (None: nothing), and its fixed mask if any.
+        needs_text = bool(self._allow_values or self._allow)
+        self._checks: list[tuple[Any, bool] | None] = [None] * self._n_keep + [
+            (r.validator, bool(r.group)) if (r.validator or r.group or needs_text) else None
+            for r in self.rules
+        ]
+        self._masks: list[bytes | None] = [None] * self._n_keep + [
+            f"[REDACTED:{r.name}]".encode() if self._modes[r.name] == "mask" else None for r in self.rules
+        ]
         present = re2.Set.SearchSet(_options())
         for p in patterns:
             present.Add(p)
@@ -183,8 +192,8 @@ class Redactor:
             return ""
         return f"[REDACTED:{rule}]"
 
-    def _scan(self, data: bytes) -> list[tuple[int, int, str]]:
-        """Returns the (start, end, rule) byte spans of secrets, left to right, not overlapping.
+    def _scan(self, data: bytes) -> list[tuple[int, int, int]]:
+        """Returns (start, end, pattern index) byte spans of secrets, left to right, not overlapping.
 
         One pass of the rule set finds which rules occur at all (clean text stops there); only
         those rules then run, merged left to right: the leftmost match wins, then the earlier
@@ -213,8 +222,9 @@ class Redactor:
 
         for index in present:
             push(index, 0)
-        found: list[tuple[int, int, str]] = []
+        found: list[tuple[int, int, int]] = []
         taken = 0
+        checks = self._checks
         while heap:
             start, index, stop, s, e = heapq.heappop(heap)
             if start < taken:  # overlaps an accepted span: look again after it
@@ -224,18 +234,22 @@ class Redactor:
             if index < n_keep:
                 taken = stop
                 continue
-            rule = self.rules[index - n_keep]
-            secret = data[s:e].decode("utf-8", "surrogatepass")
-            if rule.validator is not None and not rule.validator(secret):
-                continue
-            taken = stop
-            if (
-                secret in self._allow_values
-                or _is_marker(secret)
-                or any(a.Match(_ANCHOR_BOTH, data, s, e)[0][0] != _NO_MATCH for a in self._allow)
-            ):
-                continue
-            found.append((s, e, rule.name))
+            check = checks[index]
+            if check is not None:
+                secret = data[s:e].decode("utf-8", "surrogatepass")
+                validator, grouped = check
+                if validator is not None and not validator(secret):
+                    continue
+                taken = stop
+                if (
+                    secret in self._allow_values
+                    or (grouped and _is_marker(secret))
+                    or any(a.Match(_ANCHOR_BOTH, data, s, e)[0][0] != _NO_MATCH for a in self._allow)
+                ):
+                    continue
+            else:
+                taken = stop
+            found.append((s, e, index))
         return found
 
     def redact_text(self, text: str) -> str:
@@ -249,9 +263,14 @@ class Redactor:
             data = text.encode("utf-8", "surrogatepass")
             out: list[bytes] = []
             last = 0
-            for s, e, rule in self._scan(data):
+            masks, n_keep = self._masks, self._n_keep
+            for s, e, index in self._scan(data):
                 out.append(data[last:s])
-                out.append(self._replacement(rule, data[s:e].decode("utf-8", "surrogatepass")).encode())
+                mask = masks[index]
+                if mask is None:
+                    secret = data[s:e].decode("utf-8", "surrogatepass")
+                    mask = self._replacement(self.rules[index - n_keep].name, secret).encode()
+                out.append(mask)
                 last = e
             if not out:
                 result = text
@@ -270,7 +289,8 @@ class Redactor:
         """Lists which rule matched where (character offsets), with masked previews."""
         data = text.encode("utf-8", "surrogatepass")
         findings = []
-        for s, e, rule in self._scan(data):
+        for s, e, index in self._scan(data):
+            rule = self.rules[index - self._n_keep].name
             secret = data[s:e].decode("utf-8", "surrogatepass")
             start = len(data[:s].decode("utf-8", "surrogatepass"))
             findings.append(Finding(rule, start, start + len(secret), _preview(secret)))
