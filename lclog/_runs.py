@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from uuid import UUID
 
-__all__ = ["Run", "RunTable"]
+__all__ = ["Run", "RunTable", "path"]
 
 
 class Run:
@@ -16,8 +16,10 @@ class Run:
         "depth",
         "first_token_ns",
         "id",
+        "local_root",
         "model",
         "name",
+        "parent",
         "parent_id",
         "provider",
         "run_id",
@@ -34,8 +36,12 @@ class Run:
         trace_id: str | None,
         depth: int,
         parent_id: str | None,
+        parent: Run | None = None,
     ) -> None:
         self.run_id = run_id
+        self.parent = parent
+        # The top of what this handler saw of the tree: its end closes the trace's failures.
+        self.local_root = parent is None
         self.id = str(run_id)  # formatted once: every event of the run carries it
         self.parent_id = parent_id
         self.run_type = run_type
@@ -47,6 +53,16 @@ class Run:
         self.chunks = 0
         self.model: str | None = None
         self.provider: str | None = None
+
+
+def path(run: Run) -> list[Run]:
+    """The runs from the local root down to run."""
+    chain = []
+    node: Run | None = run
+    while node is not None and len(chain) < 64:
+        chain.append(node)
+        node = node.parent
+    return chain[::-1]
 
 
 class RunTable:
@@ -65,7 +81,7 @@ class RunTable:
         else:
             parent = self._runs.get(parent_run_id)
             if parent is not None:
-                run = Run(run_id, run_type, name, parent.trace_id, parent.depth + 1, parent.id)
+                run = Run(run_id, run_type, name, parent.trace_id, parent.depth + 1, parent.id, parent)
             else:
                 # A parent lclog never saw (handler attached below the root) still groups its
                 # children: they share the parent's id as trace id.

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from lclog.config import ConfigError, OutputSettings, load_config
+from lclog.config import ConfigError, LogTarget, NotifySettings, OutputSettings, load_config
 
 __all__ = ["main"]
 
@@ -19,7 +19,14 @@ def _demo(args: argparse.Namespace) -> int:
     from lclog.handler import LoggingCallbackHandler
 
     fmt = args.format or ("pretty" if sys.stdout.isatty() else "json")
-    overrides = {} if args.config else {"outputs": [OutputSettings(type="stdout", format=fmt)]}
+    overrides: dict[str, object] = {}
+    if not args.config:
+        # The demo's own setup: events on stdout, and the agent's failing tool (which it recovers
+        # from) notified through a log target, which prints on stderr.
+        overrides = {
+            "outputs": [OutputSettings(type="stdout", format=fmt)],
+            "notify": NotifySettings(targets=[LogTarget(type="log")], recovered=True, min_interval_s=0),
+        }
     settings = load_config(args.config, **overrides)
     if args.format and args.config:
         outputs = [o if o.type == "file" else o.model_copy(update={"format": fmt}) for o in settings.outputs]

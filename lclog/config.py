@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomllib
 import yaml
@@ -72,6 +72,56 @@ class RedactionSettings(_Model):
     fields: dict[str, Literal["mask", "hash", "partial", "drop", "keep"]] = {}
 
 
+_IMPORT_PATH = r"[\w.]+:[\w.]+"
+
+
+class WebhookTarget(_Model):
+    """POST each notification as JSON."""
+
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    format: Literal["generic", "slack"] = "generic"
+    headers: dict[str, str] = {}
+    timeout_s: float = Field(5.0, gt=0, le=120)
+    retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = Field(0.5, ge=0, le=60)
+
+
+class LogTarget(_Model):
+    """Log each notification on a stdlib logger at ERROR."""
+
+    type: Literal["log"]
+    logger: str = "lclog.notify"
+
+
+class CallableTarget(_Model):
+    """Call "module:function" with each notification dict."""
+
+    type: Literal["callable"]
+    target: str = Field(pattern=_IMPORT_PATH)
+
+
+NotifyTarget = Annotated[WebhookTarget | LogTarget | CallableTarget, Field(discriminator="type")]
+
+
+class NotifySettings(_Model):
+    """Error notifications: off until a target is configured."""
+
+    targets: list[NotifyTarget] = []
+    on: list[Literal["llm", "chat_model", "tool", "retriever", "chain", "root"]] = [
+        "llm",
+        "chat_model",
+        "tool",
+        "retriever",
+        "root",
+    ]
+    recovered: bool = False
+    slow_ms: float | None = Field(None, gt=0)
+    min_interval_s: float = Field(60.0, ge=0)
+    queue_size: int = Field(1000, ge=1)
+    flush_timeout_s: float = Field(5.0, ge=0, le=300)
+
+
 class Settings(_Model):
     """Everything lclog reads from a config file; every key has a safe default."""
 
@@ -89,12 +139,13 @@ class Settings(_Model):
     outputs: list[OutputSettings] = [OutputSettings()]
     processors: list[str] = []
     redaction: RedactionSettings = RedactionSettings()
+    notify: NotifySettings = NotifySettings()
 
     @field_validator("processors")
     @classmethod
     def _import_paths(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not re.fullmatch(r"[\w.]+:[\w.]+", item):
+            if not re.fullmatch(_IMPORT_PATH, item):
                 raise ValueError(f"{item!r} is not an import path; write it as 'package.module:callable'")
         return value
 
@@ -141,6 +192,20 @@ def _expand_env(value: Any, path: str) -> Any:
     return value
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. In YAML 1.1 `on`, `off`, `yes` and `no` are booleans,
+    which would turn the `notify.on` key into True."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -151,7 +216,7 @@ def _read_file(path: Path) -> dict[str, Any]:
             data: Any = tomllib.loads(text)
             data = data.get("tool", {}).get("lclog", data) if "tool" in data else data
         else:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_YamlLoader)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"lclog config {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
     if data is None:
@@ -163,11 +228,11 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
-    for field, info in Settings.model_fields.items():
+    for field in Settings.model_fields:
         raw = environ.get(ENV_PREFIX + field.upper())
-        if raw is None or info.annotation in (list, dict) or field in ("outputs", "redaction"):
+        if raw is None or field in ("outputs", "redaction", "notify", "processors"):
             continue
-        overrides[field] = yaml.safe_load(raw) if raw.strip() else raw
+        overrides[field] = yaml.load(raw, Loader=_YamlLoader) if raw.strip() else raw
     return overrides
 
 
@@ -202,7 +267,15 @@ def load_config(
     from lclog.pipeline import import_processor
     from lclog.redaction import build_redactor
 
-    build_redactor(settings.redaction)
-    for path in settings.processors:
-        import_processor(path)
+    try:
+        build_redactor(settings.redaction)
+        for path in settings.processors:
+            import_processor(path)
+        for i, target in enumerate(settings.notify.targets):
+            if isinstance(target, CallableTarget):
+                import_processor(target.target, f"notify.targets.{i}.target")
+    except ConfigError as exc:
+        raise ConfigError(
+            str(exc).replace("invalid lclog config:", f"invalid lclog config {label}:", 1)
+        ) from None
     return settings

@@ -80,28 +80,32 @@ class DemoRetriever(BaseRetriever):
         ]
 
 
-def build_agent(model: FakeToolChatModel) -> Any:
-    """Returns a tool-calling agent: a LangGraph graph when langgraph is installed."""
+def build_agent(model: FakeToolChatModel, *, handle_tool_errors: bool = True) -> Any:
+    """Returns a tool-calling agent: a LangGraph graph when langgraph is installed.
+
+    With handle_tool_errors, a failing tool's error goes back to the model (the agent recovers);
+    without, it fails the whole run.
+    """
     tools = [get_weather, lookup_order]
     try:
         from langgraph.graph import END, START, MessagesState, StateGraph
         from langgraph.prebuilt import ToolNode, tools_condition
     except ImportError:
-        return _loop_agent(model, tools)
+        return _loop_agent(model, tools, handle_tool_errors)
 
     def call_model(state: MessagesState) -> dict[str, list[BaseMessage]]:
         return {"messages": [model.bind_tools(tools).invoke(state["messages"])]}
 
     graph = StateGraph(MessagesState)
     graph.add_node("agent", call_model)
-    graph.add_node("tools", ToolNode(tools, handle_tool_errors=True))
+    graph.add_node("tools", ToolNode(tools, handle_tool_errors=handle_tool_errors))
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", tools_condition, {"tools": "tools", END: END})
     graph.add_edge("tools", "agent")
     return graph.compile(name="agent")
 
 
-def _loop_agent(model: FakeToolChatModel, tools: list[Any]) -> Any:
+def _loop_agent(model: FakeToolChatModel, tools: list[Any], handle_tool_errors: bool) -> Any:
     """The same agent as a plain loop, for installs without langgraph."""
     by_name = {t.name: t for t in tools}
 

@@ -16,10 +16,11 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from lclog._runs import Run, RunTable
+from lclog._runs import Run, RunTable, path
 from lclog._serialize import Limits, to_jsonable, truncate
 from lclog.config import Settings, load_config
 from lclog.metrics import Metrics
+from lclog.notify import Notifier
 from lclog.outputs import Output, Writer, build_outputs
 from lclog.pipeline import Pipeline, Processor, import_processor
 from lclog.redaction import Redactor
@@ -162,6 +163,9 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             process=self.pipeline.process,
         )
         self._runs = RunTable(s.max_open_runs)
+        self._notifier = Notifier(s.notify, self.redactor, self.stats) if s.notify.targets else None
+        self._notify_on = frozenset(s.notify.on)
+        self._failures: dict[str, dict[str, Any]] = {}
         self._limits = Limits(s.max_depth, s.max_items, s.max_field_chars)
         self._content = s.content != "none"
         self._min_level = _LEVELS[s.level]
@@ -182,8 +186,11 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         return self._writer.outputs
 
     def flush(self) -> None:
-        """Writes every queued event and flushes the outputs."""
+        """Writes every queued event, flushes the outputs, and delivers pending notifications
+        (waiting at most notify.flush_timeout_s)."""
         self._writer.flush()
+        if self._notifier is not None:
+            self._notifier.flush()
 
     def close(self) -> None:
         """Flushes and closes the outputs; later events are dropped. Idempotent."""
@@ -192,6 +199,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
                 return
             self._closed = True
         self._writer.close()
+        if self._notifier is not None:
+            self._notifier.close()
         _live.discard(self)
 
     def __enter__(self) -> LoggingCallbackHandler:
@@ -295,6 +304,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if self._content:
             event["outputs"] = self._content_of(outputs)
         self.metrics.ended(run.run_type, run.name, duration, usage=usage)
+        if self._notifier is not None:
+            self._notify_end(run, duration, failed=False)
         if self._min_level <= 20:
             self._emit(event)
 
@@ -337,9 +348,64 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             duration = self._timing(run, event)
             event["error"] = self._error_fields(error)
             self.metrics.ended(run.run_type, run.name, duration, error=True)
+            if self._notifier is not None:
+                self._record_failure(run, event, duration)
+                self._notify_end(run, duration, failed=True)
         if extra:
             event.update(extra)
         self._emit(event)
+
+    # -- notifications: hooks only record and enqueue; the notifier's thread delivers ------
+
+    def _record_failure(self, run: Run, event: dict[str, Any], duration: float) -> None:
+        """Remembers the deepest failing run of a trace; its ancestors' errors only propagate it."""
+        known = self._failures.get(run.trace_id)
+        if known is not None and run.id in known["path_ids"]:
+            return
+        runs = path(run)
+        self._failures[run.trace_id] = {
+            "run": {
+                "type": run.run_type,
+                "name": run.name,
+                "run_id": run.id,
+                "model": run.model,
+                "duration_ms": round(duration, 3),
+            },
+            "error": event["error"],
+            "path": [r.name for r in runs],
+            "path_ids": {r.id for r in runs},
+        }
+        if len(self._failures) > self.settings.max_open_runs:
+            self._failures.pop(next(iter(self._failures)), None)
+
+    def _notify_end(self, run: Run, duration: float, *, failed: bool) -> None:
+        on = self._notify_on
+        slow_ms = self.settings.notify.slow_ms
+        if slow_ms is not None and duration > slow_ms and run.run_type in on:
+            self._submit("slow", run.trace_id, {"run": {"type": run.run_type, "name": run.name,
+                         "run_id": run.id, "model": run.model, "duration_ms": round(duration, 3)},
+                         "path": [r.name for r in path(run)]})  # fmt: skip
+        if not run.local_root:
+            return
+        failure = self._failures.pop(run.trace_id, None)
+        if failure is None:
+            return
+        if failed:
+            if failure["run"]["type"] in on or "root" in on:
+                self._submit("error", run.trace_id, failure)
+        elif self.settings.notify.recovered and failure["run"]["type"] in on:
+            self._submit("recovered", run.trace_id, failure)
+
+    def _submit(self, kind: str, trace_id: str, details: dict[str, Any]) -> None:
+        assert self._notifier is not None
+        notification = {
+            "kind": kind,
+            "service": self._service,
+            "trace_id": trace_id,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **{k: v for k, v in details.items() if k != "path_ids"},
+        }
+        self._notifier.submit(notification)
 
     def _error_fields(self, error: BaseException) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -652,7 +718,9 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 def _stub(run_id: UUID, parent_run_id: UUID | None, name: str) -> Run:
     """A run lclog never saw start: ids only."""
     parent_id = str(parent_run_id) if parent_run_id else None
-    return Run(run_id, name, name, parent_id, 0, parent_id)
+    run = Run(run_id, name, name, parent_id, 0, parent_id)
+    run.local_root = False
+    return run
 
 
 def _tool_name(tool: Any) -> str:

@@ -58,8 +58,8 @@ def _fallback(obj: Any) -> str:
     return f"<{type(obj).__qualname__}>"
 
 
-def import_processor(path: str) -> Processor:
-    """Resolves 'package.module:callable'; raises ConfigError naming the path."""
+def import_processor(path: str, field: str = "processors") -> Processor:
+    """Resolves 'package.module:callable'; raises ConfigError naming the config field."""
     module_name, _, attr = path.partition(":")
     try:
         target: Any = importlib.import_module(module_name)
@@ -67,11 +67,11 @@ def import_processor(path: str) -> Processor:
             target = getattr(target, part)
     except Exception as exc:
         raise ConfigError(
-            f"invalid lclog config: processors: cannot import {path!r} "
+            f"invalid lclog config: {field}: cannot import {path!r} "
             f"({type(exc).__name__}: {exc}); check the module is installed and the name exists"
         ) from None
     if not callable(target):
-        raise ConfigError(f"invalid lclog config: processors: {path!r} is not callable")
+        raise ConfigError(f"invalid lclog config: {field}: {path!r} is not callable")
     return target
 
 

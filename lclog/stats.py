@@ -25,7 +25,10 @@ class Stats:
     output_errors: int = 0  # writes that failed
     redaction_errors: int = 0  # values replaced by a marker because redaction failed
     evicted_runs: int = 0  # open runs forgotten to stay within max_open_runs
-    notifier_failures: int = 0  # notifications that could not be delivered
+    notifications_sent: int = 0  # notifications every target accepted
+    notifications_suppressed: int = 0  # duplicates within min_interval_s (counted in the next one)
+    notifications_dropped: int = 0  # notification queue full
+    notifier_failures: int = 0  # deliveries a target failed, after its retries
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _last_report: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
     _suppressed: dict[str, int] = field(default_factory=dict, repr=False, compare=False)

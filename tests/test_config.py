@@ -19,6 +19,7 @@ def test_defaults_are_safe():
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.y*ml")) + sorted(CONFIG_DIR.glob("*.toml")))
 def test_every_example_config_loads_and_builds_a_handler(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # file outputs land in a temp dir
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/never-called")
     settings = load_config(path)
     with LoggingCallbackHandler(settings) as handler:
         assert handler.settings.service
@@ -64,6 +65,15 @@ def test_env_var_expansion(tmp_path, monkeypatch):
         ("processors: [not a path]\n", "processors: 'not a path' is not an import path"),
         ("processors: ['nonexistent_mod:fn']\n", "processors: cannot import 'nonexistent_mod:fn'"),
         ("- a\n- b\n", "must be a mapping of keys, got list"),
+        ("notify:\n  targets: [{type: pager}]\n", "notify.targets.0: Input tag 'pager' found using 'type'"),
+        (
+            "notify:\n  targets: [{type: webhook, url: ftp://x}]\n",
+            "notify.targets.0.webhook.url: String should match",
+        ),
+        (
+            "notify:\n  targets: [{type: callable, target: 'nope_mod:f'}]\n",
+            "notify.targets.0.target: cannot import",
+        ),
         ("service: [unclosed\n", "is not valid YAML"),
     ],
 )

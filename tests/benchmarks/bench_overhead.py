@@ -172,7 +172,9 @@ def _child(variant: str, invokes: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--invokes", type=int, default=2000)
     parser.add_argument("--variants", default=",".join(VARIANTS))
@@ -197,7 +199,7 @@ def main() -> None:
     med = {v: statistics.median(s) for v, s in results.items()}
     base = med.get("noop_handler", 0.0)
     floor = med.get("floor_orjson_line", 0.0) - base
-    print(f"{'variant':26s} {'µs/invoke':>10s} {'overhead µs':>12s} {'× floor':>8s}")
+    print(f"{'variant':26s} {'µs/invoke':>10s} {'overhead µs':>12s} {'x floor':>8s}")
     table = []
     for v in variants:
         over = med[v] - base

@@ -21,10 +21,11 @@ from collections.abc import Callable
 from lclog.redaction import Redactor, _key_value_rule
 from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS
 
-WORDS = (
+_PROSE = (
     "the quarterly report covers revenue costs and hiring plans for the next year while the "
     "model answers questions about retrieval augmented generation in section 3 on page 12"
-).split()
+)
+WORDS = _PROSE.split()
 SECRETS = [
     "jane.doe@example.com",
     "AKIAIOSFODNN7EXAMPLE",
@@ -79,7 +80,9 @@ def throughput(fn: Callable[[str], str], text: str, seconds: float, before: Call
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()

@@ -1,0 +1,195 @@
+"""Error notifications: one per failed trace, deduplicated, delivered by a background thread."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from lclog.config import CallableTarget, LogTarget, NotifySettings, WebhookTarget
+from lclog.pipeline import import_processor
+from lclog.redaction import Redactor
+from lclog.stats import Stats
+
+__all__ = ["Notifier", "summary"]
+
+# HTTP statuses worth retrying: rate limited, or the server's own failure.
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_STOP = object()
+
+
+def summary(n: dict[str, Any]) -> str:
+    """Returns a notification as one readable line (Slack `text`, log message)."""
+    run = n.get("run") or {}
+    error = n.get("error") or {}
+    what = {"error": "failed", "recovered": "failed (recovered)", "slow": "was slow"}.get(n.get("kind"), "")
+    parts = [f"[{n.get('service')}] {run.get('type')} {run.get('name')} {what}"]
+    if error:
+        parts.append(f": {error.get('type')}: {error.get('message')}")
+    if run.get("model"):
+        parts.append(f" (model {run['model']})")
+    if run.get("duration_ms") is not None:
+        parts.append(f" after {run['duration_ms']:.1f} ms")
+    if n.get("path"):
+        parts.append(f"; path {' > '.join(n['path'])}")
+    parts.append(f"; trace {n.get('trace_id')}")
+    if n.get("suppressed"):
+        parts.append(f" (+{n['suppressed']} similar suppressed)")
+    return "".join(parts)
+
+
+class _Webhook:
+    def __init__(self, spec: WebhookTarget) -> None:
+        self.spec = spec
+        # Only the host is ever shown: a URL's path or query can hold a token.
+        self.name = f"webhook {urllib.parse.urlsplit(spec.url).hostname}"
+
+    def send(self, n: dict[str, Any]) -> None:
+        spec = self.spec
+        body = {"text": summary(n)} if spec.format == "slack" else n
+        data = orjson.dumps(body)
+        headers = {"Content-Type": "application/json", "User-Agent": "lclog", **spec.headers}
+        for attempt in range(spec.retries + 1):
+            request = urllib.request.Request(spec.url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=spec.timeout_s) as response:
+                    response.read()
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code not in _RETRY_STATUSES or attempt == spec.retries:
+                    raise RuntimeError(f"HTTP {exc.code}") from None
+            except (urllib.error.URLError, OSError) as exc:
+                if attempt == spec.retries:
+                    reason = getattr(exc, "reason", exc)
+                    raise RuntimeError(f"{type(reason).__name__} after {attempt + 1} attempts") from None
+            time.sleep(spec.backoff_s * 2**attempt)
+
+
+class _Log:
+    def __init__(self, spec: LogTarget) -> None:
+        self.name = f"log {spec.logger}"
+        self._logger = logging.getLogger(spec.logger)
+
+    def send(self, n: dict[str, Any]) -> None:
+        self._logger.error("lclog notification: %s", summary(n), extra={"lclog_notification": n})
+
+
+class _Callable:
+    def __init__(self, spec: CallableTarget) -> None:
+        self.name = f"callable {spec.target}"
+        self._fn: Callable[[dict[str, Any]], Any] = import_processor(spec.target, "notify.targets")  # type: ignore[assignment]
+
+    def send(self, n: dict[str, Any]) -> None:
+        self._fn(n)
+
+
+def _target(spec: Any) -> Any:
+    if isinstance(spec, WebhookTarget):
+        return _Webhook(spec)
+    if isinstance(spec, LogTarget):
+        return _Log(spec)
+    return _Callable(spec)
+
+
+class Notifier:
+    """Takes notifications without blocking and delivers them from one background thread.
+
+    `submit` deduplicates by fingerprint (at most one per `min_interval_s`; the next one sent
+    says how many were suppressed) and enqueues; a full queue drops and counts.
+    """
+
+    def __init__(self, settings: NotifySettings, redactor: Redactor, stats: Stats) -> None:
+        self.settings = settings
+        self.targets = [_target(t) for t in settings.targets]
+        self._redactor = redactor
+        self._stats = stats
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_size)
+        self._lock = threading.Lock()
+        self._last: dict[tuple[Any, ...], float] = {}
+        self._suppressed: dict[tuple[Any, ...], int] = {}
+        self._thread: threading.Thread | None = None
+
+    def submit(self, n: dict[str, Any]) -> None:
+        run = n.get("run") or {}
+        error = n.get("error") or {}
+        fingerprint = (n.get("kind"), error.get("type"), run.get("type"), run.get("name"), run.get("model"))
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(fingerprint)
+            if last is not None and now - last < self.settings.min_interval_s:
+                self._suppressed[fingerprint] = self._suppressed.get(fingerprint, 0) + 1
+                self._stats.add("notifications_suppressed")
+                return
+            self._last[fingerprint] = now
+            n["suppressed"] = self._suppressed.pop(fingerprint, 0)
+            if len(self._last) > 10_000:  # forget the oldest fingerprints
+                for key in list(self._last)[:1000]:
+                    del self._last[key]
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lclog-notify", daemon=True)
+                self._thread.start()
+        try:
+            self._queue.put_nowait(n)
+        except queue.Full:
+            self._stats.add("notifications_dropped")
+            self._stats.report("notification dropped", f"queue full (queue_size={self.settings.queue_size})")
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is _STOP:
+                    return
+                self._deliver(item)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, n: dict[str, Any]) -> None:
+        try:
+            payload = self._redactor.redact_value(n)
+        except Exception as exc:
+            self._stats.add("notifier_failures")
+            self._stats.report("notification not sent", f"redaction failed: {type(exc).__name__}")
+            return
+        ok = True
+        for target in self.targets:
+            try:
+                target.send(payload)
+            except Exception as exc:
+                ok = False
+                self._stats.add("notifier_failures")
+                detail = str(exc) if isinstance(exc, RuntimeError) else type(exc).__name__
+                self._stats.report(f"notify {target.name} failed", self._redactor.redact_text(detail))
+        if ok:
+            self._stats.add("notifications_sent")
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Waits until queued notifications are delivered, at most `timeout` (flush_timeout_s)."""
+        if self._thread is None:
+            return True
+        deadline = time.monotonic() + (self.settings.flush_timeout_s if timeout is None else timeout)
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._queue.all_tasks_done.wait(remaining)
+        return True
+
+    def close(self) -> None:
+        """Delivers what it can within flush_timeout_s, then stops the thread."""
+        self.flush()
+        if self._thread is not None:
+            try:
+                self._queue.put_nowait(_STOP)
+            except queue.Full:
+                return
+            self._thread.join(timeout=0.5)

@@ -1,0 +1,278 @@
+"""Error notifications against a real HTTP server on loopback: delivery, failures, dedupe."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableLambda
+from langchain_core.tools import tool
+
+from lclog import LoggingCallbackHandler
+from lclog.demo import FakeToolChatModel, agent_messages, build_agent
+from lclog.outputs import MemoryOutput
+
+RECEIVED: list[dict[str, Any]] = []
+
+
+class Server:
+    """A loopback HTTP server whose answers the test scripts: status codes and delays."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.script: list[tuple[int, float]] = []  # (status, delay) per request; then 200
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                server.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": json.loads(body)}
+                )
+                status, delay = server.script.pop(0) if server.script else (200, 0.0)
+                time.sleep(delay)
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook?token=s3cr3t-in-url"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.close()
+
+
+@tool
+def charge(card: str) -> str:
+    """Charges a card (always fails)."""
+    raise ConnectionError(f"payment gateway down for {card} password=hunter2hunter2")
+
+
+def failing_chain() -> Any:
+    return RunnableLambda(lambda x: charge.invoke({"card": x}), name="checkout")
+
+
+def handler_for(targets: list[dict[str, Any]], **notify: Any) -> LoggingCallbackHandler:
+    config = {"outputs": [], "notify": {"targets": targets, **notify}}
+    return LoggingCallbackHandler(config, outputs=[MemoryOutput()])
+
+
+def run_failing(handler: LoggingCallbackHandler, card: str = "4111 1111 1111 1111") -> float:
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError):
+        failing_chain().invoke(card, config={"callbacks": [handler]})
+    return time.perf_counter() - start
+
+
+def test_webhook_gets_one_redacted_notification_with_headers(server, monkeypatch):
+    monkeypatch.setenv("HOOK_TOKEN", "tok-from-env")
+    handler = handler_for(
+        [{"type": "webhook", "url": server.url, "headers": {"Authorization": "Bearer ${HOOK_TOKEN}"}}],
+        min_interval_s=0,
+    )
+    run_failing(handler)
+    handler.close()
+    assert len(server.requests) == 1
+    req = server.requests[0]
+    assert req["headers"]["Authorization"] == "Bearer tok-from-env"
+    assert req["headers"]["Content-Type"] == "application/json"
+    body = req["body"]
+    assert body["kind"] == "error" and body["service"] == "langchain"
+    assert body["run"]["type"] == "tool" and body["run"]["name"] == "charge"
+    assert body["error"]["type"] == "ConnectionError"
+    assert body["path"] == ["checkout", "charge"]
+    assert body["trace_id"] and body["suppressed"] == 0
+    text = json.dumps(body)
+    assert "4111 1111 1111 1111" not in text and "hunter2hunter2" not in text
+    assert handler.stats.notifications_sent == 1 and handler.stats.notifier_failures == 0
+
+
+def test_slack_format_sends_a_text_line(server):
+    handler = handler_for([{"type": "webhook", "url": server.url, "format": "slack"}])
+    run_failing(handler)
+    handler.close()
+    (req,) = server.requests
+    assert set(req["body"]) == {"text"}
+    assert req["body"]["text"].startswith(
+        "[langchain] tool charge failed: ConnectionError: payment gateway down"
+    )
+    assert "path checkout > charge" in req["body"]["text"]
+
+
+def test_500_then_200_is_retried_and_delivered(server):
+    server.script = [(500, 0.0), (429, 0.0)]
+    handler = handler_for([{"type": "webhook", "url": server.url, "backoff_s": 0.01}])
+    run_failing(handler)
+    handler.close()
+    assert len(server.requests) == 3
+    assert handler.stats.notifications_sent == 1 and handler.stats.notifier_failures == 0
+
+
+def test_400_is_not_retried(server, capfd):
+    server.script = [(400, 0.0)]
+    handler = handler_for([{"type": "webhook", "url": server.url, "backoff_s": 0.01}])
+    run_failing(handler)
+    handler.close()
+    assert len(server.requests) == 1
+    assert handler.stats.notifier_failures == 1
+    err = capfd.readouterr().err
+    assert "notify webhook 127.0.0.1 failed: HTTP 400" in err and "s3cr3t-in-url" not in err
+
+
+def test_slow_server_never_slows_the_call(server):
+    server.script = [(200, 5.0)]
+    handler = handler_for([{"type": "webhook", "url": server.url, "timeout_s": 10}], flush_timeout_s=0.3)
+    elapsed = run_failing(handler)
+    assert elapsed < 1.0  # the server holds the request for 5 s
+    started = time.perf_counter()
+    handler.close()  # waits at most flush_timeout_s for the notification
+    assert time.perf_counter() - started < 2.0
+
+
+def test_refused_connection_is_counted_not_raised(capfd):
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = handler_for(
+        [{"type": "webhook", "url": f"http://127.0.0.1:{port}/", "retries": 2, "backoff_s": 0.01}]
+    )
+    run_failing(handler)
+    handler.close()
+    assert handler.stats.notifier_failures == 1 and handler.stats.notifications_sent == 0
+    assert "after 3 attempts" in capfd.readouterr().err
+
+
+def test_unresponsive_host_times_out():
+    with socket.socket() as s:  # accepts connections into its backlog but never answers
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+        handler = handler_for([{"type": "webhook", "url": url, "timeout_s": 0.2, "retries": 0}])
+        assert run_failing(handler) < 1.0
+        handler.close()
+    assert handler.stats.notifier_failures == 1
+
+
+def failing_target(notification: dict[str, Any]) -> None:
+    raise ValueError("target exploded")
+
+
+def collecting_target(notification: dict[str, Any]) -> None:
+    RECEIVED.append(notification)
+
+
+def test_a_raising_callable_target_is_counted(capfd):
+    handler = handler_for([{"type": "callable", "target": "tests.test_notify:failing_target"}])
+    run_failing(handler)
+    handler.close()
+    assert handler.stats.notifier_failures == 1
+    assert "notify callable tests.test_notify:failing_target failed: ValueError" in capfd.readouterr().err
+
+
+def test_log_target(caplog):
+    handler = handler_for([{"type": "log", "logger": "app.alerts"}])
+    with caplog.at_level(logging.ERROR, logger="app.alerts"):
+        run_failing(handler)
+        handler.close()
+    (record,) = caplog.records
+    assert record.levelname == "ERROR" and "tool charge failed" in record.getMessage()
+    assert record.lclog_notification["run"]["name"] == "charge"
+
+
+def test_full_queue_drops_and_counts():
+    handler = handler_for(
+        [{"type": "callable", "target": "tests.test_notify:collecting_target"}],
+        queue_size=1,
+        min_interval_s=0,
+    )
+    block = threading.Event()
+    handler._notifier.targets[0].send = lambda n: block.wait(5)  # a target that hangs
+    for i in range(4):
+        run_failing(handler, card=f"card-{i}")
+    assert handler.stats.notifications_dropped >= 2
+    block.set()
+    handler.close()
+
+
+def agent(fail_run: bool) -> Any:
+    return build_agent(FakeToolChatModel(messages=agent_messages()), handle_tool_errors=not fail_run)
+
+
+def test_one_notification_per_failed_trace_through_a_langgraph_agent_and_dedupe():
+    RECEIVED.clear()
+    handler = handler_for(
+        [{"type": "callable", "target": "tests.test_notify:collecting_target"}], min_interval_s=0.5
+    )
+    cfg = {"callbacks": [handler]}
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            agent(fail_run=True).invoke({"messages": [HumanMessage("go")]}, config=cfg)
+    handler.flush()
+    assert len(RECEIVED) == 1  # not one per ancestor chain, and duplicates within the interval suppressed
+    first = RECEIVED[0]
+    assert first["kind"] == "error"
+    assert first["run"]["type"] == "tool" and first["run"]["name"] == "lookup_order"
+    assert first["path"] == ["agent", "tools", "lookup_order"]
+    assert "abc123secret" not in json.dumps(first)
+    assert handler.stats.notifications_suppressed == 2
+    time.sleep(0.55)
+    with pytest.raises(ConnectionError):
+        agent(fail_run=True).invoke({"messages": [HumanMessage("go")]}, config=cfg)
+    handler.close()
+    assert len(RECEIVED) == 2 and RECEIVED[1]["suppressed"] == 2
+
+
+def test_recovered_tool_errors_notify_only_when_asked():
+    RECEIVED.clear()
+    target = [{"type": "callable", "target": "tests.test_notify:collecting_target"}]
+    quiet = handler_for(target)
+    agent(fail_run=False).invoke({"messages": [HumanMessage("go")]}, config={"callbacks": [quiet]})
+    quiet.close()
+    assert RECEIVED == []
+    loud = handler_for(target, recovered=True)
+    agent(fail_run=False).invoke({"messages": [HumanMessage("go")]}, config={"callbacks": [loud]})
+    loud.close()
+    assert [(n["kind"], n["run"]["name"]) for n in RECEIVED] == [("recovered", "lookup_order")]
+
+
+def test_slow_runs_notify():
+    RECEIVED.clear()
+    handler = handler_for(
+        [{"type": "callable", "target": "tests.test_notify:collecting_target"}], slow_ms=50, on=["chain"]
+    )
+    RunnableLambda(lambda x: time.sleep(0.08) or x, name="sluggish").invoke(
+        1, config={"callbacks": [handler]}
+    )
+    RunnableLambda(lambda x: x, name="quick").invoke(1, config={"callbacks": [handler]})
+    handler.close()
+    assert [(n["kind"], n["run"]["name"]) for n in RECEIVED] == [("slow", "sluggish")]
+    assert RECEIVED[0]["run"]["duration_ms"] >= 50
+
+
+def test_no_targets_means_no_notifier():
+    handler = LoggingCallbackHandler(outputs=[])
+    assert handler._notifier is None
+    run_failing(handler)
+    handler.close()
+    assert handler.stats.notifications_sent == 0
