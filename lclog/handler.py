@@ -260,7 +260,10 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         run, evicted = self._runs.open(run_id, parent_run_id, run_type, name)
         if evicted is not None:
             self._orphaned(evicted)
-        self.metrics.started(run_type, name)
+        if extra and extra.get("model"):
+            run.model = extra["model"]
+        # Model runs aggregate per model when it is known, other runs per name.
+        self.metrics.started(run_type, run.model or name)
         event = self._base("info", f"{run_type}.start", run)
         event["tags"] = tags or []
         event["metadata"] = self._metadata(metadata) if metadata else {}
@@ -303,7 +306,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             event.update(extra)
         if self._content:
             event["outputs"] = self._content_of(outputs)
-        self.metrics.ended(run.run_type, run.name, duration, usage=usage)
+        self.metrics.ended(run.run_type, run.model or run.name, duration, usage=usage)
         if self._notifier is not None:
             self._notify_end(run, duration, failed=False)
         if self._min_level <= 20:
@@ -341,13 +344,13 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             event["outcome"] = outcome
             event["reason"] = kind
             duration = self._timing(run, event)
-            self.metrics.ended(run.run_type, run.name, duration)
+            self.metrics.ended(run.run_type, run.model or run.name, duration)
         else:
             event = self._base("error", f"{run.run_type}.error", run)
             event["outcome"] = "error"
             duration = self._timing(run, event)
             event["error"] = self._error_fields(error)
-            self.metrics.ended(run.run_type, run.name, duration, error=True)
+            self.metrics.ended(run.run_type, run.model or run.name, duration, error=True)
             if self._notifier is not None:
                 self._record_failure(run, event, duration)
                 self._notify_end(run, duration, failed=True)
@@ -487,7 +490,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             inputs,
             extra,
         )
-        run.model = extra["model"]
         run.provider = extra.get("provider")
 
     @_guard

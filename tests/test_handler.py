@@ -59,6 +59,15 @@ def test_every_line_is_json_with_the_documented_fields(captured):
     assert all(e["duration_ms"] >= 0 and e["outcome"] == "ok" for e in ends)
 
 
+def test_metrics_aggregate_model_runs_per_model(captured):
+    model = GenericFakeChatModel(messages=itertools.cycle([AIMessage(content="ok")]))
+    model.invoke("a", config={"callbacks": [captured.handler], "metadata": {"ls_model_name": "gpt-x"}})
+    model.invoke("b", config={"callbacks": [captured.handler]})
+    snapshot = captured.handler.metrics.snapshot()["chat_model"]
+    assert snapshot["gpt-x"]["completions"] == 1 and snapshot["GenericFakeChatModel"]["completions"] == 1
+    assert captured.named("chat_model.start")[0]["model"] == "gpt-x"
+
+
 def test_chat_model_end_has_usage_model_and_output(captured):
     model = GenericFakeChatModel(
         messages=iter(

@@ -276,3 +276,39 @@ def test_no_targets_means_no_notifier():
     run_failing(handler)
     handler.close()
     assert handler.stats.notifications_sent == 0
+
+
+def test_async_callers_are_not_blocked(server):
+    server.script = [(200, 3.0)]
+    handler = handler_for([{"type": "webhook", "url": server.url}], flush_timeout_s=0.2)
+
+    async def main() -> float:
+        start = time.perf_counter()
+        with pytest.raises(ConnectionError):
+            await failing_chain().ainvoke("x", config={"callbacks": [handler]})
+        return time.perf_counter() - start
+
+    import asyncio
+
+    assert asyncio.run(main()) < 1.0
+    handler.close()
+
+
+def test_pending_notifications_are_delivered_at_interpreter_exit(server, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import lclog\n"
+        "from langchain_core.runnables import RunnableLambda\n"
+        f"h = lclog.LoggingCallbackHandler({{'outputs': [], 'notify': {{'targets': [{{'type': 'webhook', "
+        f"'url': {server.url!r}}}]}}}})\n"
+        "def boom(x):\n    raise RuntimeError('bye')\n"
+        "try:\n    RunnableLambda(boom).invoke(1, config={'callbacks': [h]})\n"
+        "except RuntimeError:\n    pass\n"
+        "raise SystemExit(3)\n"  # exits at once, without flush() or close()
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    assert [r["body"]["error"]["type"] for r in server.requests] == ["RuntimeError"]
