@@ -18,7 +18,8 @@ CONFIG_ENV = "LCLOG_CONFIG"
 #: Prefix of env vars that override top-level scalar settings (`LCLOG_SERVICE=api`).
 ENV_PREFIX = "LCLOG_"
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${NAME}, or ${NAME:-default} used when NAME is not set.
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(ValueError):
@@ -26,21 +27,76 @@ class ConfigError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# Event fields whose value changes per event: as Loki stream labels they would create a stream
+# per run (Loki's cardinality limits); they belong in the line, queried with `| json`.
+_PER_EVENT_FIELDS = frozenset(
+    {"run_id", "parent_run_id", "trace_id", "span_id", "model", "name", "timestamp", "event",
+     "duration_ms", "ttft_ms", "tags", "metadata", "inputs", "outputs", "error", "usage", "depth",
+     "outcome", "level", "provider", "finish_reason", "otel"}
+)  # fmt: skip
+_OUTPUT_KEYS = {
+    "stdout": {"format"},
+    "stderr": {"format"},
+    "file": {"path"},
+    "stdlib": {"logger", "formatter", "stream"},
+    "loki": {"url", "labels", "tenant", "headers", "batch_bytes", "flush_interval_s", "timeout_s",
+             "retries", "max_buffer_bytes"},
+}  # fmt: skip
 
 
 class OutputSettings(_Model):
-    """One destination for events."""
+    """One destination for events; which keys apply depends on `type`."""
 
-    type: Literal["stdout", "stderr", "file"] = "stdout"
+    type: Literal["stdout", "stderr", "file", "stdlib", "loki"] = "stdout"
+    # stdout, stderr
     format: Literal["json", "pretty"] = "json"
+    # file
     path: str | None = None
+    # stdlib: a logger of the service's logging tree
+    logger: str = "lclog"
+    formatter: Literal["none", "json"] = "none"
+    stream: Literal["stdout", "stderr"] = "stdout"
+    # loki: direct push to /loki/api/v1/push
+    url: str | None = Field(None, pattern=r"^https?://")
+    labels: dict[str, str] = {}
+    tenant: str | None = None
+    headers: dict[str, str] = {}
+    batch_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
+    flush_interval_s: float = Field(1.0, gt=0, le=300)
+    timeout_s: float = Field(5.0, gt=0, le=120)
+    retries: int = Field(3, ge=0, le=10)
+    max_buffer_bytes: int = Field(8 << 20, ge=1024)
 
     @model_validator(mode="after")
-    def _file_needs_path(self) -> OutputSettings:
+    def _keys_fit_the_type(self) -> OutputSettings:
+        extra = (self.model_fields_set - {"type"}) - _OUTPUT_KEYS[self.type]
+        if extra:
+            raise ValueError(
+                f"{', '.join(sorted(extra))} does not apply to a {self.type} output "
+                f"(its keys: {', '.join(sorted(_OUTPUT_KEYS[self.type]))})"
+            )
         if self.type == "file" and not self.path:
             raise ValueError("a file output needs a path, e.g. `path: logs/lclog.jsonl`")
+        if self.type == "loki":
+            if not self.url:
+                raise ValueError("a loki output needs `url: http://loki:3100/loki/api/v1/push`")
+            self._check_labels()
         return self
+
+    def _check_labels(self) -> None:
+        if len(self.labels) > 15:
+            raise ValueError(f"labels: {len(self.labels)} labels; Loki allows at most 15 per stream")
+        for name in self.labels:
+            if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+                raise ValueError(f"labels: {name!r} is not a Loki label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+            if name in _PER_EVENT_FIELDS:
+                raise ValueError(
+                    f"labels: {name!r} changes with every event and would make one Loki stream per "
+                    f"value; keep it in the log line and query it with `| json | {name}=...`"
+                )
 
 
 class PatternRule(_Model):
@@ -127,6 +183,7 @@ class Settings(_Model):
 
     service: str = "langchain"
     content: Literal["redacted", "none"] = "redacted"
+    schema_: Literal["default", "ecs", "otel"] = Field("default", alias="schema")
     level: Literal["debug", "info", "warning", "error"] = "info"
     max_field_chars: int = Field(4000, ge=64, le=10_000_000)
     max_depth: int = Field(8, ge=1, le=64)
@@ -176,7 +233,9 @@ def _expand_env(value: Any, path: str) -> Any:
     if isinstance(value, str) and "${" in value:
 
         def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
+            name, default = m.group(1), m.group(2)
+            if name not in os.environ and default is not None:
+                return default
             if name not in os.environ:
                 raise ConfigError(
                     f"invalid lclog config: {path}: env var {name} is not set "
@@ -258,7 +317,10 @@ def load_config(
         data, label = _read_file(path), str(path)
     data.update(_env_overrides(dict(os.environ)))
     data.update(overrides)
-    data = _expand_env(data, "")
+    try:
+        data = _expand_env(data, "")
+    except ConfigError as exc:
+        raise _from(label, exc) from None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -275,7 +337,10 @@ def load_config(
             if isinstance(target, CallableTarget):
                 import_processor(target.target, f"notify.targets.{i}.target")
     except ConfigError as exc:
-        raise ConfigError(
-            str(exc).replace("invalid lclog config:", f"invalid lclog config {label}:", 1)
-        ) from None
+        raise _from(label, exc) from None
     return settings
+
+
+def _from(label: str, exc: ConfigError) -> ConfigError:
+    """The same error, naming the config it came from."""
+    return ConfigError(str(exc).replace("invalid lclog config:", f"invalid lclog config {label}:", 1))

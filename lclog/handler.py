@@ -16,6 +16,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
+from lclog._otel import span_ids_getter
 from lclog._runs import Run, RunTable, path
 from lclog._serialize import Limits, to_jsonable, truncate
 from lclog.config import Settings, load_config
@@ -24,6 +25,7 @@ from lclog.notify import Notifier
 from lclog.outputs import Output, Writer, build_outputs
 from lclog.pipeline import Pipeline, Processor, import_processor
 from lclog.redaction import Redactor
+from lclog.schemas import schema_processor
 from lclog.stats import Stats
 
 __all__ = ["LoggingCallbackHandler"]
@@ -153,10 +155,17 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self.metrics = Metrics()
         self.redactor = Redactor(s.redaction)
         chain = [import_processor(p) for p in s.processors] + list(processors)
-        self.pipeline = Pipeline(self.redactor, chain, self.stats, redacted_keys=_CONTENT_KEYS)
+        self.pipeline = Pipeline(
+            self.redactor,
+            chain,
+            self.stats,
+            redacted_keys=_CONTENT_KEYS,
+            schema=schema_processor(s.schema_),
+        )
+        self._span_ids = span_ids_getter()
         self._scrub = self.redactor if self.redactor.fuses else None
         self._writer = Writer(
-            outputs if outputs is not None else build_outputs(s.outputs),
+            outputs if outputs is not None else build_outputs(s.outputs, self.stats),
             self.stats,
             capacity=s.queue_size,
             interval=s.flush_interval_s,
@@ -234,7 +243,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         return to_jsonable(value, self._limits, self._scrub)
 
     def _base(self, level: str, event: str, run: Run) -> dict[str, Any]:
-        return {
+        base = {
             "timestamp": time.time(),  # formatted by the pipeline
             "level": level,
             "event": event,
@@ -245,6 +254,11 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             "depth": run.depth,
             "name": run.name,
         }
+        if self._span_ids is not None:
+            ids = self._span_ids()  # read here: the span is the caller's context
+            if ids is not None:
+                base["otel"] = ids
+        return base
 
     def _start(
         self,

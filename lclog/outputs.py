@@ -35,6 +35,10 @@ class Output:
     def flush(self) -> None:
         """Pushes buffered bytes to the OS."""
 
+    def tick(self) -> None:
+        """Called by the writer every flush interval; outputs that batch decide if it is time."""
+        self.flush()
+
     def close(self) -> None:
         self.flush()
 
@@ -141,12 +145,33 @@ class MemoryOutput(Output):
             self.lines.append(line)
 
 
-def build_outputs(settings: Sequence[OutputSettings]) -> list[Output]:
+def build_outputs(settings: Sequence[OutputSettings], stats: Stats) -> list[Output]:
     """Returns the outputs a config names."""
     outputs: list[Output] = []
     for spec in settings:
         if spec.type == "file":
             outputs.append(FileOutput(spec.path or ""))
+        elif spec.type == "stdlib":
+            from lclog.stdlib import StdlibOutput
+
+            outputs.append(StdlibOutput(spec.logger, spec.formatter, spec.stream))
+        elif spec.type == "loki":
+            from lclog.loki import LokiOutput
+
+            outputs.append(
+                LokiOutput(
+                    spec.url or "",
+                    spec.labels,
+                    stats,
+                    tenant=spec.tenant,
+                    headers=spec.headers,
+                    batch_bytes=spec.batch_bytes,
+                    flush_interval_s=spec.flush_interval_s,
+                    timeout_s=spec.timeout_s,
+                    retries=spec.retries,
+                    max_buffer_bytes=spec.max_buffer_bytes,
+                )
+            )
         else:
             outputs.append(StreamOutput(spec.type, spec.format))
     return outputs
@@ -191,9 +216,9 @@ class Writer:
         while not self._closed:
             self._wake.wait(self._interval)
             self._wake.clear()
-            self.drain(flush=True)
+            self.drain(tick=True)
 
-    def drain(self, *, flush: bool = False) -> None:
+    def drain(self, *, flush: bool = False, tick: bool = False) -> None:
         """Writes everything queued so far to every output; never raises."""
         with self._drain_lock:
             queue = self._queue
@@ -211,9 +236,9 @@ class Writer:
                     if not self._call(output, output.write, batch):
                         self._stats.add("dropped", len(batch))
                 self._stats.add("emitted", len(batch))
-            if flush:
+            if flush or tick:
                 for output in self.outputs:
-                    self._call(output, output.flush)
+                    self._call(output, output.flush if flush else output.tick)
 
     def _process_one(self, event: dict[str, Any]) -> Item | None:
         if self._process is None:

@@ -85,8 +85,10 @@ class Pipeline:
         stats: Stats,
         *,
         redacted_keys: frozenset[str] = frozenset(),
+        schema: Processor | None = None,
     ) -> None:
         self.redactor = redactor
+        self._schema = schema  # the field layout, applied last so your processors see lclog's fields
         # Fields the handler already redacted while serializing them (see Redactor.fuses).
         self._done = redacted_keys if redactor.fuses else frozenset()
         self._skip = redactor.trusted | self._done
@@ -124,6 +126,8 @@ class Pipeline:
                 continue
             if isinstance(result, dict):
                 event = result
+        if self._schema is not None:
+            event = self._schema(None, method, event)
         return event, self.render(event)
 
     def render(self, event: dict[str, Any]) -> bytes:

@@ -52,6 +52,7 @@ _TRUSTED_KEYS = frozenset(
         "attempt",
         "wait_s",
         "documents",
+        "otel",
     }
 )
 

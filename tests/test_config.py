@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from langchain_core.runnables import RunnableLambda
 
 from lclog import ConfigError, LoggingCallbackHandler, load_config
 
@@ -22,7 +23,13 @@ def test_every_example_config_loads_and_builds_a_handler(path, tmp_path, monkeyp
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/never-called")
     settings = load_config(path)
     with LoggingCallbackHandler(settings) as handler:
-        assert handler.settings.service
+        RunnableLambda(lambda x: x).invoke("mail bob@corp.io", config={"callbacks": [handler]})
+    assert handler.stats.emitted == 2
+    assert handler.stats.dropped == handler.stats.output_errors == handler.stats.internal_errors == 0
+    for output in settings.outputs:
+        if output.type == "file":
+            lines = (tmp_path / output.path).read_text().splitlines()
+            assert len(lines) == 2 and "bob@corp.io" not in lines[0]
 
 
 def test_toml_and_pyproject_tool_table(tmp_path):
@@ -60,7 +67,28 @@ def test_env_var_expansion(tmp_path, monkeypatch):
         ("max_field_chars: lots\n", "max_field_chars: Input should be a valid integer"),
         ("max_field_chars: 1\n", "max_field_chars: Input should be greater than or equal to 64"),
         ("outputs:\n  - type: file\n", "outputs.0: a file output needs a path"),
-        ("outputs:\n  - type: kafka\n", "outputs.0.type: Input should be 'stdout', 'stderr' or 'file'"),
+        (
+            "outputs:\n  - type: kafka\n",
+            "outputs.0.type: Input should be 'stdout', 'stderr', 'file', 'stdlib' or",
+        ),
+        (
+            "outputs:\n  - {type: file, path: x, labels: {a: b}}\n",
+            "outputs.0: labels does not apply to a file output",
+        ),
+        ("outputs:\n  - {type: loki}\n", "outputs.0: a loki output needs `url:"),
+        (
+            "outputs:\n  - {type: loki, url: 'http://l:3100/loki/api/v1/push', labels: {run_id: x}}\n",
+            "labels: 'run_id' changes with every event",
+        ),
+        (
+            "outputs:\n  - {type: loki, url: 'http://l:3100/loki/api/v1/push', labels: {a-b: x}}\n",
+            "labels: 'a-b' is not a Loki label name",
+        ),
+        (
+            "outputs:\n  - {type: loki, url: 'http://l/x', headers: {X-Token: '${NO_SUCH_TOKEN_VAR}'}}\n",
+            "outputs.0.headers.X-Token: env var NO_SUCH_TOKEN_VAR is not set",
+        ),
+        ("schema: splunk\n", "schema: Input should be 'default', 'ecs' or 'otel'"),
         ("redaction:\n  mode: scramble\n", "redaction.mode: Input should be"),
         ("processors: [not a path]\n", "processors: 'not a path' is not an import path"),
         ("processors: ['nonexistent_mod:fn']\n", "processors: cannot import 'nonexistent_mod:fn'"),

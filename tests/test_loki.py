@@ -1,0 +1,162 @@
+"""Direct push to Loki, against a loopback server that enforces the push API contract."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from langchain_core.runnables import RunnableLambda
+
+from lclog import LoggingCallbackHandler
+from lclog.loki import MAX_LINE_BYTES
+
+
+class FakeLoki:
+    """Accepts pushes only if they follow Loki's /loki/api/v1/push contract."""
+
+    def __init__(self) -> None:
+        self.pushes: list[dict[str, Any]] = []
+        self.violations: list[str] = []
+        self.script: list[int] = []
+        self.attempts = 0
+        loki = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                loki.attempts += 1
+                status = loki.script.pop(0) if loki.script else loki.check(self)
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/loki/api/v1/push"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def check(self, req: BaseHTTPRequestHandler) -> int:
+        raw = req.rfile.read(int(req.headers["Content-Length"]))
+        problems = []
+        if req.path != "/loki/api/v1/push":
+            problems.append(f"path {req.path}")
+        if req.headers.get("Content-Type") != "application/json":
+            problems.append("content type")
+        if req.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        body = json.loads(raw)
+        now = time.time_ns()
+        for stream in body["streams"]:
+            if not 0 < len(stream["stream"]) <= 15:
+                problems.append("label count")
+            for name in stream["stream"]:
+                if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+                    problems.append(f"label name {name}")
+            stamps = [int(ts) for ts, _ in stream["values"]]
+            if stamps != sorted(stamps):
+                problems.append("out of order")
+            for ts, line in stream["values"]:
+                if not (isinstance(ts, str) and ts.isdigit() and abs(int(ts) - now) < 3600 * 10**9):
+                    problems.append(f"timestamp {ts!r}")
+                if len(line.encode()) > MAX_LINE_BYTES:
+                    problems.append("line too long")
+                if any(name in json.loads(line) for name in stream["stream"]):
+                    problems.append("label repeated in line")
+        self.violations += problems
+        if problems:
+            return 400
+        self.pushes.append({"headers": {k.lower(): v for k, v in req.headers.items()}, "body": body})
+        return 204
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(line) for p in self.pushes for s in p["body"]["streams"] for _, line in s["values"]
+        ]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def loki() -> Iterator[FakeLoki]:
+    server = FakeLoki()
+    yield server
+    server.close()
+
+
+def handler(loki: FakeLoki, **output: Any) -> LoggingCallbackHandler:
+    spec = {"type": "loki", "url": loki.url, "labels": {"service": "bot", "env": "test"}, **output}
+    return LoggingCallbackHandler({"service": "bot", "outputs": [spec]})
+
+
+def test_push_follows_the_contract_with_tenant_and_auth(loki, monkeypatch):
+    monkeypatch.setenv("LOKI_TOKEN", "t0k")
+    h = handler(loki, tenant="team-a", headers={"Authorization": "Bearer ${LOKI_TOKEN}"})
+    for i in range(5):
+        RunnableLambda(lambda x: x).invoke(i, config={"callbacks": [h]})
+    h.close()
+    assert loki.violations == []
+    assert loki.pushes[0]["headers"]["x-scope-orgid"] == "team-a"
+    assert loki.pushes[0]["headers"]["authorization"] == "Bearer t0k"
+    assert loki.pushes[0]["body"]["streams"][0]["stream"] == {"service": "bot", "env": "test"}
+    assert len(loki.lines) == 10 and all("service" not in line for line in loki.lines)
+    assert h.stats.dropped == 0
+
+
+def test_batches_by_size(loki):
+    h = handler(loki, batch_bytes=4096, flush_interval_s=60)
+    for i in range(40):
+        RunnableLambda(lambda x: x).invoke("x" * 200 + str(i), config={"callbacks": [h]})
+    h.flush()
+    assert len(loki.pushes) > 2 and len(loki.lines) == 80 and loki.violations == []
+    h.close()
+
+
+def test_huge_lines_are_cut_below_the_limit(loki):
+    h = handler(loki)
+    RunnableLambda(lambda x: "ok").invoke("y" * 400_000, config={"callbacks": [h]})
+    h.close()
+    assert loki.violations == [] and len(loki.lines) == 2
+
+
+def test_retries_on_429_and_5xx_but_not_on_400(loki, capfd):
+    loki.script = [429, 503]
+    h = handler(loki)
+    h._writer.outputs[0]._backoff = 0.01
+    RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [h]})
+    h.flush()
+    assert loki.attempts == 3 and len(loki.lines) == 2
+    loki.script = [400]
+    RunnableLambda(lambda x: x).invoke(2, config={"callbacks": [h]})
+    h.close()
+    assert loki.attempts == 4 and h.stats.dropped == 2 and h.stats.output_errors == 1
+    assert "output loki failed: HTTP 400" in capfd.readouterr().err
+
+
+def test_unreachable_loki_never_blocks_the_call():
+    h = LoggingCallbackHandler(
+        {
+            "outputs": [
+                {
+                    "type": "loki",
+                    "url": "http://127.0.0.1:9/loki/api/v1/push",
+                    "labels": {"a": "b"},
+                    "retries": 0,
+                }
+            ]
+        }
+    )
+    start = time.perf_counter()
+    RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [h]})
+    assert time.perf_counter() - start < 0.5
+    h.close()
+    assert h.stats.dropped == 2

@@ -1,0 +1,112 @@
+"""ECS and OpenTelemetry layouts, checked against their rules on events from real runs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableLambda
+
+from lclog import LoggingCallbackHandler
+from lclog.outputs import MemoryOutput
+from lclog.schemas import MAX_LABELS
+
+USAGE = {"input_tokens": 12, "output_tokens": 4, "total_tokens": 16}
+
+
+def run_workload(schema: str, **config: Any) -> list[dict[str, Any]]:
+    memory = MemoryOutput()
+    handler = LoggingCallbackHandler({"schema": schema, **config}, outputs=[memory])
+    model = GenericFakeChatModel(
+        messages=iter(
+            [AIMessage(content="hi", usage_metadata=USAGE, response_metadata={"model_name": "gpt-t"})]
+        )
+    )
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model
+    metadata = {"user": "u1"} | {f"key.{i}*x": {"nested": i} for i in range(200)}
+    chain.invoke(
+        {"q": "mail bob@corp.io"}, config={"callbacks": [handler], "metadata": metadata, "tags": ["t1"]}
+    )
+
+    def boom(x: Any) -> Any:
+        raise ValueError("bad input password=hunter2hunter2")
+
+    with pytest.raises(ValueError):
+        RunnableLambda(boom).invoke(1, config={"callbacks": [handler]})
+    handler.close()
+    return memory.events
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def test_ecs_events_follow_the_ecs_logging_rules():
+    events = run_workload("ecs")
+    assert events
+    for e in events:
+        assert list(e)[:4] == ["@timestamp", "log.level", "message", "ecs.version"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["@timestamp"])
+        assert e["service"]["name"] == "langchain"
+        assert re.fullmatch(r"[0-9a-f]{32}", e["trace"]["id"]) and re.fullmatch(
+            r"[0-9a-f]{16}", e["span"]["id"]
+        )
+        flat = flatten(e)
+        keys = set(flat)
+        # No key is both a value and a parent (`error` and `error.type`).
+        assert not any(k.startswith(other + ".") for k in keys for other in keys)
+        assert len(keys) < 120  # 200 metadata keys do not become 200 fields
+        for key, value in e.get("labels", {}).items():
+            assert not re.search(r"[.*\\\\]", key) and isinstance(value, str)
+        assert len(e.get("labels", {})) <= MAX_LABELS + 1
+    end = next(e for e in events if e["event"]["action"] == "chat_model.end")
+    assert isinstance(end["event"]["duration"], int) and end["event"]["duration"] > 0
+    assert end["event"]["outcome"] == "success"
+    assert end["gen_ai"]["usage"] == {"input_tokens": 12, "output_tokens": 4}
+    assert end["gen_ai"]["response"]["model"] == "gpt-t"
+    assert end["gen_ai"]["operation"]["name"] == "chat"
+    assert "[REDACTED:email]" in end["gen_ai"]["output"]["messages"] or end["gen_ai"]["output"]["messages"]
+    start = next(e for e in events if e["event"]["action"] == "chat_model.start")
+    assert "[REDACTED:email]" in start["gen_ai"]["input"]["messages"]
+    assert start["tags"] == ["seq:step:2", "t1"] and start["labels"]["user"] == "u1"
+    err = next(e for e in events if e["event"]["action"] == "chain.error")
+    assert err["log.level"] == "error" and err["event"]["outcome"] == "failure"
+    assert err["error"]["type"] == "ValueError" and "hunter2hunter2" not in err["error"]["message"]
+
+
+def test_otel_layout_uses_genai_semantic_convention_names():
+    events = run_workload("otel")
+    end = next(e for e in events if e["attributes"]["event.name"] == "chat_model.end")
+    attrs = end["attributes"]
+    assert attrs["gen_ai.operation.name"] == "chat"
+    assert attrs["gen_ai.response.model"] == "gpt-t"
+    assert attrs["gen_ai.usage.input_tokens"] == 12 and attrs["gen_ai.usage.output_tokens"] == 4
+    assert attrs["gen_ai.provider.name"] == "genericfakechatmodel"
+    assert end["severity_text"] == "INFO" and end["severity_number"] == 9
+    assert re.fullmatch(r"[0-9a-f]{32}", end["trace_id"]) and re.fullmatch(r"[0-9a-f]{16}", end["span_id"])
+    assert end["resource"] == {"service.name": "langchain"}
+    err = next(e for e in events if e["attributes"]["event.name"] == "chain.error")
+    assert err["severity_number"] == 17 and err["attributes"]["error.type"] == "ValueError"
+
+
+def test_active_opentelemetry_span_ids_are_added():
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    memory = MemoryOutput()
+    handler = LoggingCallbackHandler({"schema": "ecs"}, outputs=[memory])
+    with tracer.start_as_current_span("request") as span:
+        RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [handler]})
+        context = span.get_span_context()
+    handler.close()
+    assert {e["trace"]["id"] for e in memory.events} == {f"{context.trace_id:032x}"}
+    assert {e["span"]["id"] for e in memory.events} == {f"{context.span_id:016x}"}
