@@ -56,3 +56,28 @@ def test_json_handler_is_python_json_logger():
     from pythonjsonlogger.core import BaseJsonFormatter
 
     assert isinstance(json_handler().formatter, BaseJsonFormatter)
+
+
+def test_structlog_processor_formatter_recipe_from_the_readme():
+    import structlog
+
+    stream = io.StringIO()
+    log_handler = logging.StreamHandler(stream)
+    log_handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.ExtraAdder()],
+        )
+    )
+    logger = logging.getLogger("svc.structlog")
+    logger.addHandler(log_handler)
+    logger.setLevel(logging.INFO)
+    handler = LoggingCallbackHandler({"outputs": [{"type": "stdlib", "logger": "svc.structlog"}]})
+    RunnableLambda(lambda x: x, name="echo").invoke(1, config={"callbacks": [handler]})
+    handler.close()
+    logger.handlers.clear()
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["event"], line["run_name"]) for line in lines] == [("chain.start", "echo"), ("chain.end", "echo")]
