@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import time
+from typing import Any
 from uuid import UUID
 
 __all__ = ["Run", "RunTable", "path"]
@@ -19,12 +21,16 @@ class Run:
         "local_root",
         "model",
         "name",
+        "node",
+        "otel",
         "parent",
         "parent_id",
         "provider",
         "run_id",
         "run_type",
+        "sampled",
         "start_ns",
+        "step",
         "trace_id",
     )
 
@@ -40,6 +46,10 @@ class Run:
     ) -> None:
         self.run_id = run_id
         self.parent = parent
+        self.otel: dict[str, str] | None = None  # the OpenTelemetry span active at its start
+        self.sampled = True
+        self.node: Any = None  # LangGraph node and step, from metadata
+        self.step: Any = None
         # The top of what this handler saw of the tree: its end closes the trace's failures.
         self.local_root = parent is None
         self.id = str(run_id)  # formatted once: every event of the run carries it
@@ -96,6 +106,19 @@ class RunTable:
                 evicted = None
         self._runs[run_id] = run
         return run, evicted
+
+    def expire(self, started_before_ns: int) -> list[Run]:
+        """Forgets and returns the open runs started before the given monotonic time."""
+        stale = []
+        try:
+            for run_id, run in list(itertools.islice(self._runs.items(), 1000)):  # oldest first
+                if run.start_ns >= started_before_ns:
+                    break
+                if self._runs.pop(run_id, None) is not None:
+                    stale.append(run)
+        except RuntimeError:  # resized by another thread; try again later
+            pass
+        return stale
 
     def get(self, run_id: UUID) -> Run | None:
         return self._runs.get(run_id)

@@ -185,6 +185,10 @@ class Settings(_Model):
     content: Literal["redacted", "none"] = "redacted"
     schema_: Literal["default", "ecs", "otel"] = Field("default", alias="schema")
     level: Literal["debug", "info", "warning", "error"] = "info"
+    verbosity: Literal["minimal", "standard", "full"] = "full"
+    events: dict[str, Literal["debug", "info", "warning", "error", "drop"]] = {}
+    sample_rate: float = Field(1.0, ge=0, le=1)
+    run_ttl_s: float = Field(3600.0, gt=0)
     max_field_chars: int = Field(4000, ge=64, le=10_000_000)
     max_depth: int = Field(8, ge=1, le=64)
     max_items: int = Field(100, ge=1, le=100_000)
@@ -289,7 +293,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for field in Settings.model_fields:
         raw = environ.get(ENV_PREFIX + field.upper())
-        if raw is None or field in ("outputs", "redaction", "notify", "processors"):
+        if raw is None or field in ("outputs", "redaction", "notify", "processors", "events"):
             continue
         overrides[field] = yaml.load(raw, Loader=_YamlLoader) if raw.strip() else raw
     return overrides

@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import functools
 import os
+import sys
 import threading
 import time
 import traceback
@@ -27,10 +28,10 @@ from lclog.pipeline import Pipeline, Processor, import_processor
 from lclog.redaction import Redactor
 from lclog.schemas import schema_processor
 from lclog.stats import Stats
+from lclog.volume import Router, sampled
 
 __all__ = ["LoggingCallbackHandler"]
 
-_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 # Exceptions that end a run without it having failed (LangGraph control flow, cancellation).
 _INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
 _CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
@@ -85,8 +86,11 @@ def _model(serialized: dict[str, Any] | None, params: dict[str, Any], metadata: 
     return None
 
 
-def _usage(response: Any) -> dict[str, int] | None:
-    """Token usage from AIMessage.usage_metadata, else from llm_output; None when unknown."""
+def _usage(response: Any) -> tuple[dict[str, int] | None, str | None]:
+    """Token usage and where it came from: AIMessage.usage_metadata, else llm_output.
+
+    (None, None) when the response reports none: unknown is never written as zero.
+    """
     totals: dict[str, int] = {}
     for generations in getattr(response, "generations", None) or []:
         for gen in generations:
@@ -94,12 +98,12 @@ def _usage(response: Any) -> dict[str, int] | None:
             if usage:
                 for key in ("input_tokens", "output_tokens", "total_tokens"):
                     totals[key] = totals.get(key, 0) + int(usage.get(key) or 0)
-                for detail in ("input_token_details", "output_token_details"):
-                    for k, v in (usage.get(detail) or {}).items():
+                for side in ("input", "output"):  # cache reads, reasoning, audio ...
+                    for k, v in (usage.get(f"{side}_token_details") or {}).items():
                         if isinstance(v, int):
-                            totals[k] = totals.get(k, 0) + v
+                            totals[f"{side}_{k}_tokens"] = totals.get(f"{side}_{k}_tokens", 0) + v
     if totals:
-        return totals
+        return totals, "usage_metadata"
     llm_output = getattr(response, "llm_output", None) or {}
     raw = llm_output.get("token_usage") or llm_output.get("usage")
     if isinstance(raw, dict):
@@ -110,8 +114,8 @@ def _usage(response: Any) -> dict[str, int] | None:
             usage["total_tokens"] = int(
                 raw.get("total_tokens") or usage["input_tokens"] + usage["output_tokens"]
             )
-            return usage
-    return None
+            return usage, "llm_output"
+    return None, None
 
 
 def _finish_and_model(response: Any) -> tuple[str | None, str | None]:
@@ -177,7 +181,16 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._failures: dict[str, dict[str, Any]] = {}
         self._limits = Limits(s.max_depth, s.max_items, s.max_field_chars)
         self._content = s.content != "none"
-        self._min_level = _LEVELS[s.level]
+        self._router = Router(s.verbosity, s.events, s.level)
+        self._sample_rate = s.sample_rate
+        self._ttl_ns = int(s.run_ttl_s * 1e9)
+        self._starts = 0
+        self._skipped: set[UUID] = set()
+        # Handlers built from the same settings log each run once between them (installed twice).
+        self._twin_key = s.model_dump_json()
+        _twins[self._twin_key] = _twins.get(self._twin_key, 0) + 1
+        if "langgraph.callbacks" in sys.modules:
+            self.__class__ = _graph_aware(type(self))
         self._service = s.service
         self._closed = False
         self._close_lock = threading.Lock()
@@ -208,6 +221,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
                 return
             self._closed = True
         self._writer.close()
+        _twins[self._twin_key] = _twins.get(self._twin_key, 1) - 1
         if self._notifier is not None:
             self._notifier.close()
         _live.discard(self)
@@ -254,10 +268,11 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             "depth": run.depth,
             "name": run.name,
         }
-        if self._span_ids is not None:
-            ids = self._span_ids()  # read here: the span is the caller's context
-            if ids is not None:
-                base["otel"] = ids
+        if run.otel is not None:
+            base["otel"] = run.otel
+        if run.node is not None:
+            base["node"] = run.node
+            base["step"] = run.step
         return base
 
     def _start(
@@ -270,29 +285,48 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None,
         inputs: Any,
         extra: dict[str, Any] | None = None,
-    ) -> Run:
+    ) -> Run | None:
+        if _twins.get(self._twin_key, 0) > 1 and _claim(run_id, self) is not self:
+            self._skipped.add(run_id)  # a twin handler logs this run
+            return None
         run, evicted = self._runs.open(run_id, parent_run_id, run_type, name)
         if evicted is not None:
             self._orphaned(evicted)
+        self._starts += 1
+        if self._starts % 256 == 0:
+            for stale in self._runs.expire(time.monotonic_ns() - self._ttl_ns):
+                self._orphaned(stale)
+        if self._span_ids is not None:
+            run.otel = self._span_ids()  # read at the start, in the caller's context
+        parent = run.parent
+        run.sampled = parent.sampled if parent is not None else sampled(run.trace_id, self._sample_rate)
         if extra and extra.get("model"):
             run.model = extra["model"]
         # Model runs aggregate per model when it is known, other runs per name.
         self.metrics.started(run_type, run.model or name)
-        event = self._base("info", f"{run_type}.start", run)
+        if metadata and "langgraph_node" in metadata:
+            run.node = metadata.get("langgraph_node")
+            run.step = metadata.get("langgraph_step")
+        level = self._router.level(f"{run_type}.start", "info", root=run.local_root, sampled=run.sampled)
+        if level is None:
+            return run
+        event = self._base(level, f"{run_type}.start", run)
         event["tags"] = tags or []
         event["metadata"] = self._metadata(metadata) if metadata else {}
         if extra:
             event.update(extra)
         if self._content:
             event["inputs"] = self._content_of(inputs)
-        if self._min_level <= 20:
-            self._emit(event)
+        self._emit(event)
         return run
 
     def _orphaned(self, run: Run) -> None:
         self.stats.add("evicted_runs")
         age_ms = (time.monotonic_ns() - run.start_ns) / 1e6
-        event = self._base("warning", f"{run.run_type}.orphaned", run)
+        level = self._router.level(f"{run.run_type}.orphaned", "warning", root=run.local_root)
+        if level is None:
+            return
+        event = self._base(level, f"{run.run_type}.orphaned", run)
         event["age_ms"] = round(age_ms, 3)
         self._emit(event)
 
@@ -301,6 +335,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if run is None:  # started before this handler was attached, or evicted
             run = _stub(run_id, parent_run_id, run_type)
             run.start_ns = 0
+        elif self._twin_key in _twins and _twins[self._twin_key] > 1:
+            _claims.pop(run_id, None)
         return run
 
     def _end(
@@ -312,19 +348,26 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         extra: dict[str, Any] | None = None,
         usage: dict[str, Any] | None = None,
     ) -> None:
+        if self._skipped and run_id in self._skipped:
+            self._skipped.discard(run_id)
+            return
         run = self._run_or_stub(run_type, run_id, parent_run_id)
-        event = self._base("info", f"{run.run_type}.end", run)
+        name = f"{run.run_type}.end"
+        event = self._base("info", name, run)
         event["outcome"] = "ok"
         duration = self._timing(run, event)
+        self.metrics.ended(run.run_type, run.model or run.name, duration, usage=usage)
+        if self._notifier is not None:
+            self._notify_end(run, duration, failed=False)
+        level = self._router.level(name, "info", root=run.local_root, sampled=run.sampled)
+        if level is None:
+            return
+        event["level"] = level
         if extra:
             event.update(extra)
         if self._content:
             event["outputs"] = self._content_of(outputs)
-        self.metrics.ended(run.run_type, run.model or run.name, duration, usage=usage)
-        if self._notifier is not None:
-            self._notify_end(run, duration, failed=False)
-        if self._min_level <= 20:
-            self._emit(event)
+        self._emit(event)
 
     def _timing(self, run: Run, event: dict[str, Any]) -> float:
         if not run.start_ns:
@@ -346,9 +389,12 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         parent_run_id: UUID | None,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        if self._skipped and run_id in self._skipped:
+            self._skipped.discard(run_id)
+            return
         run = self._run_or_stub(run_type, run_id, parent_run_id)
-        kind = type(error).__name__
-        if kind in _INTERRUPTS or kind in _CANCELS:
+        kind = _control_flow(error)
+        if kind is not None:
             outcome = "interrupted" if kind in _INTERRUPTS else "cancelled"
             event = self._base(
                 "warning" if outcome == "cancelled" else "info",
@@ -368,6 +414,10 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             if self._notifier is not None:
                 self._record_failure(run, event, duration)
                 self._notify_end(run, duration, failed=True)
+        level = self._router.level(event["event"], event["level"], root=run.local_root, sampled=run.sampled)
+        if level is None:
+            return
+        event["level"] = level
         if extra:
             event.update(extra)
         self._emit(event)
@@ -553,7 +603,10 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             run.first_token_ns = time.monotonic_ns()
         run.chunks += 1
         if self.settings.stream_tokens:
-            event = self._base("info", f"{run.run_type}.token", run)
+            level = self._router.level(f"{run.run_type}.token", "info", root=False, sampled=run.sampled)
+            if level is None:
+                return
+            event = self._base(level, f"{run.run_type}.token", run)
             event["index"] = run.chunks - 1
             if self._content:
                 event["token"] = self._content_of(token)
@@ -570,11 +623,12 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self, response: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
         run = self._runs.get(run_id)
-        usage = _usage(response)
+        usage, source = _usage(response)
         finish_reason, response_model = _finish_and_model(response)
         extra: dict[str, Any] = {
             "model": response_model or (run.model if run else None),
             "usage": usage,
+            "usage_source": source,
         }
         if run is not None and run.provider:
             extra["provider"] = run.provider
@@ -593,8 +647,11 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
         run = self._runs.get(run_id)
-        extra = {"model": run.model} if run is not None and run.model else None
-        self._error(run.run_type if run else "llm", error, run_id, parent_run_id, extra)
+        extra: dict[str, Any] = {"model": run.model} if run is not None and run.model else {}
+        usage, source = _usage(kwargs.get("response"))  # a partial response may report usage
+        if usage is not None:
+            extra.update(usage=usage, usage_source=source)
+        self._error(run.run_type if run else "llm", error, run_id, parent_run_id, extra or None)
 
     # -- tools and retrievers --------------------------------------------------------------
 
@@ -667,10 +724,11 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     def _point_event(
         self, level: str, name: str, run_id: UUID, parent_run_id: UUID | None, fields: dict[str, Any]
     ) -> None:
-        if _LEVELS[level] < self._min_level:
-            return
         run = self._runs.get(run_id) or _stub(run_id, parent_run_id, name)
-        event = self._base(level, name, run)
+        routed = self._router.level(name, level, root=False, sampled=run.sampled)
+        if routed is None:
+            return
+        event = self._base(routed, name, run)
         event.update(fields)
         self._emit(event)
 
@@ -724,11 +782,62 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._point_event("info", "custom", run_id, kwargs.get("parent_run_id"), fields)
 
     @_guard
+    def on_interrupt(self, event: Any) -> None:
+        """LangGraph paused the graph for human input (or another interrupt)."""
+        self._graph_event("interrupt", event)
+
+    @_guard
+    def on_resume(self, event: Any) -> None:
+        """LangGraph resumed the graph from a checkpoint."""
+        self._graph_event("resume", event)
+
+    def _graph_event(self, phase: str, payload: Any) -> None:
+        run_id = getattr(payload, "run_id", None)
+        run = self._runs.get(run_id) if run_id is not None else None
+        run_type = run.run_type if run is not None else "chain"
+        fields: dict[str, Any] = {
+            "status": getattr(payload, "status", None),
+            "checkpoint_id": getattr(payload, "checkpoint_id", None),
+            "checkpoint_ns": list(getattr(payload, "checkpoint_ns", ()) or ()),
+        }
+        interrupts = getattr(payload, "interrupts", None)
+        if interrupts is not None and self._content:
+            fields["interrupts"] = self._content_of([getattr(i, "value", i) for i in interrupts])
+        if run_id is not None:
+            self._point_event("info", f"{run_type}.{phase}", run_id, None, fields)
+
+    @_guard
     def on_text(self, text: str, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
-        if self._min_level > 10:
-            return
         fields = {"text": self._content_of(text)} if self._content else {}
         self._point_event("debug", "text", run_id, parent_run_id, fields)
+
+
+def _control_flow(error: BaseException) -> str | None:
+    """The name of the interrupt or cancellation class error is (or derives from), else None."""
+    for cls in type(error).__mro__:
+        if cls.__name__ in _INTERRUPTS or cls.__name__ in _CANCELS:
+            return cls.__name__
+    return None
+
+
+# Twin handlers (same settings) and which of them logs each run.
+_twins: dict[str, int] = {}
+_claims: dict[UUID, LoggingCallbackHandler] = {}
+
+
+def _claim(run_id: UUID, handler: LoggingCallbackHandler) -> LoggingCallbackHandler:
+    if len(_claims) > 100_000:  # runs that never ended: forget the oldest claims
+        for key in list(_claims)[:10_000]:
+            _claims.pop(key, None)
+    return _claims.setdefault(run_id, handler)
+
+
+@functools.cache
+def _graph_aware(cls: type) -> type:
+    """cls as a LangGraph GraphCallbackHandler too, so LangGraph sends it on_interrupt/on_resume."""
+    from langgraph.callbacks import GraphCallbackHandler
+
+    return type(cls.__name__, (cls, GraphCallbackHandler), {"__module__": cls.__module__})
 
 
 def _stub(run_id: UUID, parent_run_id: UUID | None, name: str) -> Run:

@@ -80,4 +80,7 @@ def test_structlog_processor_formatter_recipe_from_the_readme():
     handler.close()
     logger.handlers.clear()
     lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
-    assert [(line["event"], line["run_name"]) for line in lines] == [("chain.start", "echo"), ("chain.end", "echo")]
+    assert [(line["event"], line["run_name"]) for line in lines] == [
+        ("chain.start", "echo"),
+        ("chain.end", "echo"),
+    ]
