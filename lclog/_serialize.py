@@ -148,6 +148,7 @@ def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubbe
             limits,
             depth,
             seen,
+            scrub,
         )
     return _safe_repr(obj, limits)
 

@@ -119,7 +119,9 @@ def _loop_agent(model: FakeToolChatModel, tools: list[Any], handle_tool_errors: 
             for call in reply.tool_calls:
                 try:
                     result = by_name[call["name"]].invoke(call["args"])
-                except Exception as exc:
+                except Exception as exc:  # the agent reports tool errors to the model
+                    if not handle_tool_errors:
+                        raise
                     result = f"Error: {exc!r}"
                 messages.append(ToolMessage(content=str(result), tool_call_id=call["id"]))
         return {"messages": messages}

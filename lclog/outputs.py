@@ -39,6 +39,10 @@ class Output:
         """Called by the writer every flush interval; outputs that batch decide if it is time."""
         self.flush()
 
+    def take_lost(self) -> int:
+        """Events accepted earlier but lost in the failure just raised (buffered, then not written)."""
+        return 0
+
     def close(self) -> None:
         self.flush()
 
@@ -95,6 +99,8 @@ class FileOutput(Output):
         self.path = Path(path)
         self.name = f"file:{self.path}"
         self._file: IO[bytes] | None = None
+        self._buffered = 0  # lines written to the buffer since the last flush
+        self._lost = 0
 
     def _open(self) -> IO[bytes]:
         if self._file is None:
@@ -107,16 +113,39 @@ class FileOutput(Output):
         try:
             file.write(b"".join(line for _, line in items))
         except OSError:
-            self._reset()
+            self._lose()  # this batch is counted by the writer; earlier buffered lines here
             raise
+        self._buffered += len(items)
 
     def flush(self) -> None:
         if self._file is not None:
             try:
                 self._file.flush()
             except OSError:
-                self._reset()
+                self._lost += self._buffered
+                self._lose()
                 raise
+            self._buffered = 0
+
+    def _lose(self) -> None:
+        self._buffered = 0
+        self._reset()
+
+    def take_lost(self) -> int:
+        lost, self._lost = self._lost, 0
+        return lost
+
+    def tick(self) -> None:
+        self.flush()
+        if self._file is not None and self._rotated():
+            self._reset()  # the next write opens the file now at the path
+
+    def _rotated(self) -> bool:
+        """True when the path no longer names the open file (logrotate's move + create, deletion)."""
+        try:
+            return os.stat(self.path).st_ino != os.fstat(self._file.fileno()).st_ino  # type: ignore[union-attr]
+        except (OSError, ValueError):
+            return True
 
     def _reset(self) -> None:
         """Drops the handle after a failure so the next write reopens the file."""
@@ -254,8 +283,11 @@ class Writer:
         try:
             method(*args)
             return True
-        except Exception as exc:
+        except Exception as exc:  # one failing output never stops the others
             self._stats.add("output_errors")
+            lost = output.take_lost()
+            if lost:
+                self._stats.add("dropped", lost)
             self._stats.report(f"output {output.name} failed", type(exc).__name__ + _errno(exc))
             return False
 

@@ -365,3 +365,24 @@ def test_close_flushes_and_later_events_are_counted_as_dropped():
     assert len(memory.events) == 2
     RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [h]})
     assert len(memory.events) == 2 and h.stats.dropped == 2
+
+
+def test_the_agent_without_langgraph_behaves_the_same(captured, tracer, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_langgraph(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("langgraph"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_langgraph)
+    agent = build_agent(FakeToolChatModel(messages=agent_messages()))
+    out = agent.invoke({"messages": [HumanMessage("go")]}, config={"callbacks": [captured.handler, tracer]})
+    assert out["messages"][-1].content.startswith("It is sunny")
+    assert_matches_tree(captured.events, tracer.ended)
+    assert [e["name"] for e in captured.named("tool.error")] == ["lookup_order"]
+    failing = build_agent(FakeToolChatModel(messages=agent_messages()), handle_tool_errors=False)
+    with pytest.raises(ConnectionError):
+        failing.invoke({"messages": [HumanMessage("go")]})
