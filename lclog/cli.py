@@ -1,4 +1,4 @@
-"""`lclog demo | redact | check-config`: the command line."""
+"""`lclog demo | redact | pretty | stats | check-config`: the command line."""
 
 from __future__ import annotations
 
@@ -74,6 +74,55 @@ def _redact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pretty(args: argparse.Namespace) -> int:
+    from lclog._lines import follow, open_inputs, parse
+    from lclog.pretty import render_pretty
+
+    color = sys.stdout.isatty() if args.color is None else args.color
+    out = sys.stdout
+    for _, stream in open_inputs([args.file] if args.file else []):
+        lines = follow(stream) if args.follow else stream
+        trace = None
+        for raw in lines:
+            event = parse(raw)
+            if event is None:  # not an lclog event: passed through
+                out.write(raw.decode("utf-8", "replace"))
+                continue
+            if event.get("trace_id") != trace:
+                trace = event.get("trace_id")
+                out.write(f"\n── trace {trace}\n")
+            out.write(render_pretty(event, color=color) + "\n")
+            if args.follow:
+                out.flush()
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from lclog._lines import open_inputs, parse
+    from lclog.logstats import LogStats
+
+    stats = LogStats(by=args.by)
+    progress = sys.stderr.isatty() and not args.json
+    for name, stream in open_inputs(args.files):
+        total = os.path.getsize(name) if name != "<stdin>" else 0
+        done, shown = 0, 0.0
+        for raw in stream:
+            done += len(raw)
+            event = parse(raw)
+            if event is not None:
+                stats.add(event)
+            if progress and total and done - shown > total / 100:
+                shown = done
+                sys.stderr.write(f"\r{name}: {100 * done / total:5.1f}% ")
+        if progress and total:
+            sys.stderr.write(f"\r{name}: 100.0%\n")
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(stats.rows(), option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(stats.table())
+    return 0
+
+
 def _check_config(args: argparse.Namespace) -> int:
     settings = load_config(args.path)
     from lclog.handler import LoggingCallbackHandler
@@ -95,6 +144,16 @@ def _parser() -> argparse.ArgumentParser:
     redact.add_argument("--config", help="a config file with redaction rules")
     redact.add_argument("--explain", action="store_true", help="list which rule matched where")
     redact.set_defaults(func=_redact)
+    pretty = sub.add_parser("pretty", help="render lclog JSON lines as readable run trees")
+    pretty.add_argument("file", nargs="?", help="a log file (default: stdin)")
+    pretty.add_argument("--follow", "-f", action="store_true", help="keep reading as the file grows")
+    pretty.add_argument("--color", action=argparse.BooleanOptionalAction, default=None)
+    pretty.set_defaults(func=_pretty)
+    stats = sub.add_parser("stats", help="calls, errors, latency and tokens per model, tool or chain")
+    stats.add_argument("files", nargs="*", help="log files (default: stdin)")
+    stats.add_argument("--by", choices=["model", "name", "type", "service", "node"], default="model")
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+    stats.set_defaults(func=_stats)
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("path")
     check.set_defaults(func=_check_config)

@@ -1,0 +1,149 @@
+"""`lclog stats`: calls, errors, latency percentiles and tokens per model, tool or chain."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["GROUPINGS", "Histogram", "LogStats"]
+
+# Log-scale buckets 2% wide: percentiles within 2%, in bounded memory, whatever the log size.
+_RATIO = math.log(1.02)
+
+
+class Histogram:
+    """Counts of values in 2%-wide log buckets; quantiles are read from the bucket edges."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.total = 0
+
+    def add(self, value: float) -> None:
+        bucket = -10_000 if value <= 0 else int(math.log(value) / _RATIO)
+        self.counts[bucket] = self.counts.get(bucket, 0) + 1
+        self.total += 1
+
+    def quantile(self, q: float) -> float | None:
+        if not self.total:
+            return None
+        rank = max(math.ceil(q * self.total) - 1, 0)  # nearest-rank percentile
+        seen = 0
+        for bucket in sorted(self.counts):
+            seen += self.counts[bucket]
+            if seen > rank:
+                return 0.0 if bucket == -10_000 else math.exp((bucket + 0.5) * _RATIO)
+        return None
+
+
+@dataclass
+class Group:
+    calls: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency: Histogram = field(default_factory=Histogram)
+    ttft: Histogram = field(default_factory=Histogram)
+
+    def row(self) -> dict[str, Any]:
+        def q(h: Histogram, p: float) -> float | None:
+            v = h.quantile(p)
+            return None if v is None else round(v, 2)
+
+        return {
+            "calls": self.calls,
+            "errors": self.errors,
+            "error_rate": round(self.errors / self.calls, 4) if self.calls else 0.0,
+            "p50_ms": q(self.latency, 0.50),
+            "p95_ms": q(self.latency, 0.95),
+            "p99_ms": q(self.latency, 0.99),
+            "ttft_p50_ms": q(self.ttft, 0.50),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+
+def _key_model(e: dict[str, Any]) -> str:
+    run_type = e["event"].split(".", 1)[0]
+    if run_type in ("llm", "chat_model"):
+        return f"{run_type} {e.get('model') or e.get('name') or '?'}"
+    return f"{run_type} {e.get('name') or '?'}"
+
+
+GROUPINGS = {
+    "model": _key_model,  # models for LLM runs, names for tools, chains, retrievers
+    "name": lambda e: f"{e['event'].split('.', 1)[0]} {e.get('name') or '?'}",
+    "type": lambda e: e["event"].split(".", 1)[0],
+    "service": lambda e: str(e.get("service") or "?"),
+    "node": lambda e: str(e.get("node") or "-"),
+}
+
+
+class LogStats:
+    """Aggregates end and error events; memory grows with the number of groups only."""
+
+    def __init__(self, by: str = "model") -> None:
+        self._key = GROUPINGS[by]
+        self.groups: dict[str, Group] = {}
+        self.events = 0
+
+    def add(self, e: dict[str, Any]) -> None:
+        name = e.get("event") or ""
+        if not (name.endswith(".end") or name.endswith(".error")):
+            return
+        self.events += 1
+        group = self.groups.setdefault(self._key(e), Group())
+        group.calls += 1
+        if name.endswith(".error"):
+            group.errors += 1
+        if isinstance(e.get("duration_ms"), (int, float)):
+            group.latency.add(e["duration_ms"])
+        if isinstance(e.get("ttft_ms"), (int, float)):
+            group.ttft.add(e["ttft_ms"])
+        usage = e.get("usage")
+        if isinstance(usage, dict):
+            group.input_tokens += int(usage.get("input_tokens") or 0)
+            group.output_tokens += int(usage.get("output_tokens") or 0)
+
+    def add_all(self, events: Iterable[dict[str, Any]]) -> LogStats:
+        for e in events:
+            self.add(e)
+        return self
+
+    def rows(self) -> dict[str, dict[str, Any]]:
+        return {key: self.groups[key].row() for key in sorted(self.groups)}
+
+    def table(self) -> str:
+        rows = self.rows()
+        header = [
+            "group",
+            "calls",
+            "errors",
+            "err%",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "ttft p50",
+            "in tok",
+            "out tok",
+        ]
+        lines = [header]
+        for key, r in rows.items():
+            lines.append(
+                [key, str(r["calls"]), str(r["errors"]), f"{100 * r['error_rate']:.1f}"]
+                + [_num(r[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "ttft_p50_ms")]
+                + [str(r["input_tokens"]), str(r["output_tokens"])]
+            )
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        return "\n".join(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+            for line in lines
+        )
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -1,0 +1,178 @@
+"""Operator tools: `lclog pretty`, `lclog stats`, the Grafana dashboard and Kibana objects."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from lclog.logstats import Histogram, LogStats
+from lclog.schemas import to_ecs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lclog(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "lclog", *args], input=stdin, capture_output=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_lines() -> bytes:
+    proc = lclog("demo", "--format", "json")
+    assert proc.returncode == 0
+    return proc.stdout
+
+
+def test_pretty_renders_trees_and_passes_other_lines_through(demo_lines):
+    out = lclog("pretty", "--no-color", stdin=b"not json\n" + demo_lines + b"{broken\n").stdout.decode()
+    lines = out.splitlines()
+    assert lines[0] == "not json" and lines[-1] == "{broken"
+    assert sum(line.startswith("── trace ") for line in lines) >= 4
+    (tool_error,) = [line for line in lines if "tool.error" in line]
+    assert "lookup_order" in tool_error and "ConnectionError" in tool_error
+    assert tool_error.index("tool.error") > 16  # indented under the agent and its tools node
+    model_end = next(line for line in lines if "chat_model.end" in line)
+    assert "tokens=31→9" in model_end and re.search(r"\d+\.\dms", model_end)
+
+
+def test_pretty_reads_the_ecs_layout_too(demo_lines, tmp_path):
+    ecs = b"".join(orjson.dumps(to_ecs(orjson.loads(line))) + b"\n" for line in demo_lines.splitlines())
+    path = tmp_path / "ecs.jsonl"
+    path.write_bytes(ecs)
+    out = lclog("pretty", "--no-color", str(path)).stdout.decode()
+    assert "tool.error" in out and "lookup_order" in out and "tokens=31→9" in out
+
+
+def test_stats_table_and_json(demo_lines, tmp_path):
+    path = tmp_path / "demo.jsonl"
+    path.write_bytes(demo_lines * 3)
+    rows = json.loads(lclog("stats", "--json", str(path)).stdout)
+    assert rows["tool lookup_order"]["calls"] == 3 and rows["tool lookup_order"]["error_rate"] == 1.0
+    assert rows["chat_model FakeToolChatModel"]["input_tokens"] == 3 * 187
+    assert rows["chat_model GenericFakeChatModel"]["ttft_p50_ms"] is not None
+    table = lclog("stats", str(path)).stdout.decode()
+    assert table.splitlines()[0].split()[:4] == ["group", "calls", "errors", "err%"]
+    by_type = json.loads(lclog("stats", "--json", "--by", "type", str(path)).stdout)
+    assert set(by_type) == {"chain", "chat_model", "retriever", "tool"}
+
+
+def test_percentiles_are_within_two_percent():
+    h = Histogram()
+    for v in range(1, 10_001):
+        h.add(float(v))
+    for q, exact in ((0.5, 5000), (0.95, 9500), (0.99, 9900)):
+        assert abs(h.quantile(q) - exact) / exact < 0.02
+    stats = LogStats()
+    for i in range(100_000):  # memory grows with groups, not events
+        stats.add({"event": "tool.end", "name": f"t{i % 3}", "duration_ms": i % 50})
+    assert len(stats.groups) == 3 and all(len(g.latency.counts) < 300 for g in stats.groups.values())
+
+
+DASHBOARD = ROOT / "config" / "grafana" / "lclog-dashboard.json"
+
+
+def logql_fields(expr: str) -> set[str]:
+    """Fields a LogQL query reads after `| json`: label filters, unwrap, by/without groupings."""
+    after = expr.split("| json", 1)[1] if "| json" in expr else ""
+    fields = set(re.findall(r"\|\s*([a-z_][a-z0-9_]*)\s*(?:=~|!=|!~|=|>|<)", after))
+    fields |= set(re.findall(r"unwrap\s+([a-z_][a-z0-9_]*)", expr))
+    for group in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+        fields |= {g.strip() for g in group.split(",") if g.strip()}
+    return fields
+
+
+def logql_flatten(value: Any, prefix: str = "") -> set[str]:
+    """The field names LogQL's json parser gives an event: nested keys joined with `_`."""
+    if isinstance(value, dict):
+        out: set[str] = set()
+        for k, v in value.items():
+            out |= logql_flatten(v, f"{prefix}{k}_")
+        return out | ({prefix[:-1]} if prefix else set())
+    return {prefix[:-1]}
+
+
+def test_grafana_dashboard_queries_read_only_fields_lclog_writes(demo_lines):
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert {v["name"] for v in dashboard["templating"]["list"]} >= {"datasource", "service", "trace_id"}
+    written = set().union(*(logql_flatten(orjson.loads(line)) for line in demo_lines.splitlines()))
+    labels = {"service"}  # the stream label config/loki.yaml and the Promtail/Alloy snippets set
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 6
+    for panel in dashboard["panels"]:
+        assert panel["datasource"] == {"type": "loki", "uid": "${datasource}"}
+    for expr in exprs:
+        assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}")
+        assert re.search(r'\{service=~"\$service"\}', expr), expr
+        selector_labels = set(re.findall(r"\{([a-z_]+)=", expr))
+        assert selector_labels <= labels
+        assert "| json" in expr
+        assert logql_fields(expr) <= written, (expr, logql_fields(expr) - written)
+    titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
+    for wanted in ("calls per minute", "latency", "tokens", "error rate", "failing tools", "trace"):
+        assert wanted in titles
+
+
+def test_kibana_saved_objects_use_ecs_fields(demo_lines):
+    lines = (ROOT / "config" / "kibana" / "lclog-saved-objects.ndjson").read_text().splitlines()
+    objects = [json.loads(line) for line in lines]
+    assert [o["type"] for o in objects] == ["index-pattern", "search"]
+    assert objects[0]["attributes"]["timeFieldName"] == "@timestamp"
+    ecs = [to_ecs(orjson.loads(line)) for line in demo_lines.splitlines()]
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from lclog.testing import capture
+
+    with capture(schema="ecs") as events:  # a model that names itself, as real ones do
+        reply = AIMessage(content="x", response_metadata={"model_name": "gpt-x"})
+        GenericFakeChatModel(messages=iter([reply])).invoke("hi", config={"callbacks": [events.handler]})
+    ecs += list(events)
+
+    def has(event: dict[str, Any], dotted: str) -> bool:
+        if dotted in event:
+            return True
+        node: Any = event
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    for column in objects[1]["attributes"]["columns"]:
+        assert any(has(e, column) for e in ecs), column
+    source = json.loads(objects[1]["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    assert source["query"]["query"] == 'event.dataset : "lclog.langchain"'
+
+    assert all(e["event"]["dataset"] == "lclog.langchain" for e in ecs)
+
+
+def test_pretty_follow_shows_lines_appended_later(demo_lines, tmp_path):
+    import time
+
+    path = tmp_path / "live.jsonl"
+    lines = demo_lines.splitlines(keepends=True)
+    path.write_bytes(lines[0])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lclog", "pretty", "--follow", "--no-color", str(path)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        time.sleep(1.0)
+        with path.open("ab") as f:
+            f.write(lines[1])
+        deadline = time.time() + 20
+        seen = b""
+        while time.time() < deadline and seen.count(b"chain.start") < 2:
+            seen += proc.stdout.readline()
+        assert seen.count(b"chain.start") == 2
+    finally:
+        proc.kill()
+        proc.wait()
