@@ -1,17 +1,27 @@
-"""Per-invoke cost of logging a LangChain chain: lclog next to the usual alternatives.
+"""What logging LangChain costs: lclog next to the usual alternatives, side by side in one run.
 
-    python tests/benchmarks/bench_overhead.py [--rounds 5] [--invokes 2000] [--out results.json]
+    python tests/benchmarks/bench_overhead.py [--workloads invoke,agent,stream] [--rounds 5]
+                                              [--invokes 2000] [--out results.json]
 
-Workload: ChatPromptTemplate | GenericFakeChatModel | StrOutputParser with a ~1 KB prompt that
-carries an email and an API key (8 callback events per invoke). Each variant runs in a fresh
-process; rounds alternate the variants so machine drift hits all alike. Reported: the median
-µs per invoke, the overhead beyond a do-nothing handler (LangChain's own dispatch cost), and
-that overhead as a multiple of the floor (a handler writing one orjson line per event).
+Workloads (real LangChain objects on fake models):
+  invoke  ChatPromptTemplate | chat model | StrOutputParser, a ~1 KB prompt carrying an email and
+          an API key (8 callback events)
+  agent   a LangGraph agent making two tool calls, then answering
+  stream  a chat model streaming 200 chunks
+
+Each (workload, variant) runs in a fresh process; rounds alternate the variants so machine drift
+hits all alike. Reported per workload: the median µs per call, the overhead beyond a do-nothing
+handler (LangChain's own dispatch cost), and that overhead as a multiple of the floor (a handler
+writing one small orjson line per event, recording no content). Handlers with a queue are
+flushed before the clock stops. Peers that are not installed (the `bench` extra:
+openinference-instrumentation-langchain, opentelemetry-instrumentation-langchain) are skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import itertools
 import json
 import logging
 import os
@@ -27,32 +37,63 @@ VARIANTS = [
     "noop_handler",
     "floor_orjson_line",
     "stdout_callback_handler",
+    "file_callback_handler",
     "naive_structlog",
     "python_json_logger",
+    "openinference",
+    "openllmetry",
     "lclog_content_none",
     "lclog_redacted",
+    "lclog_ecs",
+    "lclog_stream_tokens",
 ]
+# Variants that need a package the core install does not have.
+OPTIONAL = {
+    "openinference": "openinference.instrumentation.langchain",
+    "openllmetry": "opentelemetry.instrumentation.langchain",
+}
+STREAM_CHUNKS = 200
 
 
-def _workload() -> tuple[Any, dict[str, Any]]:
-    import itertools
-
+def workload(name: str) -> tuple[Any, Any, bool]:
+    """Returns (runnable, input, streamed)."""
     from langchain_core.language_models import GenericFakeChatModel
-    from langchain_core.messages import AIMessage
+    from langchain_core.messages import AIMessage, HumanMessage
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
     usage = {"input_tokens": 250, "output_tokens": 12, "total_tokens": 262}
-    model = GenericFakeChatModel(
-        messages=itertools.cycle([AIMessage(content="Here is a short answer.", usage_metadata=usage)])
-    )
-    prompt = ChatPromptTemplate.from_messages([("system", "You answer briefly."), ("human", "{q}")])
-    filler = "Retrieved context: the quarterly report covers revenue, costs and hiring plans. " * 11
-    question = f"{filler}Contact jane.doe@example.com, key sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1. Summarize."
-    return prompt | model | StrOutputParser(), {"q": question}
+    if name == "invoke":
+        model = GenericFakeChatModel(
+            messages=itertools.cycle([AIMessage(content="Here is a short answer.", usage_metadata=usage)])
+        )
+        prompt = ChatPromptTemplate.from_messages([("system", "You answer briefly."), ("human", "{q}")])
+        filler = "Retrieved context: the quarterly report covers revenue, costs and hiring plans. " * 11
+        question = f"{filler}Contact jane.doe@example.com, key sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1. Summarize."
+        return prompt | model | StrOutputParser(), {"q": question}, False
+    if name == "stream":
+        words = " ".join(["token"] * (STREAM_CHUNKS // 2 + 1))  # words and spaces: 201 chunks
+        model = GenericFakeChatModel(
+            messages=itertools.cycle([AIMessage(content=words, usage_metadata=usage)])
+        )
+        return model, "Stream something long.", True
+    from lclog.demo import FakeToolChatModel, build_agent
+
+    def replies() -> Any:
+        while True:
+            yield AIMessage(
+                content="", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "1"}]
+            )
+            yield AIMessage(
+                content="", tool_calls=[{"name": "get_weather", "args": {"city": "Rome"}, "id": "2"}]
+            )
+            yield AIMessage(content="Sunny in both.", usage_metadata=usage)
+
+    agent = build_agent(FakeToolChatModel(messages=replies()))
+    return agent, {"messages": [HumanMessage("Weather in Paris and Rome?")]}, False
 
 
-def _handler(variant: str, sink: str) -> Any:
+def make_handler(variant: str, sink: str) -> Any:
     from langchain_core.callbacks import BaseCallbackHandler
 
     if variant == "no_callbacks":
@@ -86,12 +127,22 @@ def _handler(variant: str, sink: str) -> Any:
             def on_llm_end(self, r: Any, *, run_id: Any, **k: Any) -> None:
                 self._w("llm.end", run_id)
 
+            def on_tool_start(self, s: Any, i: Any, *, run_id: Any, **k: Any) -> None:
+                self._w("tool.start", run_id)
+
+            def on_tool_end(self, o: Any, *, run_id: Any, **k: Any) -> None:
+                self._w("tool.end", run_id)
+
         return Floor()
     if variant == "stdout_callback_handler":
         from langchain_core.callbacks import StdOutCallbackHandler
 
         sys.stdout = open(sink, "w")  # noqa: SIM115
         return StdOutCallbackHandler()
+    if variant == "file_callback_handler":
+        from langchain_core.callbacks import FileCallbackHandler
+
+        return FileCallbackHandler(sink)
     if variant == "naive_structlog":
         import structlog
 
@@ -100,118 +151,185 @@ def _handler(variant: str, sink: str) -> Any:
             logger_factory=structlog.WriteLoggerFactory(open(sink, "w")),  # noqa: SIM115
         )
         log = structlog.get_logger()
-
-        class Naive(BaseCallbackHandler):
-            run_inline = True
-
-            def on_chain_start(self, s: Any, inputs: Any, *, run_id: Any, **k: Any) -> None:
-                log.info("chain.start", run_id=str(run_id), inputs=str(inputs))
-
-            def on_chain_end(self, outputs: Any, *, run_id: Any, **k: Any) -> None:
-                log.info("chain.end", run_id=str(run_id), outputs=str(outputs))
-
-            def on_chat_model_start(self, s: Any, messages: Any, *, run_id: Any, **k: Any) -> None:
-                log.info("chat_model.start", run_id=str(run_id), messages=str(messages))
-
-            def on_llm_end(self, response: Any, *, run_id: Any, **k: Any) -> None:
-                log.info("llm.end", run_id=str(run_id), response=str(response))
-
-        return Naive()
+        return _content_handler(lambda name, **kw: log.info(name, **kw))
     if variant == "python_json_logger":
         from pythonjsonlogger.json import JsonFormatter
 
         logger = logging.getLogger("bench")
-        handler = logging.FileHandler(sink)
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
+        file_handler = logging.FileHandler(sink)
+        file_handler.setFormatter(JsonFormatter())
+        logger.addHandler(file_handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-
-        class Pjl(BaseCallbackHandler):
-            run_inline = True
-
-            def on_chain_start(self, s: Any, inputs: Any, *, run_id: Any, **k: Any) -> None:
-                logger.info("chain.start", extra={"run_id": str(run_id), "inputs": str(inputs)})
-
-            def on_chain_end(self, outputs: Any, *, run_id: Any, **k: Any) -> None:
-                logger.info("chain.end", extra={"run_id": str(run_id), "outputs": str(outputs)})
-
-            def on_chat_model_start(self, s: Any, messages: Any, *, run_id: Any, **k: Any) -> None:
-                logger.info("chat_model.start", extra={"run_id": str(run_id), "messages": str(messages)})
-
-            def on_llm_end(self, response: Any, *, run_id: Any, **k: Any) -> None:
-                logger.info("llm.end", extra={"run_id": str(run_id), "response": str(response)})
-
-        return Pjl()
+        return _content_handler(lambda name, **kw: logger.info(name, extra=kw))
+    if variant in OPTIONAL:
+        return _instrument(variant)
     from lclog import LoggingCallbackHandler
 
-    content = "none" if variant == "lclog_content_none" else "redacted"
-    return LoggingCallbackHandler({"content": content, "outputs": [{"type": "file", "path": sink}]})
+    config: dict[str, Any] = {"outputs": [{"type": "file", "path": sink}]}
+    if variant == "lclog_content_none":
+        config["content"] = "none"
+    if variant == "lclog_ecs":
+        config["schema"] = "ecs"
+    if variant == "lclog_stream_tokens":
+        config["stream_tokens"] = True
+    return LoggingCallbackHandler(config)
 
 
-def _child(variant: str, invokes: int) -> None:
-    chain, inputs = _workload()
+def _content_handler(log: Any) -> Any:
+    """What people write by hand: str() of every input and output, one log call per event."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class ByHand(BaseCallbackHandler):
+        run_inline = True
+
+        def on_chain_start(self, s: Any, inputs: Any, *, run_id: Any, **k: Any) -> None:
+            log("chain.start", run_id=str(run_id), inputs=str(inputs))
+
+        def on_chain_end(self, outputs: Any, *, run_id: Any, **k: Any) -> None:
+            log("chain.end", run_id=str(run_id), outputs=str(outputs))
+
+        def on_chat_model_start(self, s: Any, messages: Any, *, run_id: Any, **k: Any) -> None:
+            log("chat_model.start", run_id=str(run_id), messages=str(messages))
+
+        def on_llm_end(self, response: Any, *, run_id: Any, **k: Any) -> None:
+            log("llm.end", run_id=str(run_id), response=str(response))
+
+        def on_tool_start(self, s: Any, input_str: Any, *, run_id: Any, **k: Any) -> None:
+            log("tool.start", run_id=str(run_id), input=str(input_str))
+
+        def on_tool_end(self, output: Any, *, run_id: Any, **k: Any) -> None:
+            log("tool.end", run_id=str(run_id), output=str(output))
+
+    return ByHand()
+
+
+class _Instrumented:
+    """A global instrumentor with an in-memory span exporter, cleared as it goes."""
+
+    def __init__(self, exporter: Any) -> None:
+        self.exporter = exporter
+
+    def close(self) -> None:
+        self.exporter.clear()
+
+
+def _instrument(variant: str) -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    if variant == "openinference":
+        from openinference.instrumentation.langchain import LangChainInstrumentor
+
+        LangChainInstrumentor().instrument(tracer_provider=provider)
+    else:
+        from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+        LangchainInstrumentor().instrument(tracer_provider=provider)
+    return _Instrumented(exporter)
+
+
+def child(workload_name: str, variant: str, calls: int) -> None:
+    runnable, inputs, streamed = workload(workload_name)
     with tempfile.TemporaryDirectory() as tmp:
-        handler = _handler(variant, os.path.join(tmp, "sink.log"))
-        config = {"callbacks": [handler]} if handler is not None else {}
-        for _ in range(200):  # warm up: imports, caches, DFA states
-            chain.invoke(inputs, config=config)
-        samples = []
-        batch = 100
-        start_all = time.perf_counter()
-        for _ in range(invokes // batch):
-            t0 = time.perf_counter()
-            for _ in range(batch):
-                chain.invoke(inputs, config=config)
-            samples.append((time.perf_counter() - t0) / batch * 1e6)
+        handler = make_handler(variant, os.path.join(tmp, "sink.log"))
+        callbacks = [handler] if handler is not None and not isinstance(handler, _Instrumented) else []
+        config = {"callbacks": callbacks} if callbacks else {}
+
+        def call() -> None:
+            if streamed:
+                for _ in runnable.stream(inputs, config=config):
+                    pass
+            else:
+                runnable.invoke(inputs, config=config)
+
+        for _ in range(min(200, calls // 5)):  # warm up: imports, caches, DFA states
+            call()
+        if isinstance(handler, _Instrumented):
+            handler.close()
+        start = time.perf_counter()
+        for i in range(calls):
+            call()
+            if isinstance(handler, _Instrumented) and i % 100 == 99:
+                handler.exporter.clear()
         if hasattr(handler, "close"):
-            handler.close()  # lclog: the queued events are written before the clock stops
-        total_us = (time.perf_counter() - start_all) / (invokes // batch * batch) * 1e6
-    result = {"variant": variant, "median_us": statistics.median(samples), "total_us": total_us}
-    print(json.dumps(result), file=sys.__stdout__)
+            handler.close()  # queued events are written before the clock stops
+        if hasattr(handler, "flush"):
+            handler.flush()
+        per_call = (time.perf_counter() - start) / calls * 1e6
+    print(json.dumps({"workload": workload_name, "variant": variant, "us": per_call}), file=sys.__stdout__)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--invokes", type=int, default=2000)
+    parser.add_argument("--workloads", default="invoke,agent,stream")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--invokes", type=int, default=2000, help="calls per process (agent: a fifth)")
     parser.add_argument("--out", help="write the results as JSON here")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.invokes)
+        child(args.child[0], args.child[1], args.invokes)
         return
-    variants = args.variants.split(",")
-    results: dict[str, list[float]] = {v: [] for v in variants}
-    for r in range(args.rounds):
-        order = variants if r % 2 == 0 else variants[::-1]
-        for variant in order:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", variant, "--invokes", str(args.invokes)],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            line = proc.stdout.strip().splitlines()[-1]
-            results[variant].append(json.loads(line)["total_us"])
-        print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
-    med = {v: statistics.median(s) for v, s in results.items()}
-    base = med.get("noop_handler", 0.0)
-    floor = med.get("floor_orjson_line", 0.0) - base
-    print(f"{'variant':26s} {'µs/invoke':>10s} {'overhead µs':>12s} {'x floor':>8s}")
-    table = []
-    for v in variants:
-        over = med[v] - base
-        ratio = over / floor if floor > 0 else float("nan")
-        row = {"variant": v, "us_per_invoke": round(med[v], 1), "overhead_us": round(over, 1)}
-        row["x_floor"] = round(ratio, 2)
-        table.append(row)
-        shown = "" if v in ("no_callbacks", "noop_handler") else f"{ratio:8.1f}"
-        print(f"{v:26s} {med[v]:10.1f} {over:12.1f} {shown:>8s}")
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"rounds": args.rounds, "invokes": args.invokes, "results": table}, f, indent=2)
+    variants = [v for v in args.variants.split(",") if v not in OPTIONAL or _has(OPTIONAL[v])]
+    results: dict[str, dict[str, list[float]]] = {}
+    for workload_name in args.workloads.split(","):
+        names = [v for v in variants if v != "lclog_stream_tokens" or workload_name == "stream"]
+        calls = args.invokes // 5 if workload_name == "agent" else args.invokes
+        series: dict[str, list[float]] = {v: [] for v in names}
+        for r in range(args.rounds):
+            for variant in names if r % 2 == 0 else names[::-1]:
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--child", workload_name, variant, "--invokes", str(calls)],
+                    capture_output=True, text=True,
+                )  # fmt: skip
+                if proc.returncode != 0:
+                    print(f"{workload_name}/{variant} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                    continue
+                series[variant].append(json.loads(proc.stdout.strip().splitlines()[-1])["us"])
+            print(f"{workload_name}: round {r + 1}/{args.rounds}", file=sys.stderr)
+        results[workload_name] = series
+    report(results, args.out)
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def report(results: dict[str, dict[str, list[float]]], out: str | None) -> None:
+    table: dict[str, list[dict[str, Any]]] = {}
+    for workload_name, series in results.items():
+        med = {v: statistics.median(s) for v, s in series.items() if s}
+        base = med.get("noop_handler", 0.0)
+        floor = med.get("floor_orjson_line", 0.0) - base
+        print(f"\n{workload_name}")
+        print(f"{'variant':26s} {'µs/call':>10s} {'overhead µs':>12s} {'x floor':>8s}")
+        rows = []
+        for v, value in med.items():
+            over = value - base
+            ratio = over / floor if floor > 0 else float("nan")
+            rows.append({"variant": v, "us_per_call": round(value, 1), "overhead_us": round(over, 1),
+                         "x_floor": round(ratio, 2), "runs": len(series[v])})  # fmt: skip
+            shown = "" if v in ("no_callbacks", "noop_handler") else f"{ratio:8.1f}"
+            print(f"{v:26s} {value:10.1f} {over:12.1f} {shown:>8s}")
+        if workload_name == "stream":
+            for v in ("lclog_redacted", "lclog_stream_tokens"):
+                if v in med:
+                    print(f"{v}: {(med[v] - base) / (STREAM_CHUNKS + 1):.2f} µs per chunk beyond dispatch")
+        table[workload_name] = rows
+    if out:
+        with open(out, "w") as f:
+            json.dump(table, f, indent=2)
 
 
 if __name__ == "__main__":
