@@ -185,6 +185,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._sample_rate = s.sample_rate
         self._ttl_ns = int(s.run_ttl_s * 1e9)
         self._starts = 0
+        self._token_run: Run | None = None
+        self._stream_tokens = s.stream_tokens
         self._skipped: set[UUID] = set()
         # Handlers built from the same settings log each run once between them (installed twice).
         self._twin_key = s.model_dump_json()
@@ -586,7 +588,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         inputs = messages[0] if len(messages) == 1 else messages
         self._model_start("chat_model", serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
 
-    @_guard
     def on_llm_new_token(
         self,
         token: Any,
@@ -596,21 +597,33 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         parent_run_id: UUID | None = None,
         **kwargs: Any,
     ) -> None:
-        run = self._runs.get(run_id)
-        if run is None:
+        # The hottest hook (once per token): guarded inline, and the run found by identity first,
+        # since LangChain passes the same run id object for every token of a run.
+        try:
+            run = self._token_run
+            if run is None or run.run_id is not run_id:
+                run = self._runs.get(run_id)
+                if run is None:
+                    return
+                self._token_run = run
+            if not run.first_token_ns:
+                run.first_token_ns = time.monotonic_ns()
+            run.chunks += 1
+            if self._stream_tokens:
+                self._token_event(run, token)
+        except Exception as exc:
+            self.stats.add("internal_errors")
+            self.stats.report("on_llm_new_token failed", type(exc).__name__)
+
+    def _token_event(self, run: Run, token: Any) -> None:
+        level = self._router.level(f"{run.run_type}.token", "info", root=False, sampled=run.sampled)
+        if level is None:
             return
-        if not run.first_token_ns:
-            run.first_token_ns = time.monotonic_ns()
-        run.chunks += 1
-        if self.settings.stream_tokens:
-            level = self._router.level(f"{run.run_type}.token", "info", root=False, sampled=run.sampled)
-            if level is None:
-                return
-            event = self._base(level, f"{run.run_type}.token", run)
-            event["index"] = run.chunks - 1
-            if self._content:
-                event["token"] = self._content_of(token)
-            self._emit(event)
+        event = self._base(level, f"{run.run_type}.token", run)
+        event["index"] = run.chunks - 1
+        if self._content:
+            event["token"] = self._content_of(token)
+        self._emit(event)
 
     @_guard
     def on_stream_event(self, event: Any, *, run_id: UUID, **kwargs: Any) -> None:
