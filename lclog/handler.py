@@ -43,6 +43,10 @@ _CONTENT_KEYS = frozenset(
 _PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
 
 F = TypeVar("F", bound=Callable[..., Any])
+_NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
+# Names and tags are labels, not content: kept short whatever a caller passes.
+_MAX_NAME = 256
+_NAME_LIMITS = Limits(max_depth=1, max_items=8, max_chars=_MAX_NAME)
 _live: weakref.WeakSet[LoggingCallbackHandler] = weakref.WeakSet()
 
 
@@ -61,16 +65,14 @@ def _guard(hook: F) -> F:
 
 
 def _name(serialized: dict[str, Any] | None, kwargs: dict[str, Any], default: str) -> str:
-    name = kwargs.get("name")
-    if name:
-        return str(name)
-    if serialized:
-        if serialized.get("name"):
-            return str(serialized["name"])
+    """The run's name, at most _MAX_NAME characters."""
+    name: Any = kwargs.get("name")
+    if not name and isinstance(serialized, dict):
         ids = serialized.get("id")
-        if isinstance(ids, list) and ids:
-            return str(ids[-1])
-    return default
+        name = serialized.get("name") or (ids[-1] if isinstance(ids, list) and ids else None)
+    if not name:
+        return default
+    return truncate(name if isinstance(name, str) else to_jsonable(name, _NAME_LIMITS), _MAX_NAME)
 
 
 def _model(serialized: dict[str, Any] | None, params: dict[str, Any], metadata: dict[str, Any]) -> str | None:
@@ -240,14 +242,24 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if self._closed:
             self.stats.add("dropped")
             return
-        if not self.pipeline.processors:
+        writer = self._writer
+        if not self.pipeline.processors and writer.backlog() < writer.defer_limit:
             # Nothing of the user's needs this thread's context: redaction and rendering run
             # in the writer, off the request path. Content was already made safe and redacted.
-            self._writer.put((event, None))
+            writer.put((event, None))
             return
         result = self.pipeline.process(event)
         if result is not None:
-            self._writer.put(result)
+            # Queued lines are compact; the dict is kept only for outputs that read it.
+            writer.put(result if writer.needs_events else (_NO_EVENT, result[1]))
+        if writer.backlog() >= writer.defer_limit:
+            writer.help_drain()
+
+    def _tags(self, tags: Any) -> list[Any]:
+        if isinstance(tags, list) and all(type(t) is str and len(t) <= _MAX_NAME for t in tags):
+            return tags[: self._limits.max_items]
+        value = to_jsonable(tags, _NAME_LIMITS)
+        return value if isinstance(value, list) else [value]
 
     def _metadata(self, metadata: dict[str, Any]) -> Any:
         # LangSmith's hints (ls_provider, ls_model_name, lc_versions ...) are left out: their
@@ -313,7 +325,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if level is None:
             return run
         event = self._base(level, f"{run_type}.start", run)
-        event["tags"] = tags or []
+        event["tags"] = self._tags(tags) if tags else []
         event["metadata"] = self._metadata(metadata) if metadata else {}
         if extra:
             event.update(extra)
@@ -789,7 +801,10 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        fields: dict[str, Any] = {"custom_event": str(name), "tags": tags or []}
+        fields: dict[str, Any] = {
+            "custom_event": truncate(str(name), _MAX_NAME),
+            "tags": self._tags(tags or []),
+        }
         if self._content:
             fields["data"] = self._content_of(data)
         self._point_event("info", "custom", run_id, kwargs.get("parent_run_id"), fields)

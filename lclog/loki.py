@@ -40,6 +40,8 @@ def _timestamp_ns(event: dict[str, Any]) -> str:
 class LokiOutput(Output):
     """Pushes JSON lines to `/loki/api/v1/push` under one stream of static labels."""
 
+    needs_events = True  # lines are re-rendered without the stream labels
+
     def __init__(
         self,
         url: str,

@@ -28,6 +28,7 @@ class Output:
     """A destination. `write` gets batches in order from a single thread."""
 
     name = "output"
+    needs_events = False  # True: `write` reads the event dicts, not only the JSON lines
 
     def write(self, items: Sequence[Item]) -> None:
         raise NotImplementedError
@@ -54,6 +55,7 @@ class StreamOutput(Output):
         self.name = stream
         self._stream = stream
         self._format = fmt
+        self.needs_events = fmt == "pretty"
         self._color = color
         self.broken = False
 
@@ -163,6 +165,7 @@ class MemoryOutput(Output):
     """Keeps processed events in a list (see `lclog.testing`)."""
 
     name = "memory"
+    needs_events = True
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
@@ -206,6 +209,10 @@ def build_outputs(settings: Sequence[OutputSettings], stats: Stats) -> list[Outp
     return outputs
 
 
+# Events written per batch at most; a longer queue is written in several batches.
+_CHUNK = 1024
+
+
 class Writer:
     """A bounded queue of rendered events and the background thread that writes them.
 
@@ -223,6 +230,11 @@ class Writer:
         process: Process | None = None,
     ) -> None:
         self.outputs = list(outputs)
+        self.needs_events = any(o.needs_events for o in self.outputs)
+        # Raw events (processed here, off the request path) waiting at most. Past this the
+        # producer processes its own events and helps drain: a producer faster than this thread
+        # (which also yields the GIL at every RE2 call) slows down instead of dropping events.
+        self.defer_limit = min(256, capacity)
         self._stats = stats
         self._process = process
         self._queue: deque[Queued] = deque()
@@ -233,6 +245,9 @@ class Writer:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="lclog-writer", daemon=True)
         self._thread.start()
+
+    def backlog(self) -> int:
+        return len(self._queue)
 
     def put(self, item: Queued) -> None:
         if len(self._queue) >= self._capacity:
@@ -250,9 +265,24 @@ class Writer:
     def drain(self, *, flush: bool = False, tick: bool = False) -> None:
         """Writes everything queued so far to every output; never raises."""
         with self._drain_lock:
-            queue = self._queue
+            self._drain_locked(flush=flush, tick=tick)
+
+    def help_drain(self) -> None:
+        """Called by a producer that is ahead: drains here unless the writer thread is at it."""
+        if self._drain_lock.acquire(blocking=False):
+            try:
+                self._drain_locked()
+            finally:
+                self._drain_lock.release()
+
+    def _drain_locked(self, *, flush: bool = False, tick: bool = False) -> None:
+        queue = self._queue
+        # What is queued now, not what arrives meanwhile (a drain chasing the producer would
+        # never write), in chunks, so that every chunk is written as soon as it is ready.
+        pending = len(queue)
+        while pending > 0:
             batch: list[Item] = []
-            while queue:
+            for _ in range(min(pending, _CHUNK)):
                 event, line = queue.popleft()
                 if line is not None:
                     batch.append((event, line))
@@ -260,14 +290,15 @@ class Writer:
                 item = self._process_one(event)
                 if item is not None:
                     batch.append(item)
+            pending -= _CHUNK
             if batch:
                 for output in self.outputs:
                     if not self._call(output, output.write, batch):
                         self._stats.add("dropped", len(batch))
                 self._stats.add("emitted", len(batch))
-            if flush or tick:
-                for output in self.outputs:
-                    self._call(output, output.flush if flush else output.tick)
+        if flush or tick:
+            for output in self.outputs:
+                self._call(output, output.flush if flush else output.tick)
 
     def _process_one(self, event: dict[str, Any]) -> Item | None:
         if self._process is None:
@@ -297,7 +328,7 @@ class Writer:
     def close(self) -> None:
         self._closed = True
         self._wake.set()
-        self.drain(flush=True)
+        self.flush()
         for output in self.outputs:
             self._call(output, output.close)
         if self._thread is not threading.current_thread():

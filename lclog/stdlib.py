@@ -33,6 +33,8 @@ class StdlibOutput(Output):
     propagation); with "none" the service's own logging configuration decides everything.
     """
 
+    needs_events = True
+
     def __init__(self, logger: str = "lclog", formatter: str = "none", stream: str = "stdout") -> None:
         self.name = f"stdlib:{logger}"
         self.logger = logging.getLogger(logger)

@@ -386,3 +386,18 @@ def test_a_1mb_adversarial_prompt_is_redacted_in_bounded_time(hostile):
     start = time.perf_counter()
     Redactor().redact_text(hostile)
     assert time.perf_counter() - start < 10  # linear: a backtracking engine takes hours
+
+
+def test_the_writer_keeps_up_with_sustained_load(tmp_path):
+    path = tmp_path / "sustained.jsonl"
+    handler = LoggingCallbackHandler(
+        {"outputs": [{"type": "file", "path": str(path)}], "queue_size": 6000, "flush_interval_s": 0.05}
+    )
+    chain = RunnableLambda(lambda x: x.upper())
+    for i in range(8000):  # 16,000 events through a 6,000-event queue, never pausing
+        chain.invoke(f"question {i} from jane.doe@example.com", config={"callbacks": [handler]})
+    written_meanwhile = handler.stats.emitted
+    handler.close()
+    assert written_meanwhile > 0
+    assert handler.stats.dropped == 0
+    assert len(path.read_bytes().splitlines()) == 16_000

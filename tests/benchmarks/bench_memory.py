@@ -22,7 +22,9 @@ def rss_mib() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--every", type=int, default=100_000)
     args = parser.parse_args()
@@ -34,7 +36,10 @@ def main() -> None:
     chain = RunnableLambda(lambda x: {"answer": x["q"].upper()}, name="step")
     with tempfile.TemporaryDirectory() as tmp:
         handler = LoggingCallbackHandler(
-            {"outputs": [{"type": "file", "path": os.path.join(tmp, "events.jsonl")}], "max_open_runs": 10_000}
+            {
+                "outputs": [{"type": "file", "path": os.path.join(tmp, "events.jsonl")}],
+                "max_open_runs": 10_000,
+            }
         )
         cfg = {"callbacks": [handler]}
         print(f"{'runs':>10s} {'RSS MiB':>9s} {'open runs':>10s} {'evicted':>9s} {'s':>7s}")
