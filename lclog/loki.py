@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
+from lclog._http import PostFailed, post
 from lclog.outputs import Item, Output
 from lclog.stats import Stats
 
@@ -19,7 +18,6 @@ __all__ = ["MAX_LINE_BYTES", "LokiOutput"]
 
 # Loki's default max_line_size is 256 KB; longer lines are rejected.
 MAX_LINE_BYTES = 256 * 1024
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Content fields dropped, in this order, from a line that is still too long.
 _BULKY = ("inputs", "outputs", "data", "metadata", "gen_ai", "attributes", "error")
 
@@ -111,21 +109,17 @@ class LokiOutput(Output):
         self._last_push = time.monotonic()
         values.sort(key=lambda v: int(v[0]))  # Loki wants each stream in time order
         body = gzip.compress(orjson.dumps({"streams": [{"stream": self.labels, "values": values}]}))
-        for attempt in range(self._retries + 1):
-            request = urllib.request.Request(self.url, data=body, headers=self._headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                    response.read()
-                return
-            except urllib.error.HTTPError as exc:
-                if exc.code not in _RETRY_STATUSES or attempt == self._retries:
-                    self._fail(len(values), f"HTTP {exc.code}")
-                    return
-            except (urllib.error.URLError, OSError) as exc:
-                if attempt == self._retries:
-                    self._fail(len(values), type(getattr(exc, "reason", exc)).__name__)
-                    return
-            time.sleep(self._backoff * 2**attempt)
+        try:
+            post(
+                self.url,
+                body,
+                self._headers,
+                timeout=self._timeout,
+                retries=self._retries,
+                backoff=self._backoff,
+            )
+        except PostFailed as exc:
+            self._fail(len(values), str(exc))
 
     def _fail(self, count: int, reason: str) -> None:
         self._stats.add("output_errors")

@@ -6,14 +6,13 @@ import logging
 import queue
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from lclog._http import PostFailed, post
 from lclog.config import CallableTarget, LogTarget, NotifySettings, WebhookTarget
 from lclog.pipeline import import_processor
 from lclog.redaction import Redactor
@@ -21,8 +20,6 @@ from lclog.stats import Stats
 
 __all__ = ["Notifier", "summary"]
 
-# HTTP statuses worth retrying: rate limited, or the server's own failure.
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _STOP = object()
 
 
@@ -57,20 +54,7 @@ class _Webhook:
         body = {"text": summary(n)} if spec.format == "slack" else n
         data = orjson.dumps(body)
         headers = {"Content-Type": "application/json", "User-Agent": "lclog", **spec.headers}
-        for attempt in range(spec.retries + 1):
-            request = urllib.request.Request(spec.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=spec.timeout_s) as response:
-                    response.read()
-                return
-            except urllib.error.HTTPError as exc:
-                if exc.code not in _RETRY_STATUSES or attempt == spec.retries:
-                    raise RuntimeError(f"HTTP {exc.code}") from None
-            except (urllib.error.URLError, OSError) as exc:
-                if attempt == spec.retries:
-                    reason = getattr(exc, "reason", exc)
-                    raise RuntimeError(f"{type(reason).__name__} after {attempt + 1} attempts") from None
-            time.sleep(spec.backoff_s * 2**attempt)
+        post(spec.url, data, headers, timeout=spec.timeout_s, retries=spec.retries, backoff=spec.backoff_s)
 
 
 class _Log:
@@ -166,7 +150,7 @@ class Notifier:
             except Exception as exc:
                 ok = False
                 self._stats.add("notifier_failures")
-                detail = str(exc) if isinstance(exc, RuntimeError) else type(exc).__name__
+                detail = str(exc) if isinstance(exc, PostFailed) else type(exc).__name__
                 self._stats.report(f"notify {target.name} failed", self._redactor.redact_text(detail))
         if ok:
             self._stats.add("notifications_sent")
