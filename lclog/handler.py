@@ -35,11 +35,11 @@ __all__ = ["LoggingCallbackHandler"]
 # Exceptions that end a run without it having failed (LangGraph control flow, cancellation).
 _INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
 _CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
-# Invocation parameters worth logging; the rest (headers, keys, clients) never are.
 # Fields whose values come only from `_content_of`, so they are redacted as they are serialized.
 _CONTENT_KEYS = frozenset(
     {"inputs", "outputs", "metadata", "params", "token", "data", "tool_input", "log", "text"}
 )
+# Invocation parameters worth logging; the rest (headers, keys, clients) never are.
 _PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
 
 F = TypeVar("F", bound=Callable[..., Any])
