@@ -18,11 +18,11 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 
 from lclog._otel import span_ids_getter
-from lclog._runs import Run, RunTable, path
+from lclog._runs import Run, RunTable
 from lclog._serialize import Limits, to_jsonable, truncate
 from lclog.config import Settings, load_config
 from lclog.metrics import Metrics
-from lclog.notify import Notifier
+from lclog.notify import Alerts, Notifier
 from lclog.outputs import Output, Writer, build_outputs
 from lclog.pipeline import Pipeline, Processor, import_processor
 from lclog.redaction import Redactor
@@ -179,8 +179,11 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         )
         self._runs = RunTable(s.max_open_runs)
         self._notifier = Notifier(s.notify, self.redactor, self.stats) if s.notify.targets else None
-        self._notify_on = frozenset(s.notify.on)
-        self._failures: dict[str, dict[str, Any]] = {}
+        self._alerts = (
+            Alerts(s.notify, self._notifier, s.service, s.max_open_runs)
+            if self._notifier is not None
+            else None
+        )
         self._limits = Limits(s.max_depth, s.max_items, s.max_field_chars)
         self._content = s.content != "none"
         self._router = Router(s.verbosity, s.events, s.level)
@@ -371,8 +374,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         event["outcome"] = "ok"
         duration = self._timing(run, event)
         self.metrics.ended(run.run_type, run.model or run.name, duration, usage=usage)
-        if self._notifier is not None:
-            self._notify_end(run, duration, failed=False)
+        if self._alerts is not None:
+            self._alerts.ended(run, duration, failed=False)
         level = self._router.level(name, "info", root=run.local_root, sampled=run.sampled)
         if level is None:
             return
@@ -425,9 +428,9 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             duration = self._timing(run, event)
             event["error"] = self._error_fields(error)
             self.metrics.ended(run.run_type, run.model or run.name, duration, error=True)
-            if self._notifier is not None:
-                self._record_failure(run, event, duration)
-                self._notify_end(run, duration, failed=True)
+            if self._alerts is not None:
+                self._alerts.failed(run, event["error"], duration)
+                self._alerts.ended(run, duration, failed=True)
         level = self._router.level(event["event"], event["level"], root=run.local_root, sampled=run.sampled)
         if level is None:
             return
@@ -435,58 +438,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if extra:
             event.update(extra)
         self._emit(event)
-
-    # -- notifications: hooks only record and enqueue; the notifier's thread delivers ------
-
-    def _record_failure(self, run: Run, event: dict[str, Any], duration: float) -> None:
-        """Remembers the deepest failing run of a trace; its ancestors' errors only propagate it."""
-        known = self._failures.get(run.trace_id)
-        if known is not None and run.id in known["path_ids"]:
-            return
-        runs = path(run)
-        self._failures[run.trace_id] = {
-            "run": {
-                "type": run.run_type,
-                "name": run.name,
-                "run_id": run.id,
-                "model": run.model,
-                "duration_ms": round(duration, 3),
-            },
-            "error": event["error"],
-            "path": [r.name for r in runs],
-            "path_ids": {r.id for r in runs},
-        }
-        if len(self._failures) > self.settings.max_open_runs:
-            self._failures.pop(next(iter(self._failures)), None)
-
-    def _notify_end(self, run: Run, duration: float, *, failed: bool) -> None:
-        on = self._notify_on
-        slow_ms = self.settings.notify.slow_ms
-        if slow_ms is not None and duration > slow_ms and run.run_type in on:
-            self._submit("slow", run.trace_id, {"run": {"type": run.run_type, "name": run.name,
-                         "run_id": run.id, "model": run.model, "duration_ms": round(duration, 3)},
-                         "path": [r.name for r in path(run)]})  # fmt: skip
-        if not run.local_root:
-            return
-        failure = self._failures.pop(run.trace_id, None)
-        if failure is None:
-            return
-        if failed:
-            if failure["run"]["type"] in on or "root" in on:
-                self._submit("error", run.trace_id, failure)
-        elif self.settings.notify.recovered and failure["run"]["type"] in on:
-            self._submit("recovered", run.trace_id, failure)
-
-    def _submit(self, kind: str, trace_id: str, details: dict[str, Any]) -> None:
-        assert self._notifier is not None
-        notification = {
-            "kind": kind,
-            "service": self._service,
-            "trace_id": trace_id,
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            **{k: v for k, v in details.items() if k != "path_ids"},
-        }
-        self._notifier.submit(notification)
 
     def _error_fields(self, error: BaseException) -> dict[str, Any]:
         fields: dict[str, Any] = {

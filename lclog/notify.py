@@ -13,12 +13,13 @@ from typing import Any
 import orjson
 
 from lclog._http import PostFailed, post
+from lclog._runs import Run, path
 from lclog.config import CallableTarget, LogTarget, NotifySettings, WebhookTarget
 from lclog.pipeline import import_processor
 from lclog.redaction import Redactor
 from lclog.stats import Stats
 
-__all__ = ["Notifier", "summary"]
+__all__ = ["Alerts", "Notifier", "summary"]
 
 _STOP = object()
 
@@ -177,3 +178,70 @@ class Notifier:
             except queue.Full:
                 return
             self._thread.join(timeout=0.5)
+
+
+class Alerts:
+    """Decides what to notify as runs end: one notification per failed trace, naming its deepest
+    failing run and the path to it, and runs slower than `slow_ms`. Called from the hooks: it only
+    keeps small dicts and hands notifications to the Notifier's queue."""
+
+    def __init__(self, settings: NotifySettings, notifier: Notifier, service: str, max_traces: int) -> None:
+        self._settings = settings
+        self._notifier = notifier
+        self._service = service
+        self._on = frozenset(settings.on)
+        self._max = max_traces
+        self._failures: dict[str, dict[str, Any]] = {}
+
+    def failed(self, run: Run, error: dict[str, Any], duration: float) -> None:
+        """Remembers the deepest failing run of a trace; its ancestors' errors only propagate it."""
+        known = self._failures.get(run.trace_id)
+        if known is not None and run.id in known["path_ids"]:
+            return
+        runs = path(run)
+        self._failures[run.trace_id] = {
+            "run": _run_fields(run, duration),
+            "error": error,
+            "path": [r.name for r in runs],
+            "path_ids": {r.id for r in runs},
+        }
+        if len(self._failures) > self._max:
+            self._failures.pop(next(iter(self._failures)), None)
+
+    def ended(self, run: Run, duration: float, *, failed: bool) -> None:
+        """Notifies a slow run now, and a failed trace when its (local) root ends."""
+        on = self._on
+        slow_ms = self._settings.slow_ms
+        if slow_ms is not None and duration > slow_ms and run.run_type in on:
+            details = {"run": _run_fields(run, duration), "path": [r.name for r in path(run)]}
+            self._submit("slow", run.trace_id, details)
+        if not run.local_root:
+            return
+        failure = self._failures.pop(run.trace_id, None)
+        if failure is None:
+            return
+        if failed:
+            if failure["run"]["type"] in on or "root" in on:
+                self._submit("error", run.trace_id, failure)
+        elif self._settings.recovered and failure["run"]["type"] in on:
+            self._submit("recovered", run.trace_id, failure)
+
+    def _submit(self, kind: str, trace_id: str, details: dict[str, Any]) -> None:
+        notification = {
+            "kind": kind,
+            "service": self._service,
+            "trace_id": trace_id,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **{k: v for k, v in details.items() if k != "path_ids"},
+        }
+        self._notifier.submit(notification)
+
+
+def _run_fields(run: Run, duration: float) -> dict[str, Any]:
+    return {
+        "type": run.run_type,
+        "name": run.name,
+        "run_id": run.id,
+        "model": run.model,
+        "duration_ms": round(duration, 3),
+    }
