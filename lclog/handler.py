@@ -195,6 +195,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._skipped: set[UUID] = set()
         # Handlers built from the same settings log each run once between them (installed twice).
         self._twin_key = s.model_dump_json()
+        if outputs is not None or processors:  # set in code, not config: never someone's twin
+            self._twin_key += f"|{id(self)}"
         _twins[self._twin_key] = _twins.get(self._twin_key, 0) + 1
         if "langgraph.callbacks" in sys.modules:
             self.__class__ = _graph_aware(type(self))

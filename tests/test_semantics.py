@@ -241,3 +241,13 @@ def test_runs_that_never_end_are_closed_by_ttl_as_orphaned():
     assert len(orphaned) >= 255 and all(e["age_ms"] > 0 for e in orphaned)
     assert h.stats.evicted_runs == len(orphaned)
     assert orjson.loads(memory.lines[-1])  # still valid output
+
+
+def test_handlers_with_their_own_outputs_are_not_twins():
+    first, second = MemoryOutput(), MemoryOutput()
+    a = LoggingCallbackHandler(outputs=[first])
+    b = LoggingCallbackHandler(outputs=[second])
+    RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [a, b]})
+    a.close()
+    b.close()
+    assert len(first.events) == len(second.events) == 2
