@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 import urllib.parse
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +103,13 @@ class Notifier:
         self._last: dict[tuple[Any, ...], float] = {}
         self._suppressed: dict[tuple[Any, ...], int] = {}
         self._thread: threading.Thread | None = None
+        _notifiers.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh locks and queue; the thread starts again on the next submit."""
+        self._lock = threading.Lock()
+        self._queue = queue.Queue(maxsize=self.settings.queue_size)
+        self._thread = None
 
     def submit(self, n: dict[str, Any]) -> None:
         run = n.get("run") or {}
@@ -178,6 +187,11 @@ class Notifier:
             except queue.Full:
                 return
             self._thread.join(timeout=0.5)
+
+
+_notifiers: weakref.WeakSet[Notifier] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: [n._after_fork() for n in list(_notifiers)])
 
 
 class Alerts:

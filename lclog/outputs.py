@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -240,9 +241,15 @@ class Writer:
         self._queue: deque[Queued] = deque()
         self._capacity = capacity
         self._interval = interval
+        self._closed = False
+        self._start()
+        _writers.add(self)
+
+    def _start(self) -> None:
+        """(Re)creates the thread and its locks: at construction, and in a forked child, where
+        the parent's writer thread does not exist and its locks may be held forever."""
         self._drain_lock = threading.Lock()
         self._wake = threading.Event()
-        self._closed = False
         self._thread = threading.Thread(target=self._run, name="lclog-writer", daemon=True)
         self._thread.start()
 
@@ -268,8 +275,16 @@ class Writer:
             self._drain_locked(flush=flush, tick=tick)
 
     def help_drain(self) -> None:
-        """Called by a producer that is ahead: drains here unless the writer thread is at it."""
-        if self._drain_lock.acquire(blocking=False):
+        """Called by a producer that is ahead: drains here unless the writer thread is at it.
+
+        Past half the capacity the producer waits for the writer's current chunk (at most 0.1 s)
+        rather than let the queue fill and drop events.
+        """
+        if len(self._queue) >= self._capacity // 2:
+            acquired = self._drain_lock.acquire(timeout=0.1)
+        else:
+            acquired = self._drain_lock.acquire(blocking=False)
+        if acquired:
             try:
                 self._drain_locked()
             finally:
@@ -333,6 +348,19 @@ class Writer:
             self._call(output, output.close)
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=1.0)
+
+
+_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+def _restart_after_fork() -> None:
+    for writer in list(_writers):
+        if not writer._closed:
+            writer._start()
+
+
+if hasattr(os, "register_at_fork"):  # gunicorn --preload and other pre-fork servers
+    os.register_at_fork(after_in_child=_restart_after_fork)
 
 
 def _errno(exc: BaseException) -> str:

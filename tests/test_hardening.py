@@ -401,3 +401,26 @@ def test_the_writer_keeps_up_with_sustained_load(tmp_path):
     assert written_meanwhile > 0
     assert handler.stats.dropped == 0
     assert len(path.read_bytes().splitlines()) == 16_000
+
+
+def test_a_forked_child_keeps_logging(tmp_path):
+    path = tmp_path / "fork.jsonl"
+    handler = LoggingCallbackHandler({"outputs": [{"type": "file", "path": str(path)}]})
+    RunnableLambda(lambda x: x).invoke("parent", config={"callbacks": [handler]})
+    handler.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: a pre-fork server's worker
+        try:
+            before = handler.stats.emitted
+            RunnableLambda(lambda x: x).invoke("child", config={"callbacks": [handler]})
+            import time
+
+            time.sleep(0.5)  # the restarted writer thread writes on its own
+            os._exit(0 if handler.stats.emitted >= before + 2 else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    handler.close()
+    assert os.waitstatus_to_exitcode(status) == 0
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert [e["inputs"] for e in lines if e["event"] == "chain.start"] == ["parent", "child"]
