@@ -309,7 +309,9 @@ def load_config(
     override top-level scalar keys; keyword arguments override both. Raises ConfigError.
     """
     if isinstance(source, Settings):
-        return source.model_copy(update=overrides) if overrides else source
+        if not overrides:
+            return source
+        source = source.model_dump(by_alias=True, exclude_unset=True)  # validated again below
     label = "(defaults)"
     data: dict[str, Any] = {}
     if source is None and os.environ.get(CONFIG_ENV):

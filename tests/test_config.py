@@ -117,3 +117,11 @@ def test_broken_configs_name_the_field_and_the_fix(tmp_path, yaml_text, message)
 def test_missing_file():
     with pytest.raises(ConfigError, match="cannot read lclog config"):
         load_config("/nonexistent/lclog.yaml")
+
+
+def test_overrides_on_loaded_settings_are_validated_too():
+    settings = load_config({"service": "a"})
+    assert load_config(settings, content="none").content == "none"
+    assert load_config(settings, content="none").service == "a"
+    with pytest.raises(ConfigError, match="content: Input should be 'redacted' or 'none'"):
+        LoggingCallbackHandler(settings, content="everything")
