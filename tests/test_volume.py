@@ -1,0 +1,46 @@
+"""Volume control decisions: presets, overrides, sampling and the minimum level."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from lclog.volume import Router, sampled
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "event", "default", "root", "expected"),
+    [
+        ("full", "chain.start", "info", False, "info"),
+        ("standard", "chain.start", "info", False, None),  # internal chain -> debug, below info
+        ("standard", "chain.start", "info", True, "info"),
+        ("standard", "tool.end", "info", False, "info"),
+        ("minimal", "chat_model.start", "info", False, None),
+        ("minimal", "chat_model.end", "info", False, "info"),
+        ("minimal", "chain.end", "info", True, "info"),
+        ("minimal", "chain.error", "error", False, "error"),
+        ("minimal", "retry", "warning", False, "warning"),
+    ],
+)
+def test_presets(verbosity, event, default, root, expected):
+    assert Router(verbosity, {}, "info").level(event, default, root=root) == expected
+
+
+def test_overrides_and_min_level():
+    router = Router("full", {"chain.start": "drop", "retry": "error", "text": "debug"}, "warning")
+    assert router.level("chain.start", "info", root=True) is None
+    assert router.level("retry", "warning", root=False) == "error"
+    assert router.level("chain.end", "info", root=True) is None  # below warning
+    assert Router("full", {}, "debug").level("text", "debug", root=False) == "debug"
+
+
+def test_sampling_is_deterministic_and_keeps_errors():
+    ids = [str(uuid.uuid4()) for _ in range(2000)]
+    kept = [t for t in ids if sampled(t, 0.25)]
+    assert kept == [t for t in ids if sampled(t, 0.25)]
+    assert 350 < len(kept) < 650
+    router = Router("full", {}, "info")
+    assert router.level("chain.end", "info", root=True, sampled=False) is None
+    assert router.level("chain.error", "error", root=True, sampled=False) == "error"
+    assert all(sampled(t, 1.0) for t in ids) and not any(sampled(t, 0.0) for t in ids)
