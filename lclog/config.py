@@ -333,10 +333,10 @@ def load_config(
         raise ConfigError(_format_errors(exc, label)) from None
     # Rules compile and processors import at load time, so a bad config fails here.
     from lclog.pipeline import import_processor
-    from lclog.redaction import build_redactor
+    from lclog.redaction import Redactor
 
     try:
-        build_redactor(settings.redaction)
+        Redactor(settings.redaction)  # compiles the rules; a bad pattern raises here
         for path in settings.processors:
             import_processor(path)
         for i, target in enumerate(settings.notify.targets):

@@ -354,7 +354,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if run is None:  # started before this handler was attached, or evicted
             run = _stub(run_id, parent_run_id, run_type)
             run.start_ns = 0
-        elif self._twin_key in _twins and _twins[self._twin_key] > 1:
+        elif _twins.get(self._twin_key, 0) > 1:
             _claims.pop(run_id, None)
         return run
 

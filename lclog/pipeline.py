@@ -90,8 +90,7 @@ class Pipeline:
         self.redactor = redactor
         self._schema = schema  # the field layout, applied last so your processors see lclog's fields
         # Fields the handler already redacted while serializing them (see Redactor.fuses).
-        self._done = redacted_keys if redactor.fuses else frozenset()
-        self._skip = redactor.trusted | self._done
+        self._skip = redactor.trusted | (redacted_keys if redactor.fuses else frozenset())
         self.processors = list(processors)
         self._stats = stats
         self._clock = _Clock()

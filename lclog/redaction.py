@@ -18,7 +18,7 @@ from lclog._serialize import DROP, KEEP
 from lclog.config import ConfigError, RedactionSettings
 from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS, KEEP_PATTERNS, Rule, normalize_key
 
-__all__ = ["Finding", "Redactor", "build_redactor"]
+__all__ = ["Finding", "Redactor"]
 
 _ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
 _UNANCHORED = re2._Anchor.UNANCHORED
@@ -442,8 +442,3 @@ def _options() -> Any:
     options.max_mem = 64 << 20
     options.log_errors = False
     return options
-
-
-def build_redactor(settings: RedactionSettings | None = None) -> Redactor:
-    """Compiles the rules in settings; raises ConfigError naming a bad rule."""
-    return Redactor(settings)

@@ -19,7 +19,7 @@ class Stats:
 
     emitted: int = 0  # events handed to the outputs
     dropped: int = 0  # events lost: queue full, or per output whose write failed
-    filtered: int = 0  # events dropped on purpose: level filter or a processor's DropEvent
+    filtered: int = 0  # events a processor dropped on purpose (structlog.DropEvent)
     internal_errors: int = 0  # failures inside lclog's hooks (the event may be lost)
     processor_errors: int = 0  # a processor raised; the event went on without its change
     output_errors: int = 0  # writes that failed
