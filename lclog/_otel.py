@@ -15,10 +15,13 @@ def span_ids_getter() -> Callable[[], dict[str, str] | None] | None:
     except ImportError:
         return None
 
-    get_current_span = trace.get_current_span
+    get_current_span, invalid = trace.get_current_span, trace.INVALID_SPAN
 
     def current() -> dict[str, str] | None:
-        context = get_current_span().get_span_context()
+        span = get_current_span()
+        if span is invalid:  # no span active: the common case, answered without a context read
+            return None
+        context = span.get_span_context()
         if not context.is_valid:
             return None
         return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}

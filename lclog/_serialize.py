@@ -71,6 +71,7 @@ _CHUNK_ROLES = {
     "ChatMessageChunk": "chat",
     "FunctionMessageChunk": "function",
 }
+_ROLES = frozenset(_CHUNK_ROLES) | frozenset(_CHUNK_ROLES.values()) | {"message", "remove"}
 
 
 def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> dict[str, Any]:
@@ -78,6 +79,8 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
     # inside pydantic, which is slow.
     fields = getattr(msg, "__dict__", None) or {}
     role = fields.get("type") or getattr(msg, "type", "message")
+    if role not in _ROLES:  # a subclass's own type: content like any other
+        role = _walk(role, limits, depth, seen, scrub)
     out: dict[str, Any] = {"role": _CHUNK_ROLES.get(role, role)}
     name = fields.get("name")
     if name:
@@ -133,8 +136,10 @@ def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubbe
     if isinstance(obj, enum.Enum):
         return _walk(obj.value, limits, depth, seen, scrub)
     if isinstance(obj, BaseException):
-        message = _safe_str(obj, limits)
-        return {"type": type(obj).__qualname__, "message": scrub.scrub_text(message) if scrub else message}
+        kind, message = type(obj).__qualname__, _safe_str(obj, limits)
+        if scrub is not None:
+            kind, message = scrub.scrub_text(kind), scrub.scrub_text(message)
+        return {"type": kind, "message": message}
     if isinstance(obj, Mapping):
         return _walk(dict(obj.items()), limits, depth, seen, scrub)
     if isinstance(obj, (list, tuple, set, frozenset)) or type(obj).__name__ == "deque":
@@ -211,8 +216,9 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
     seen.add(key)
     try:
         value = _object(obj, limits, depth, seen, scrub)
-        # Objects convert to plain values without scrubbing; scrub the result in one more pass.
-        return value if scrub is None else _walk(value, limits, 0, set(), scrub)
+        # Containers were scrubbed on the way; a text made from an object (repr, str subclass) is
+        # scrubbed here.
+        return scrub.scrub_text(value) if scrub is not None and type(value) is str else value
     except RecursionError:
         return f"<{t.__qualname__} too deep>"
     except Exception as exc:

@@ -10,13 +10,17 @@ import subprocess
 import sys
 import threading
 import uuid
+from enum import Enum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from langchain_core.documents import Document
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableLambda
 from pydantic import BaseModel
 
@@ -174,6 +178,22 @@ class Profile(BaseModel):
     notes: list[str]
 
 
+class Shown:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Shown({self.text!r})"
+
+
+class Label(str):
+    pass
+
+
+class Note(HumanMessage):
+    type: str = "note"  # type: ignore[assignment]
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.sampled_from(["email", "openai_key", "credit_card", "github_token"]).flatmap(lambda k: SECRETS[k]))
 def test_secrets_inside_arbitrary_objects_are_redacted(secret):
@@ -186,6 +206,12 @@ def test_secrets_inside_arbitrary_objects_are_redacted(secret):
         "tuple": (secret,),
         "exception": ValueError(secret),
         "nested": [[{"k": secret}]],
+        "repr": Shown(secret),
+        "str_subclass": Label(secret),
+        "mapping": MappingProxyType({"k": secret}),
+        "document": Document(page_content=secret, metadata={"m": secret}),
+        "message": Note(content=secret, name=secret, type=secret),
+        "enum": Enum("Kind", {"A": secret}).A,
     }
     RunnableLambda(lambda x: "ok").invoke(value, config={"callbacks": [handler]})
     handler.close()
