@@ -323,7 +323,7 @@ def report(results: dict[str, dict[str, list[float]]], out: str | None) -> None:
             shown = "" if v in ("no_callbacks", "noop_handler") else f"{ratio:8.1f}"
             print(f"{v:26s} {value:10.1f} {over:12.1f} {shown:>8s}")
         if workload_name == "stream":
-            for v in ("lclog_redacted", "lclog_stream_tokens"):
+            for v in ("lclog_content_none", "lclog_redacted", "lclog_stream_tokens"):
                 if v in med:
                     print(f"{v}: {(med[v] - base) / (STREAM_CHUNKS + 1):.2f} µs per chunk beyond dispatch")
         table[workload_name] = rows
