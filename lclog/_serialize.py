@@ -79,9 +79,11 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
     # inside pydantic, which is slow.
     fields = getattr(msg, "__dict__", None) or {}
     role = fields.get("type") or getattr(msg, "type", "message")
-    if role not in _ROLES:  # a subclass's own type: content like any other
+    if type(role) is str and role in _ROLES:
+        role = _CHUNK_ROLES.get(role, role)
+    else:  # a subclass's own type: content like any other
         role = _walk(role, limits, depth, seen, scrub)
-    out: dict[str, Any] = {"role": _CHUNK_ROLES.get(role, role)}
+    out: dict[str, Any] = {"role": role}
     name = fields.get("name")
     if name:
         out["name"] = _walk(name, limits, depth, seen, scrub)
