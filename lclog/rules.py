@@ -68,17 +68,19 @@ class Rule:
 
 
 _SEPARATORS = str.maketrans("", "", " -.()+")
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: 2*d with its digits summed
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # Luhn: 2*d with its digits summed
 
 
 def luhn(text: str) -> bool:
     """True for a 13-19 digit number whose Luhn checksum holds (card numbers)."""
     digits = text.translate(_SEPARATORS)
-    if not 13 <= len(digits) <= 19 or not digits.isdigit() or digits.count(digits[0]) == len(digits):
+    if not 13 <= len(digits) <= 19 or not digits.isascii() or not digits.isdigit():
         return False
-    odd = digits[-1::-2]
-    even = digits[-2::-2]
-    return (sum(map(int, odd)) + sum(_DOUBLED[int(d)] for d in even)) % 10 == 0
+    if digits.count(digits[0]) == len(digits):
+        return False
+    # Digit characters sum to their values plus 48 each.
+    total = sum(digits[-1::-2].encode()) + sum(digits[-2::-2].translate(_DOUBLED).encode())
+    return (total - 48 * len(digits)) % 10 == 0
 
 
 def iban_ok(text: str) -> bool:
