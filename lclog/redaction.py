@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import heapq
 import hmac
 import os
 import re
@@ -14,6 +13,7 @@ from typing import Any
 
 import re2
 
+from lclog._scanner import ACCEPT, LEAVE, REJECT, Scanner, compile_pattern
 from lclog._serialize import DROP, KEEP
 from lclog.config import ConfigError, RedactionSettings
 from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS, KEEP_PATTERNS, Rule, normalize_key
@@ -21,7 +21,6 @@ from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS, KEEP_PATTERNS, Rule, normal
 __all__ = ["Finding", "Redactor"]
 
 _ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
-_UNANCHORED = re2._Anchor.UNANCHORED
 _NO_MATCH = -1
 
 # Strings shorter than this cannot hold any built-in secret shape; they skip the scan.
@@ -68,16 +67,14 @@ class Finding:
 
 
 def _compile(pattern: str, what: str) -> Any:
-    options = _options()
     try:
-        regexp = re2.compile(pattern, options)
+        return compile_pattern(pattern)
     except re2.error as exc:
         raise ConfigError(
             f"invalid lclog config: {what}: RE2 cannot compile {pattern!r} ({exc}). Patterns run "
             "in linear time, so backreferences and lookaround are not supported; rewrite the "
             "pattern without them"
         ) from None
-    return regexp._regexp
 
 
 def _key_value_rule(keys: Iterable[str]) -> Rule:
@@ -154,12 +151,7 @@ class Redactor:
 
         patterns = [*KEEP_PATTERNS, *(r.pattern for r in self.rules)]
         groups = [0] * len(KEEP_PATTERNS) + [r.group for r in self.rules]
-        names = ["keep"] * len(KEEP_PATTERNS) + [r.name for r in self.rules]
         self._n_keep = len(KEEP_PATTERNS)
-        self._singles = [
-            (_compile(p, f"redaction rule {name}"), g)
-            for p, g, name in zip(patterns, groups, names, strict=True)
-        ]
         # Per pattern: what to check on a match (None: nothing), and its fixed mask if any.
         needs_text = bool(self._allow_values or self._allow)
         self._checks: list[tuple[Any, bool] | None] = [None] * self._n_keep + [
@@ -169,11 +161,14 @@ class Redactor:
         self._masks: list[bytes | None] = [None] * self._n_keep + [
             f"[REDACTED:{r.name}]".encode() if self._modes[r.name] == "mask" else None for r in self.rules
         ]
-        present = re2.Set.SearchSet(_options())
-        for p in patterns:
-            present.Add(p)
-        present.Compile()
-        self._present = present._set
+        try:
+            self._scanner = Scanner(patterns, groups, self._verdict)
+        except re2.error:
+            raise ConfigError(
+                "invalid lclog config: redaction.patterns: the rules together are too large for "
+                "RE2's 64 MiB program bound; shorten the custom patterns (fewer or smaller "
+                "repetitions, narrower character classes)"
+            ) from None
         self._cache: dict[str, str] = {}
         self._key_cache: dict[str, str | None] = {}
         self._key_mode = self._modes.get("key_value", self.default_mode)
@@ -196,62 +191,28 @@ class Redactor:
     def _scan(self, data: bytes) -> list[tuple[int, int, int]]:
         """Returns (start, end, pattern index) byte spans of secrets, left to right, not overlapping.
 
-        One pass of the rule set finds which rules occur at all (clean text stops there); only
-        those rules then run, merged left to right: the leftmost match wins, then the earlier
-        rule, and a rule whose match overlapped an accepted one searches again after it.
+        The leftmost match wins, then the earlier pattern (keep shapes, custom, built-in rules).
         """
-        present = self._present.Match(data)
-        if not present:
-            return []
-        end = len(data)
-        singles, n_keep = self._singles, self._n_keep
-        heap: list[tuple[int, int, int, int, int]] = []
+        return self._scanner.scan(data)
 
-        def push(index: int, pos: int) -> None:
-            if pos >= end:
-                return
-            regexp, group = singles[index]
-            spans = regexp.Match(_UNANCHORED, data, pos, end)
-            start, stop = spans[0]
-            if start == _NO_MATCH:
-                return
-            s, e = start, stop
-            if group:
-                inner = spans[1:] if group < 0 else spans[group : group + 1]
-                s, e = next((sp for sp in inner if sp[0] != _NO_MATCH), (start, stop))
-            heapq.heappush(heap, (start, index, stop, s, e))
-
-        for index in present:
-            push(index, 0)
-        found: list[tuple[int, int, int]] = []
-        taken = 0
-        checks = self._checks
-        while heap:
-            start, index, stop, s, e = heapq.heappop(heap)
-            if start < taken:  # overlaps an accepted span: look again after it
-                push(index, taken)
-                continue
-            push(index, stop if stop > start else stop + 1)
-            if index < n_keep:
-                taken = stop
-                continue
-            check = checks[index]
-            if check is not None:
-                secret = data[s:e].decode("utf-8", "surrogatepass")
-                validator, grouped = check
-                if validator is not None and not validator(secret):
-                    continue
-                taken = stop
-                if (
-                    secret in self._allow_values
-                    or (grouped and _is_marker(secret))
-                    or any(a.Match(_ANCHOR_BOTH, data, s, e)[0][0] != _NO_MATCH for a in self._allow)
-                ):
-                    continue
-            else:
-                taken = stop
-            found.append((s, e, index))
-        return found
+    def _verdict(self, data: bytes, index: int, s: int, e: int) -> str:
+        """A match is a secret, a span to leave as it is (kept shape, allowed), or not a match."""
+        if index < self._n_keep:
+            return LEAVE
+        check = self._checks[index]
+        if check is None:
+            return ACCEPT
+        secret = data[s:e].decode("utf-8", "surrogatepass")
+        validator, grouped = check
+        if validator is not None and not validator(secret):
+            return REJECT
+        if (
+            secret in self._allow_values
+            or (grouped and _is_marker(secret))
+            or any(a.Match(_ANCHOR_BOTH, data, s, e)[0][0] != _NO_MATCH for a in self._allow)
+        ):
+            return LEAVE
+        return ACCEPT
 
     def redact_text(self, text: str) -> str:
         """Returns text with every secret replaced; fails closed to a marker."""
@@ -435,10 +396,3 @@ def _preview(secret: str) -> str:
     """A masked preview: at most the first 3 characters and the length."""
     head = secret[:3] if len(secret) >= 12 else secret[:1]
     return f"{head}…({len(secret)} chars)"
-
-
-def _options() -> Any:
-    options = re2.Options()
-    options.max_mem = 64 << 20
-    options.log_errors = False
-    return options

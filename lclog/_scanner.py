@@ -1,0 +1,283 @@
+"""Finding pattern matches in UTF-8 bytes: leftmost first, then the earlier pattern, never overlapping.
+
+One RE2 search over all patterns at once finds each next match; which pattern it was comes from
+an RE2 set run on the match and its neighbouring characters. A match the caller rejects (a
+validator said no) leaves its pattern searching after it while the others may still match
+inside it: then the patterns run one by one until the text is past every rejected span.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+import re2
+
+__all__ = ["ACCEPT", "LEAVE", "REJECT", "Scanner"]
+
+# What the caller makes of a match: report it, leave the text as it is, or not a match at all.
+ACCEPT, LEAVE, REJECT = "accept", "leave", "reject"
+
+_BOTH = re2._Anchor.ANCHOR_BOTH
+_UNANCHORED = re2._Anchor.UNANCHORED
+_NO_MATCH = -1
+_ANY = "(?s:.)"
+# Verdicts remembered per scanner, for matches up to this long (secrets recur across texts).
+_JUDGED_ENTRIES = 4096
+_JUDGED_MAX_BYTES = 512
+
+Verdict = Callable[[bytes, int, int, int], str]
+Span = tuple[int, int, int]
+
+
+def options() -> Any:
+    """RE2 options for every program here: bounded memory, errors raised not logged."""
+    opts = re2.Options()
+    opts.max_mem = 64 << 20
+    opts.log_errors = False
+    return opts
+
+
+def compile_pattern(pattern: str) -> Any:
+    """The compiled RE2 program of a pattern; raises re2.error."""
+    return re2.compile(pattern, options())._regexp
+
+
+def without_groups(pattern: str) -> str:
+    """The pattern with every capturing group made non-capturing (same matches, fewer captures)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if pattern.startswith("\\Q", i):  # literal text up to \E
+                end = pattern.find("\\E", i + 2)
+                end = n if end < 0 else end + 2
+                out.append(pattern[i:end])
+                i = end
+                continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if pattern.startswith("[:", i):  # [:alpha:] inside a class
+                end = pattern.find(":]", i + 2)
+                if end >= 0:
+                    out.append(pattern[i : end + 2])
+                    i = end + 2
+                    continue
+            if c == "]":
+                in_class = False
+            out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            in_class = True
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":  # a leading ] is a literal
+                j += 1
+            out.append(pattern[i:j])
+            i = j
+            continue
+        if c == "(":
+            if not pattern.startswith("(?", i):
+                out.append("(?:")
+                i += 1
+                continue
+            for named in ("(?P<", "(?<"):
+                if pattern.startswith(named, i):
+                    end = pattern.find(">", i)
+                    out.append("(?:")
+                    i = end + 1
+                    break
+            else:
+                out.append(c)
+                i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+class Scanner:
+    """Finds non-overlapping matches of ordered patterns; the caller judges each match."""
+
+    def __init__(self, patterns: list[str], groups: list[int], verdict: Verdict) -> None:
+        # groups[i]: the capture group holding what to report (0: the whole match, -1: the
+        # first group that took part).
+        self._singles = [(compile_pattern(p), g) for p, g in zip(patterns, groups, strict=True)]
+        self._verdict = verdict
+        present = re2.Set.SearchSet(options())
+        for p in patterns:
+            present.Add(p)
+        present.Compile()
+        self._present = present._set
+        self._patterns = patterns
+        self._fused = compile_pattern("|".join(f"(?:{without_groups(p)})" for p in patterns))
+        self._sets: dict[tuple[bool, bool], Any] = {}
+        # Verdicts by match and its neighbouring characters, which decide them.
+        self._judged: dict[tuple[bytes, int, int], tuple[int, int, int, str]] = {}
+
+    def scan(self, data: bytes) -> list[Span]:
+        """Returns (start, end, pattern index) of the accepted matches, left to right."""
+        fused, end = self._fused, len(data)
+        found: list[Span] = []
+        verdict, judged = self._verdict, self._judged
+        taken: int | None = 0
+        while taken is not None and taken < end:
+            start, stop = fused.Match(_UNANCHORED, data, taken, end)[0]
+            if start == _NO_MATCH:
+                break
+            # The match and a character either side decide which pattern it is and its verdict.
+            before = start
+            if before:
+                before -= 1
+                while before and 0x80 <= data[before] < 0xC0:
+                    before -= 1
+            after = stop
+            if after < end:
+                after += 1
+                while after < end and 0x80 <= data[after] < 0xC0:
+                    after += 1
+            key = (data[before:after], start - before, stop - before)
+            seen = judged.get(key)
+            if seen is None:
+                index, s, e = self._identify(data, start, stop, key[0], before < start, after > stop)
+                seen = (index, s - start, e - start, verdict(data, index, s, e))
+                if after - before <= _JUDGED_MAX_BYTES:
+                    if len(judged) >= _JUDGED_ENTRIES:
+                        judged.clear()
+                    judged[key] = seen
+            index, s, e, outcome = seen
+            s += start
+            e += start
+            if outcome is ACCEPT:
+                found.append((s, e, index))
+            if outcome is REJECT or stop == start:
+                # That pattern searches again after its match, the others from where text is free.
+                floor = stop + 1 if stop == start else stop
+                present = self._present.Match(data)
+                pos = taken if outcome is REJECT else stop
+                taken = self._one_by_one(data, present, pos, {index: floor}, found, resume=True)
+            else:
+                taken = stop
+        return found
+
+    def scan_each(self, data: bytes) -> list[Span]:
+        """What `scan` returns, found by running each pattern on its own (slower, same result)."""
+        found: list[Span] = []
+        present = self._present.Match(data)
+        if present:
+            self._one_by_one(data, present, 0, {}, found, resume=False)
+        return found
+
+    def _identify(
+        self, data: bytes, start: int, stop: int, window: bytes, before: bool, after: bool
+    ) -> tuple[int, int, int]:
+        """The pattern whose match the fused search found at [start, stop), and its reported span.
+
+        It is the earliest pattern matching exactly there, given the characters either side
+        (`window`, with one character before and/or after): a set anchored on it finds it.
+        """
+        matcher = self._sets.get((before, after))
+        if matcher is None:
+            matcher = self._sets[before, after] = self._window_set(before, after)
+        candidates = matcher.Match(window) if matcher is not False else []
+        if candidates:
+            # The earliest pattern with a match of exactly this span: an earlier one matching
+            # here at all would have been the fused match.
+            index = min(candidates)
+            if not self._singles[index][1]:
+                return index, start, stop
+            found = self._in_place(data, index, start, stop)
+            if found is not None:
+                return found
+        # A window the set cannot read (not UTF-8): every pattern in order, in place.
+        for index in range(len(self._singles)):
+            found = self._in_place(data, index, start, stop)
+            if found is not None:
+                return found
+        raise AssertionError("no pattern matches the fused match")  # the fused program is their union
+
+    def _in_place(self, data: bytes, index: int, start: int, stop: int) -> tuple[int, int, int] | None:
+        """Pattern `index` matching exactly [start, stop) in its text: (index, reported span)."""
+        regexp, group = self._singles[index]
+        spans = regexp.Match(_BOTH, data, start, stop)
+        if spans[0][0] == _NO_MATCH:
+            return None
+        if not group:
+            return index, start, stop
+        inner = spans[1:] if group < 0 else spans[group : group + 1]
+        s, e = next((sp for sp in inner if sp[0] != _NO_MATCH), (start, stop))
+        return index, s, e
+
+    def _window_set(self, before: bool, after: bool) -> Any:
+        """A set matching each pattern exactly, with one character before and/or after it."""
+        matcher = re2.Set(_BOTH, options())
+        try:
+            for p in self._patterns:
+                matcher.Add(f"{_ANY if before else ''}(?:{p}){_ANY if after else ''}")
+            matcher.Compile()
+        except re2.error:
+            return False
+        return matcher._set
+
+    def _one_by_one(
+        self,
+        data: bytes,
+        present: list[int],
+        taken: int,
+        floors: dict[int, int],
+        found: list[Span],
+        *,
+        resume: bool,
+    ) -> int | None:
+        """Runs each present pattern on its own, merged left to right, appending to `found`.
+
+        `floors`: where patterns whose match was rejected search again. With `resume`, returns
+        where the text is free once it is past every floor; otherwise runs to the end (None).
+        """
+        end = len(data)
+        singles, verdict = self._singles, self._verdict
+        heap: list[tuple[int, int, int, int, int]] = []
+        limit = max(floors.values(), default=0) if resume else end + 1
+
+        def push(index: int, pos: int) -> None:
+            if pos >= end:
+                return
+            regexp, group = singles[index]
+            spans = regexp.Match(_UNANCHORED, data, pos, end)
+            start, stop = spans[0]
+            if start == _NO_MATCH:
+                return
+            s, e = start, stop
+            if group:
+                inner = spans[1:] if group < 0 else spans[group : group + 1]
+                s, e = next((sp for sp in inner if sp[0] != _NO_MATCH), (start, stop))
+            heapq.heappush(heap, (start, index, stop, s, e))
+
+        for index in present:
+            push(index, max(taken, floors.get(index, 0)))
+        while heap:
+            start, index, stop, s, e = heapq.heappop(heap)
+            if start < taken:  # overlaps an accepted span: look again after it
+                push(index, taken)
+                continue
+            after = stop if stop > start else stop + 1
+            push(index, after)
+            outcome = verdict(data, index, s, e)
+            if outcome is REJECT:
+                limit = max(limit, after)
+                continue
+            if outcome is ACCEPT:
+                found.append((s, e, index))
+            taken = stop
+            if after > stop:
+                limit = max(limit, after)
+            elif taken >= limit:
+                return taken
+        return None

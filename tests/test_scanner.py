@@ -1,0 +1,153 @@
+"""The secret scanner: one fused search must find exactly what every rule finds on its own."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import pytest
+import re2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lclog import ConfigError, Redactor, load_config
+from lclog._scanner import compile_pattern, without_groups
+from lclog.config import RedactionSettings
+from tests.test_redaction import SECRETS
+
+_UNANCHORED = re2._Anchor.UNANCHORED
+
+# Shapes a validator rejects, shapes kept as they are, and text glued to them without spaces, so
+# that word boundaries, overlaps and rejected matches with others inside them all come up.
+NEAR_MISSES = st.sampled_from(
+    [
+        "4111111111111112",  # fails Luhn
+        "4111 1111 1111 1112",
+        "666-12-3456",  # SSN area never issued
+        "999.1.1.1",
+        "+1 415-555-01",
+        "123-45-6789-0",
+        "Bearer authentication",
+        "01a2105e-5c13-76b7-8e69-92b80c9da44e",
+        "2024-05-01T10:00:00Z",
+        "v1.2.3",
+        "[REDACTED:email]",
+        "[email:0123456789ab]",
+        "token=",
+        "api_key:",
+        "sk-",
+        "@",
+        "://",
+        "eyJ",
+        "DE89 3704 0044 0532 0130 01",
+    ]
+)
+GLUE = st.sampled_from(
+    ["", " ", "\n", "=", ":", '"', "'", "/", "-", "_", ".", "é", "日本", "x", "7", "\udcff"]
+)
+PIECE = st.one_of(st.one_of(*SECRETS.values()), NEAR_MISSES, st.text(string.printable, max_size=6))
+TEXT = st.lists(st.tuples(PIECE, GLUE), max_size=10).map(lambda parts: "".join(p + g for p, g in parts))
+
+DEFAULT = Redactor()
+CONFIGURED = Redactor(
+    RedactionSettings(
+        patterns=[
+            {"name": "employee_id", "regex": r"\bEMP-(?P<digits>[0-9]{6})\b"},
+            {"name": "ticket", "regex": r"(?i)tick(et)?[#:]\d+"},
+            {"name": "word_code", "regex": r"\bcode-[0-9]{4}"},
+            {"name": "any_code", "regex": r"code-[0-9]{4}"},
+        ],
+        allow={"values": ["jane@example.com"], "patterns": [r"[a-z]+@example\.test"]},
+        modes={"email": "hash"},
+        hash_key="k",
+    )
+)
+
+
+def _both(redactor: Redactor, text: str) -> tuple[Any, Any]:
+    data = text.encode("utf-8", "surrogatepass")
+    scanner = redactor._scanner
+    return scanner.scan(data), scanner.scan_each(data)
+
+
+@settings(max_examples=500, deadline=None)
+@given(TEXT)
+def test_fused_search_finds_what_each_rule_finds_on_its_own(text):
+    fused, each = _both(DEFAULT, text)
+    assert fused == each
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    TEXT,
+    st.sampled_from(
+        ["EMP-123456", "ticket#42", "TICK:7", "code-1234", "jane@example.com", "ann@example.test"]
+    ),
+)
+def test_fused_search_agrees_with_custom_patterns_and_allowlists(text, extra):
+    fused, each = _both(CONFIGURED, f"{text}{extra} {text}")
+    assert fused == each
+
+
+def test_a_rejected_match_leaves_room_for_other_rules_inside_it():
+    # No card (Luhn fails), but its first twelve digits are written like a phone number.
+    text = "call 4111 1111 1111 1112 or bob@corp.io"
+    assert DEFAULT.redact_text(text) == "call [REDACTED:phone] 1112 or [REDACTED:email]"
+    fused, each = _both(DEFAULT, text)
+    assert fused == each
+
+
+def test_the_same_match_is_judged_by_the_characters_around_it():
+    # One span, two rules: the first only at the start of a word.
+    r = Redactor(
+        RedactionSettings(
+            patterns=[
+                {"name": "word_code", "regex": r"\bcode-[0-9]{4}"},
+                {"name": "any_code", "regex": r"code-[0-9]{4}"},
+            ]
+        )
+    )
+    for _ in range(2):  # the second round answers from remembered verdicts
+        assert r.redact_text("see code-1234") == "see [REDACTED:word_code]"
+        assert r.redact_text("seecode-1234") == "see[REDACTED:any_code]"
+        assert r.redact_text("日code-1234") == "日[REDACTED:word_code]"
+        assert r.redact_text("code-1234!") == "[REDACTED:word_code]!"
+
+
+@st.composite
+def regex(draw: Any, depth: int = 0) -> str:
+    """Patterns full of parentheses in every role RE2 gives them."""
+    atoms = [
+        "a", "b", r"\(", r"\)", r"\[", "[(a]", "[^)b]", "[]a(]", "[[:alpha:](]", r"\Qa(b\E", r"\d", ".",
+    ]  # fmt: skip
+    if depth >= 3 or draw(st.booleans()):
+        return draw(st.sampled_from(atoms))
+    inner = draw(regex(depth + 1))
+    other = draw(regex(depth + 1))
+    form = draw(
+        st.sampled_from(["({})", "(?:{})", "(?P<g{n}>{})", "(?i:{})", "{}|{o}", "{}*", "{}{{1,2}}", "{}{o}"])
+    )
+    return form.format(inner, n=draw(st.integers(0, 10**6)), o=other)
+
+
+@settings(max_examples=300, deadline=None)
+@given(regex(), st.lists(st.text("ab()[]:Q\\E1 A", max_size=12), min_size=1, max_size=5))
+def test_stripping_groups_keeps_every_match(pattern, texts):
+    try:
+        original = compile_pattern(pattern)
+    except re2.error:  # duplicate group names from the generator
+        return
+    bare = compile_pattern(without_groups(pattern))
+    assert bare.NumberOfCapturingGroups() == 0
+    for text in texts:
+        data = text.encode()
+        assert (
+            bare.Match(_UNANCHORED, data, 0, len(data))[0]
+            == original.Match(_UNANCHORED, data, 0, len(data))[0]
+        )
+
+
+def test_patterns_too_large_for_one_program_fail_at_load_naming_the_fix():
+    patterns = [{"name": f"big_{c}", "regex": rf"{c}\pL{{1000}}"} for c in "abcd"]
+    with pytest.raises(ConfigError, match=r"redaction\.patterns: .* too large .* shorten"):
+        load_config({"redaction": {"patterns": patterns}})
