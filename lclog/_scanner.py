@@ -124,48 +124,49 @@ class Scanner:
 
     def scan(self, data: bytes) -> list[Span]:
         """Returns (start, end, pattern index) of the accepted matches, left to right."""
-        fused, end = self._fused, len(data)
+        search, end = self._fused.Match, len(data)
         found: list[Span] = []
-        verdict, judged = self._verdict, self._judged
+        judged = self._judged
         taken: int | None = 0
         while taken is not None and taken < end:
-            start, stop = fused.Match(_UNANCHORED, data, taken, end)[0]
+            start, stop = search(_UNANCHORED, data, taken, end)[0]
             if start == _NO_MATCH:
                 break
             # The match and a character either side decide which pattern it is and its verdict.
-            before = start
-            if before:
+            before = start - 1 if start else 0
+            while before and 0x80 <= data[before] < 0xC0:
                 before -= 1
-                while before and 0x80 <= data[before] < 0xC0:
-                    before -= 1
-            after = stop
-            if after < end:
+            after = stop + 1 if stop < end else end
+            while after < end and 0x80 <= data[after] < 0xC0:
                 after += 1
-                while after < end and 0x80 <= data[after] < 0xC0:
-                    after += 1
             key = (data[before:after], start - before, stop - before)
             seen = judged.get(key)
             if seen is None:
-                index, s, e = self._identify(data, start, stop, key[0], before < start, after > stop)
-                seen = (index, s - start, e - start, verdict(data, index, s, e))
-                if after - before <= _JUDGED_MAX_BYTES:
-                    if len(judged) >= _JUDGED_ENTRIES:
-                        judged.clear()
-                    judged[key] = seen
+                seen = self._judge(data, start, stop, key, before < start, after > stop)
             index, s, e, outcome = seen
-            s += start
-            e += start
             if outcome is ACCEPT:
-                found.append((s, e, index))
+                found.append((start + s, start + e, index))
             if outcome is REJECT or stop == start:
                 # That pattern searches again after its match, the others from where text is free.
-                floor = stop + 1 if stop == start else stop
-                present = self._present.Match(data)
+                floor = stop if stop > start else stop + 1
                 pos = taken if outcome is REJECT else stop
+                present = self._present.Match(data)
                 taken = self._one_by_one(data, present, pos, {index: floor}, found, resume=True)
             else:
                 taken = stop
         return found
+
+    def _judge(
+        self, data: bytes, start: int, stop: int, key: tuple[bytes, int, int], before: bool, after: bool
+    ) -> tuple[int, int, int, str]:
+        """(pattern index, reported span relative to start, verdict) of a match, remembered by key."""
+        index, s, e = self._identify(data, start, stop, key[0], before, after)
+        seen = (index, s - start, e - start, self._verdict(data, index, s, e))
+        if len(key[0]) <= _JUDGED_MAX_BYTES:
+            if len(self._judged) >= _JUDGED_ENTRIES:
+                self._judged.clear()
+            self._judged[key] = seen
+        return seen
 
     def scan_each(self, data: bytes) -> list[Span]:
         """What `scan` returns, found by running each pattern on its own (slower, same result)."""
