@@ -7,7 +7,8 @@ Workloads (real LangChain objects on fake models):
   invoke  ChatPromptTemplate | chat model | StrOutputParser, a ~1 KB prompt carrying an email and
           an API key (8 callback events)
   agent   a LangGraph agent making two tool calls, then answering
-  stream  a chat model streaming 200 chunks
+  stream  a chat model streaming 200 chunks; `stream_one`, the same call streaming one chunk, gives
+          the per-token cost as the difference of the two (the run's start and end excluded)
 
 Each (workload, variant) runs in a fresh process; rounds alternate the variants so machine drift
 hits all alike. Reported per workload: the median µs per call, the overhead beyond a do-nothing
@@ -53,6 +54,9 @@ OPTIONAL = {
     "openllmetry": "opentelemetry.instrumentation.langchain",
 }
 STREAM_CHUNKS = 200
+# The variants measured on the one-chunk stream: enough for the per-token difference.
+PER_TOKEN_VARIANTS = ("noop_handler", "floor_orjson_line", "lclog_content_none", "lclog_redacted",
+                      "lclog_stream_tokens")  # fmt: skip
 
 
 def workload(name: str) -> tuple[Any, Any, bool]:
@@ -71,8 +75,9 @@ def workload(name: str) -> tuple[Any, Any, bool]:
         filler = "Retrieved context: the quarterly report covers revenue, costs and hiring plans. " * 11
         question = f"{filler}Contact jane.doe@example.com, key sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1. Summarize."
         return prompt | model | StrOutputParser(), {"q": question}, False
-    if name == "stream":
-        words = " ".join(["token"] * (STREAM_CHUNKS // 2 + 1))  # words and spaces: 201 chunks
+    if name in ("stream", "stream_one"):
+        # Words and spaces: 201 chunks, or a single one.
+        words = " ".join(["token"] * (STREAM_CHUNKS // 2 + 1)) if name == "stream" else "token"
         model = GenericFakeChatModel(
             messages=itertools.cycle([AIMessage(content=words, usage_metadata=usage)])
         )
@@ -268,7 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--workloads", default="invoke,agent,stream")
+    parser.add_argument("--workloads", default="invoke,agent,stream,stream_one")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--invokes", type=int, default=2000, help="calls per process (agent: a fifth)")
@@ -281,7 +286,10 @@ def main() -> None:
     variants = [v for v in args.variants.split(",") if v not in OPTIONAL or _has(OPTIONAL[v])]
     results: dict[str, dict[str, list[float]]] = {}
     for workload_name in args.workloads.split(","):
-        names = [v for v in variants if v != "lclog_stream_tokens" or workload_name == "stream"]
+        if workload_name == "stream_one":
+            names = [v for v in variants if v in PER_TOKEN_VARIANTS]
+        else:
+            names = [v for v in variants if v != "lclog_stream_tokens" or workload_name == "stream"]
         calls = args.invokes // 5 if workload_name == "agent" else args.invokes
         series: dict[str, list[float]] = {v: [] for v in names}
         for r in range(args.rounds):
@@ -306,6 +314,13 @@ def _has(module: str) -> bool:
         return False
 
 
+def _overheads(series: dict[str, list[float]]) -> dict[str, float]:
+    """Median µs per call of each variant beyond the do-nothing handler."""
+    med = {v: statistics.median(s) for v, s in series.items() if s}
+    base = med.get("noop_handler", 0.0)
+    return {v: value - base for v, value in med.items()}
+
+
 def report(results: dict[str, dict[str, list[float]]], out: str | None) -> None:
     table: dict[str, list[dict[str, Any]]] = {}
     for workload_name, series in results.items():
@@ -322,11 +337,16 @@ def report(results: dict[str, dict[str, list[float]]], out: str | None) -> None:
                          "x_floor": round(ratio, 2), "runs": len(series[v])})  # fmt: skip
             shown = "" if v in ("no_callbacks", "noop_handler") else f"{ratio:8.1f}"
             print(f"{v:26s} {value:10.1f} {over:12.1f} {shown:>8s}")
-        if workload_name == "stream":
-            for v in ("lclog_content_none", "lclog_redacted", "lclog_stream_tokens"):
-                if v in med:
-                    print(f"{v}: {(med[v] - base) / (STREAM_CHUNKS + 1):.2f} µs per chunk beyond dispatch")
         table[workload_name] = rows
+    if "stream" in results and "stream_one" in results:
+        print(f"\nper token (stream of {STREAM_CHUNKS + 1} chunks minus a stream of one, beyond dispatch)")
+        long, one = (_overheads(results[w]) for w in ("stream", "stream_one"))
+        table["per_token"] = []
+        for v in ("floor_orjson_line", "lclog_content_none", "lclog_redacted", "lclog_stream_tokens"):
+            if v in long and v in one:
+                per_token = (long[v] - one[v]) / STREAM_CHUNKS
+                table["per_token"].append({"variant": v, "us_per_token": round(per_token, 2)})
+                print(f"{v:26s} {per_token:8.2f} µs")
     if out:
         with open(out, "w") as f:
             json.dump(table, f, indent=2)
