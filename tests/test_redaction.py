@@ -176,6 +176,18 @@ def test_benign_lookalikes_survive(value, filler):
     assert REDACTOR.redact_text(text) == text
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=11, max_size=21), st.sampled_from(["", " ", "-"]))
+def test_card_checksum_is_the_textbook_luhn(digits, separator):
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        total += d if i % 2 == 0 else (2 * d - 9 if d > 4 else 2 * d)
+    textbook = 13 <= len(digits) <= 19 and total % 10 == 0 and len(set(digits)) > 1
+    number = "".join(map(str, digits))
+    written = separator.join(number[i : i + 4] for i in range(0, len(number), 4))
+    assert luhn(written) == textbook
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
