@@ -121,8 +121,6 @@ def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubbe
         return _document(obj, limits, depth, seen, scrub)
     if isinstance(obj, PromptValue):
         return [_message(m, limits, depth, seen, scrub) for m in obj.to_messages()[: limits.max_items]]
-    if isinstance(obj, str):
-        return truncate(str.__str__(obj), limits.max_chars)
     if isinstance(obj, int) and not isinstance(obj, bool):
         return _walk(int(obj), limits, depth, seen, scrub)
     if isinstance(obj, float):
@@ -180,6 +178,9 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
         return obj if _INT_MIN <= obj <= _INT_MAX else truncate(_int_text(obj), 64)
     if obj is None or t is bool or t is float:
         return obj
+    if isinstance(obj, str):  # a str subclass (LangChain's TextAccessor): its text, not its repr
+        text = truncate(str.__str__(obj), limits.max_chars)
+        return text if scrub is None else scrub.scrub_text(text)
     if depth >= limits.max_depth:
         return f"<{t.__qualname__} beyond max_depth>"
     if t is dict or t is list or t is tuple:
