@@ -103,6 +103,16 @@ def without_groups(pattern: str) -> str:
     return "".join(out)
 
 
+def _reported(spans: list[tuple[int, int]], group: int) -> tuple[int, int]:
+    """The span to report of a match: its `group` (-1: the first that took part), else all of it."""
+    if group:
+        inner = spans[1:] if group < 0 else spans[group : group + 1]
+        for span in inner:
+            if span[0] != _NO_MATCH:
+                return span
+    return spans[0]
+
+
 class Scanner:
     """Finds non-overlapping matches of ordered patterns; the caller judges each match."""
 
@@ -210,11 +220,7 @@ class Scanner:
         spans = regexp.Match(_BOTH, data, start, stop)
         if spans[0][0] == _NO_MATCH:
             return None
-        if not group:
-            return index, start, stop
-        inner = spans[1:] if group < 0 else spans[group : group + 1]
-        s, e = next((sp for sp in inner if sp[0] != _NO_MATCH), (start, stop))
-        return index, s, e
+        return index, *_reported(spans, group)
 
     def _window_set(self, before: bool, after: bool) -> Any:
         """A set matching each pattern exactly, with one character before and/or after it."""
@@ -253,13 +259,8 @@ class Scanner:
             regexp, group = singles[index]
             spans = regexp.Match(_UNANCHORED, data, pos, end)
             start, stop = spans[0]
-            if start == _NO_MATCH:
-                return
-            s, e = start, stop
-            if group:
-                inner = spans[1:] if group < 0 else spans[group : group + 1]
-                s, e = next((sp for sp in inner if sp[0] != _NO_MATCH), (start, stop))
-            heapq.heappush(heap, (start, index, stop, s, e))
+            if start != _NO_MATCH:
+                heapq.heappush(heap, (start, index, stop, *_reported(spans, group)))
 
         for index in present:
             push(index, max(taken, floors.get(index, 0)))
