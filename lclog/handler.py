@@ -39,6 +39,8 @@ _CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
 _CONTENT_KEYS = frozenset(
     {"inputs", "outputs", "metadata", "params", "token", "data", "tool_input", "log", "text"}
 )
+# Metadata key prefixes that are LangChain's and LangGraph's, not the caller's (see _metadata).
+_HINTS = ("ls_", "langgraph_")
 # Invocation parameters worth logging; the rest (headers, keys, clients) never are.
 _PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
 
@@ -267,9 +269,11 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         return value if isinstance(value, list) else [value]
 
     def _metadata(self, metadata: dict[str, Any]) -> Any:
-        # LangSmith's hints (ls_provider, ls_model_name, lc_versions ...) are left out: their
-        # content is in `model`, `provider` and `params`.
-        user = {k: v for k, v in metadata.items() if not (k.startswith("ls_") or k == "lc_versions")}
+        # Left out: LangSmith's hints (ls_provider, ls_model_name, lc_versions ...), whose content
+        # is in `model`, `provider` and `params`, and LangGraph's per-task keys (langgraph_node,
+        # langgraph_step, langgraph_triggers, langgraph_path ...): node and step are fields of
+        # their own, the rest is the scheduler's bookkeeping, repeated on every event of a node.
+        user = {k: v for k, v in metadata.items() if not (k.startswith(_HINTS) or k == "lc_versions")}
         return self._content_of(user) if user else {}
 
     def _content_of(self, value: Any) -> Any:

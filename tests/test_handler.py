@@ -274,9 +274,14 @@ def test_llm_error_is_logged_and_reraised_unchanged(captured, tracer):
 
 def test_langgraph_agent_tree_with_a_failing_tool(captured, tracer):
     agent = build_agent(FakeToolChatModel(messages=agent_messages()))
-    out = agent.invoke({"messages": [HumanMessage("go")]}, config={"callbacks": [captured.handler, tracer]})
+    cfg = {"callbacks": [captured.handler, tracer], "configurable": {"thread_id": "t-7"}}
+    out = agent.invoke({"messages": [HumanMessage("go")]}, config=cfg)
     assert out["messages"][-1].content.startswith("It is sunny")
     assert_matches_tree(captured.events, tracer.ended)
+    (model_start, *_) = captured.named("chat_model.start")
+    assert (model_start["node"], model_start["step"]) == ("agent", 1)
+    assert model_start["metadata"]["thread_id"] == "t-7" and model_start["metadata"]["checkpoint_ns"]
+    assert not [k for e in captured.events for k in e.get("metadata", {}) if k.startswith("langgraph_")]
     (err,) = captured.named("tool.error")
     assert err["name"] == "lookup_order" and err["error"]["type"] == "ConnectionError"
     assert "abc123secret" not in orjson.dumps(captured.events).decode()
