@@ -9,6 +9,7 @@ inside it: then the patterns run one by one until the text is past every rejecte
 from __future__ import annotations
 
 import heapq
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ _ANY = "(?s:.)"
 # Verdicts remembered per scanner, for matches up to this long (secrets recur across texts).
 _JUDGED_ENTRIES = 4096
 _JUDGED_MAX_BYTES = 512
+# A pattern's next match when it has none left in the text: past any position.
+_NONE_LEFT = (sys.maxsize,)
 
 Verdict = Callable[[bytes, int, int, int], str]
 Span = tuple[int, int, int]
@@ -137,6 +140,8 @@ class Scanner:
         search, end = self._fused.Match, len(data)
         found: list[Span] = []
         judged = self._judged
+        present: list[int] | None = None  # the patterns occurring at all, once a match is rejected
+        ahead: dict[int, tuple[int, ...]] = {}  # and each one's next match found so far
         taken: int | None = 0
         while taken is not None and taken < end:
             start, stop = search(_UNANCHORED, data, taken, end)[0]
@@ -160,8 +165,9 @@ class Scanner:
                 # That pattern searches again after its match, the others from where text is free.
                 floor = stop if stop > start else stop + 1
                 pos = taken if outcome is REJECT else stop
-                present = self._present.Match(data)
-                taken = self._one_by_one(data, present, pos, {index: floor}, found, resume=True)
+                if present is None:
+                    present = self._present.Match(data)
+                taken = self._one_by_one(data, present, pos, {index: floor}, found, ahead, resume=True)
             else:
                 taken = stop
         return found
@@ -183,7 +189,7 @@ class Scanner:
         found: list[Span] = []
         present = self._present.Match(data)
         if present:
-            self._one_by_one(data, present, 0, {}, found, resume=False)
+            self._one_by_one(data, present, 0, {}, found, {}, resume=False)
         return found
 
     def _identify(
@@ -240,27 +246,37 @@ class Scanner:
         taken: int,
         floors: dict[int, int],
         found: list[Span],
+        ahead: dict[int, tuple[int, ...]],
         *,
         resume: bool,
     ) -> int | None:
         """Runs each present pattern on its own, merged left to right, appending to `found`.
 
-        `floors`: where patterns whose match was rejected search again. With `resume`, returns
-        where the text is free once it is past every floor; otherwise runs to the end (None).
+        `floors`: where patterns whose match was rejected search again. `ahead`: each pattern's
+        next match found so far in this text, kept across calls so that no stretch of text is
+        searched twice by one pattern (hostile text alternating rejected and accepted matches
+        would otherwise cost quadratic time). With `resume`, returns where the text is free once
+        it is past every floor; otherwise runs to the end (None).
         """
         end = len(data)
         singles, verdict = self._singles, self._verdict
-        heap: list[tuple[int, int, int, int, int]] = []
+        heap: list[tuple[int, ...]] = []
         limit = max(floors.values(), default=0) if resume else end + 1
 
         def push(index: int, pos: int) -> None:
             if pos >= end:
                 return
-            regexp, group = singles[index]
-            spans = regexp.Match(_UNANCHORED, data, pos, end)
-            start, stop = spans[0]
-            if start != _NO_MATCH:
-                heapq.heappush(heap, (start, index, stop, *_reported(spans, group)))
+            # The first match at or after an earlier position that starts at or after pos is
+            # also the first match at or after pos.
+            known = ahead.get(index)
+            if known is None or known[0] < pos:
+                regexp, group = singles[index]
+                spans = regexp.Match(_UNANCHORED, data, pos, end)
+                start, stop = spans[0]
+                known = _NONE_LEFT if start == _NO_MATCH else (start, index, stop, *_reported(spans, group))
+                ahead[index] = known
+            if known is not _NONE_LEFT:
+                heapq.heappush(heap, known)
 
         for index in present:
             push(index, max(taken, floors.get(index, 0)))

@@ -151,3 +151,32 @@ def test_patterns_too_large_for_one_program_fail_at_load_naming_the_fix():
     patterns = [{"name": f"big_{c}", "regex": rf"{c}\pL{{1000}}"} for c in "abcd"]
     with pytest.raises(ConfigError, match=r"redaction\.patterns: .* too large .* shorten"):
         load_config({"redaction": {"patterns": patterns}})
+
+
+class _Counting:
+    """An RE2 program or set that counts its searches."""
+
+    def __init__(self, program: Any) -> None:
+        self.program, self.calls = program, 0
+
+    def Match(self, *args: Any) -> Any:
+        self.calls += 1
+        return self.program.Match(*args)
+
+
+def test_text_alternating_rejected_and_accepted_matches_is_searched_in_one_pass():
+    # Each rejected card hands over to the rules one by one; each email after it hands back.
+    # However many times that happens, no rule searches the same text again: the IBAN at the
+    # very end is found once, and which rules occur is asked once.
+    redactor = Redactor()
+    scanner = redactor._scanner
+    iban = redactor._n_keep + [r.name for r in redactor.rules].index("iban")
+    scanner._present = _Counting(scanner._present)
+    regexp, group = scanner._singles[iban]
+    counting = _Counting(regexp)
+    scanner._singles[iban] = (counting, group)
+    text = "4111 1111 1111 1112 a@b.io " * 300 + "DE89 3704 0044 0532 0130 00"
+    out = redactor.redact_text(text)
+    assert out.count("[REDACTED:email]") == 300 and out.endswith("[REDACTED:iban]")
+    assert scanner._present.calls == 1
+    assert counting.calls <= 2
