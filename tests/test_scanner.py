@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import re2
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lclog import ConfigError, Redactor, load_config
+from lclog import ConfigError, Redactor, _scanner, load_config
 from lclog._scanner import compile_pattern, without_groups
 from lclog.config import RedactionSettings
 from tests.test_redaction import SECRETS
@@ -73,6 +73,15 @@ def _both(redactor: Redactor, text: str) -> tuple[Any, Any]:
 @settings(max_examples=500, deadline=None)
 @given(TEXT)
 def test_fused_search_finds_what_each_rule_finds_on_its_own(text):
+    fused, each = _both(DEFAULT, text)
+    assert fused == each
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(TEXT)
+def test_rules_one_by_one_take_over_mid_text_with_the_same_result(monkeypatch, text):
+    # Past its time budget the fused search hands the rest of the text to the rules one by one.
+    monkeypatch.setattr(_scanner, "_FUSED_BUDGET_NS", -(10**12))
     fused, each = _both(DEFAULT, text)
     assert fused == each
 
@@ -180,3 +189,17 @@ def test_text_alternating_rejected_and_accepted_matches_is_searched_in_one_pass(
     assert out.count("[REDACTED:email]") == 300 and out.endswith("[REDACTED:iban]")
     assert scanner._present.calls == 1
     assert counting.calls <= 2
+
+
+def test_hostile_runs_of_partial_matches_are_left_to_the_rules_one_by_one(monkeypatch):
+    # After each JWT-shaped match, an email's local part starts at the "." and stays alive to
+    # the end of the run: a leftmost search would scan to the end for every match.
+    text = "eyJaaaaaaaaa.eyJaaaaaaaaax" * 400
+    expected = DEFAULT.redact_text(text)
+    assert expected.count("[REDACTED:jwt]") > 100
+    redactor = Redactor()
+    scanner = redactor._scanner
+    scanner._fused = _Counting(scanner._fused)
+    monkeypatch.setattr(_scanner, "_FUSED_BUDGET_NS", -(10**12))
+    assert redactor.redact_text(text) == expected
+    assert scanner._fused.calls == 0
