@@ -150,9 +150,10 @@ class Scanner:
         present: list[int] | None = None  # the patterns occurring at all, once a match is rejected
         ahead: dict[int, tuple[int, ...]] = {}  # and each one's next match found so far
         taken: int | None = 0
-        deadline = time.perf_counter_ns() + _FUSED_BUDGET_NS + _FUSED_NS_PER_BYTE * end
+        clock = time.perf_counter_ns
+        deadline = clock() + _FUSED_BUDGET_NS + _FUSED_NS_PER_BYTE * end
         while taken is not None and taken < end:
-            if time.perf_counter_ns() > deadline:
+            if clock() > deadline:
                 # Partial matches of some rule keep the fused search going to their far end
                 # for every match (hostile text): the rules run one by one for the rest.
                 if present is None:
