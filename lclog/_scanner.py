@@ -28,12 +28,13 @@ _ANY = "(?s:.)"
 # Verdicts remembered per scanner, for matches up to this long (secrets recur across texts).
 _JUDGED_ENTRIES = 4096
 _JUDGED_MAX_BYTES = 512
-# The time the fused search may take on one text. A leftmost search scans on while a partial
+# The CPU time the fused search may take on one text. A leftmost search scans on while a partial
 # match that started earlier is alive, so a text of long runs keeping partial matches of one rule
 # alive, with matches of others inside them, costs a scan to the run's end per match: quadratic.
 # Past this budget, far above what any ordinary text takes, the rules run one by one (linear).
 _FUSED_BUDGET_NS = 200_000
 _FUSED_NS_PER_BYTE = 50
+_CLOCK_EVERY = 8
 # A pattern's next match when it has none left in the text: past any position.
 _NONE_LEFT = (sys.maxsize,)
 
@@ -150,16 +151,23 @@ class Scanner:
         present: list[int] | None = None  # the patterns occurring at all, once a match is rejected
         ahead: dict[int, tuple[int, ...]] = {}  # and each one's next match found so far
         taken: int | None = 0
-        clock = time.perf_counter_ns
-        deadline = clock() + _FUSED_BUDGET_NS + _FUSED_NS_PER_BYTE * end
+        budget = _FUSED_BUDGET_NS + _FUSED_NS_PER_BYTE * end
+        deadline: int | None = None
+        countdown = _CLOCK_EVERY
         while taken is not None and taken < end:
-            if clock() > deadline:
-                # Partial matches of some rule keep the fused search going to their far end
-                # for every match (hostile text): the rules run one by one for the rest.
-                if present is None:
-                    present = self._present.Match(data)
-                self._one_by_one(data, present, taken, {}, found, ahead, resume=False)
-                break
+            countdown -= 1
+            if not countdown:  # the clock is read every few matches, from the first few on
+                countdown = _CLOCK_EVERY
+                now = time.thread_time_ns()  # this thread's work, not its wait for the GIL
+                if deadline is None:
+                    deadline = now + budget
+                elif now > deadline:
+                    # Partial matches of some rule keep the fused search going to their far
+                    # end for every match (hostile text): the rules run one by one for the rest.
+                    if present is None:
+                        present = self._present.Match(data)
+                    self._one_by_one(data, present, taken, {}, found, ahead, resume=False)
+                    break
             start, stop = search(_UNANCHORED, data, taken, end)[0]
             if start == _NO_MATCH:
                 break

@@ -202,4 +202,5 @@ def test_hostile_runs_of_partial_matches_are_left_to_the_rules_one_by_one(monkey
     scanner._fused = _Counting(scanner._fused)
     monkeypatch.setattr(_scanner, "_FUSED_BUDGET_NS", -(10**12))
     assert redactor.redact_text(text) == expected
-    assert scanner._fused.calls == 0
+    # The budget is checked every few matches: the fused search stops long before the text ends.
+    assert scanner._fused.calls <= 2 * _scanner._CLOCK_EVERY
