@@ -139,10 +139,11 @@ class Redactor:
 
         for p in settings.patterns:
             compiled = _compile(p.regex, f"redaction.patterns.{p.name}")
-            if compiled.Match(_ANCHOR_BOTH, b"", 0, 0)[0][0] != _NO_MATCH:
+            if _matches_empty(compiled):
                 raise ConfigError(
                     f"invalid lclog config: redaction.patterns.{p.name}: the pattern matches the "
-                    "empty string; make it match at least one character"
+                    "empty string (somewhere in a text, e.g. at a word boundary); make it match at "
+                    "least one character"
                 )
         self._allow_values = frozenset(settings.allow.values)
         self._allow = [
@@ -386,6 +387,16 @@ class Redactor:
 
 
 _MARKER = re.compile("|".join(KEEP_PATTERNS[:2]))
+
+
+# Whether an empty match is possible depends only on the characters either side (word, other,
+# line break, or the edge of the text): these pairs cover every case RE2's assertions tell apart.
+_SIDES = ("", "a", " ", "\n")
+_EMPTY_PROBES = [((a + b).encode(), len(a)) for a in _SIDES for b in _SIDES]
+
+
+def _matches_empty(regexp: Any) -> bool:
+    return any(regexp.Match(_ANCHOR_BOTH, probe, at, at)[0][0] != _NO_MATCH for probe, at in _EMPTY_PROBES)
 
 
 def _is_marker(text: str) -> bool:

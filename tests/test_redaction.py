@@ -277,6 +277,9 @@ def test_fails_closed_when_a_rule_raises(monkeypatch):
         (r"foo(?=bar)", "backreferences and lookaround"),
         (r"(unclosed", "RE2 cannot compile"),
         (r"a*", "matches the empty string"),
+        (r"\b", "matches the empty string"),
+        (r"(?m)x?$", "matches the empty string"),
+        (r"(?:EMP-\d+)?\B", "matches the empty string"),
     ],
 )
 def test_bad_custom_patterns_fail_at_load_naming_the_rule(regex, reason):
