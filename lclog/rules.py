@@ -154,12 +154,15 @@ KEEP_PATTERNS: tuple[str, ...] = (
 BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(
         "private_key",
-        # The body: base64 and `Name: value` header lines (encrypted keys), up to the END line if
-        # any. Every part is bounded or stops at the first other character, so no search waits
-        # on an END line that never comes.
-        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|[A-Za-z-]{1,40}: [^\n]{0,200}\n)*"
+        # The body: base64, whitespace, what quotes and escapes it in source and JSON (\n, "...",
+        # +) and `Name: value` header lines (encrypted keys), up to the END line if any. Every
+        # part is bounded or stops at the first other character, so no search waits on an END
+        # line that never comes.
+        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----"
+        r"(?:[A-Za-z0-9+/=\s\\\"']|[A-Za-z-]{1,40}: [^\n\\]{0,200}(?:\r?\n|\\r\\n|\\n))*"
         r"(?:-----END [A-Z ]{0,40}PRIVATE KEY-----)?",
-        "PEM private key blocks (RSA, EC, OpenSSH, PKCS#8, encrypted), also when cut off",
+        "PEM private key blocks (RSA, EC, OpenSSH, PKCS#8, encrypted), also escaped in JSON or "
+        "source, and when cut off",
     ),
     Rule(
         "jwt",

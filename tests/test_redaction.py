@@ -216,6 +216,31 @@ def test_rule_examples(text, expected):
         assert out == expected
 
 
+ENCRYPTED_PEM = """-----BEGIN RSA PRIVATE KEY-----
+Proc-Type: 4,ENCRYPTED
+DEK-Info: AES-128-CBC,3F17F5316E2BAC89
+
+MIIEpAIBAAKCAQEA7bq0X1oYq+Zs
+abcDEF123+/==
+-----END RSA PRIVATE KEY-----"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"key:\n{ENCRYPTED_PEM}\nthanks",
+        orjson.dumps({"key": ENCRYPTED_PEM, "user": "bob"}).decode(),  # newlines escaped as \n
+        'k = "-----BEGIN PRIVATE KEY-----\\n" + "MIIEpAIBAAKCAQEA7bq0X1oYq\\n" + "-----END PRIVATE KEY-----"',
+        "cut -----BEGIN EC PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq0X1oYq. next sentence",
+        orjson.dumps({"key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq0X1oYq"}).decode(),
+    ],
+)
+def test_private_keys_are_redacted_whole_when_encrypted_escaped_or_cut_off(text):
+    out = REDACTOR.redact_text(text)
+    assert "[REDACTED:private_key]" in out
+    assert not any(part in out for part in ("MIIE", "abcDEF", "3F17F5", "ENCRYPTED"))
+
+
 def test_key_rules_replace_whole_values_at_any_depth():
     value = {
         "config": {"Api-Key": "x", "headers": [{"authorization": {"nested": "abc"}}]},
