@@ -197,6 +197,11 @@ def test_card_checksum_is_the_textbook_luhn(digits, separator):
         ('{"password": "hunter2", "user": "bob"}', '{"password": "[REDACTED:key_value]", "user": "bob"}'),
         ("https://x.io/cb?token=abc123&page=2", "https://x.io/cb?token=[REDACTED:key_value]&page=2"),
         ("OPENAI_API_KEY=whatever123", "OPENAI_API_KEY=[REDACTED:key_value]"),
+        # JSON inside a JSON string, escaped quotes inside a value, a quote that never closes
+        ('{\\"password\\": \\"hunter2\\"}', '{\\"password\\": \\"[REDACTED:key_value]\\"}'),
+        ('{"password": "a\\"b\\\\c", "n": 1}', '{"password": "[REDACTED:key_value]", "n": 1}'),
+        ("token: 'abc123 and more", "token: '[REDACTED:key_value] and more"),
+        ('{\\"id\\": \\"aB3dE5fG7hJ9kL1mN3pQ5rS7\\"}', '{\\"id\\": \\"[REDACTED:high_entropy_secret]\\"}'),
         ("card 4111111111111111 ok", "card [REDACTED:credit_card] ok"),
         ("card 4111111111111112 ok", "card 4111111111111112 ok"),  # fails Luhn
         ("iban GB82 WEST 1234 5698 7654 32", "iban [REDACTED:iban]"),
