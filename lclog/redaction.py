@@ -87,14 +87,14 @@ def _key_value_rule(keys: Iterable[str]) -> Rule:
     names = "|".join(alternatives)
     value = (
         r"(?:\"((?:[^\"\\\n]|\\.)+)\"|'((?:[^'\\\n]|\\.)+)'"  # quoted, escapes inside
-        # quoted with escaped quotes: JSON inside a JSON string ({\"password\": \"...\"})
-        r"|\\\"((?:[^\"\\\n]|\\[^\"\n])+)\\\"|\\'((?:[^'\\\n]|\\[^'\n])+)\\'"
+        # quotes escaped once or more: JSON inside a JSON string ({\"password\": \"...\"})
+        r"|\\+\"((?:[^\"\\\n]|\\+[^\"\\\n])+)\\+\"|\\+'((?:[^'\\\n]|\\+[^'\\\n])+)\\+'"
         # unquoted, or after a quote that never closes
-        r"|(?:\\?[\"'])?((?:(?:bearer|basic|token|digest)\s+)?[^\s,;&\"'}\[\])<>\\][^\s,;&\"'}\])<>]*))"
+        r"|(?:\\*[\"'])?((?:(?:bearer|basic|token|digest)\s+)?[^\s,;&\"'}\[\])<>\\][^\s,;&\"'}\])<>]*))"
     )
     return Rule(
         "key_value",
-        rf"(?i)(?:{names})(?:\\?[\"'])?[ \t]*[:=][ \t]*{value}",
+        rf"(?i)(?:{names})(?:\\*[\"'])?[ \t]*[:=][ \t]*{value}",
         "values of denylisted keys written inside text (query strings, headers, JSON, .env)",
         group=-1,
     )

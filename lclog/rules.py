@@ -187,7 +187,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "aws_secret_access_key",
-        r"(?i)aws_?secret_?(?:access_?)?key(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?([A-Za-z0-9/+=]{40})\b",
+        r"(?i)aws_?secret_?(?:access_?)?key(?:\\*[\"'])?\s*[:=]\s*(?:\\*[\"'])?([A-Za-z0-9/+=]{40})\b",
         "AWS secret access keys next to their name",
         group=1,
     ),
@@ -215,7 +215,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "high_entropy_secret",
-        r"\b[A-Za-z_][A-Za-z0-9_.-]{0,40}(?:\\?[\"'])?\s*[:=]\s*\\?[\"']([A-Za-z0-9+/=_-]{20,})\\?[\"']",
+        r"\b[A-Za-z_][A-Za-z0-9_.-]{0,40}(?:\\*[\"'])?\s*[:=]\s*\\*[\"']([A-Za-z0-9+/=_-]{20,})\\*[\"']",
         'quoted high-entropy values assigned to any name (x = "9fQ...")',
         validator=high_entropy,
         group=1,

@@ -96,7 +96,8 @@ SECRETS: dict[str, st.SearchStrategy[str]] = {
     ),
     "ipv4": st.builds(lambda *o: ".".join(map(str, o)), *[st.integers(1, 254)] * 4),
     "key_value": st.builds(
-        lambda k, v: f"{k}={v}",
+        lambda form, k, v: form.format(k=k, v=v),
+        st.sampled_from(["{k}={v}", '"{k}": "{v}"', "{k}: '{v}'"]),
         st.sampled_from(["password", "api_key", "client_secret", "X-Api-Key", "access_token"]),
         _text(ALNUM, 10, 30),
     ),
@@ -105,7 +106,8 @@ SECRETS: dict[str, st.SearchStrategy[str]] = {
 SECRET_PART = {
     "bearer_token": lambda s: s.split(" ", 1)[1],
     "url_credentials": lambda s: s.split("//", 1)[1].split("@", 1)[0],
-    "key_value": lambda s: s.split("=", 1)[1],
+    "key_value": lambda s: s.split("=", 1)[1] if "=" in s else s.split()[-1].strip("\"'"),
+    "private_key": lambda s: s.split("\n")[1],  # the base64 body
 }
 # Prose around a secret; its words can never spell a generated secret by chance.
 WORDS = ["the", "model", "said", "Hello", "order", "ship", "today", "see", "it's", "(ok)", "—", "über", "\n"]
@@ -142,6 +144,19 @@ def test_no_builtin_secret_survives_anywhere_in_a_value(case):
     kind, secret, value = case
     out = orjson.dumps(REDACTOR.redact_value(value)).decode()
     assert secret not in out, (kind, out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(SECRETS)).flatmap(lambda k: st.tuples(st.just(k), SECRETS[k])), FILLER,
+       st.integers(1, 2))  # fmt: skip
+def test_no_builtin_secret_survives_inside_json_encoded_text(case, filler, times):
+    # A tool argument or a model's output often carries JSON as a string, itself inside JSON.
+    kind, secret = case
+    text, part = f"{filler} {secret} {filler}", SECRET_PART.get(kind, lambda s: s)(secret)
+    for _ in range(times):
+        text, part = orjson.dumps({"arg": text}).decode(), orjson.dumps(part).decode()[1:-1]
+    out = REDACTOR.redact_text(text)
+    assert part not in out, (kind, out)
 
 
 @settings(max_examples=150, deadline=None)
