@@ -94,8 +94,9 @@ def _key_value_rule(keys: Iterable[str]) -> Rule:
     )
     return Rule(
         "key_value",
-        rf"(?i)(?:{names})(?:\\*[\"'])?[ \t]*[:=][ \t]*{value}",
-        "values of denylisted keys written inside text (query strings, headers, JSON, .env)",
+        rf"(?i)(?:{names})(?:\\*[\"'])?[ \t]*(?:[:=]|%3[ad])[ \t]*{value}",
+        "values of denylisted keys written inside text (query strings, also URL-encoded, headers, "
+        "JSON, .env)",
         group=-1,
     )
 

@@ -222,8 +222,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "email",
-        r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}\b",
-        "email addresses",
+        r"\b[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}\b",
+        "email addresses, also URL-encoded (jane%40example.com)",
     ),
     Rule(
         "credit_card",

@@ -216,6 +216,9 @@ def test_card_checksum_is_the_textbook_luhn(digits, separator):
         ('{\\"password\\": \\"hunter2\\"}', '{\\"password\\": \\"[REDACTED:key_value]\\"}'),
         ('{"password": "a\\"b\\\\c", "n": 1}', '{"password": "[REDACTED:key_value]", "n": 1}'),
         ("token: 'abc123 and more", "token: '[REDACTED:key_value] and more"),
+        # inside a URL-encoded URL (a redirect target carried in a query string)
+        ("next=https%3A%2F%2Fx.io%2Fcb%3Ftoken%3Dabc123%26page%3D2", None),
+        ("to=jane.doe%40example.com&x=1", "to=[REDACTED:email]&x=1"),
         ('{\\"id\\": \\"aB3dE5fG7hJ9kL1mN3pQ5rS7\\"}', '{\\"id\\": \\"[REDACTED:high_entropy_secret]\\"}'),
         ("card 4111111111111111 ok", "card [REDACTED:credit_card] ok"),
         ("card 4111111111111112 ok", "card 4111111111111112 ok"),  # fails Luhn
@@ -231,7 +234,7 @@ def test_card_checksum_is_the_textbook_luhn(digits, separator):
 def test_rule_examples(text, expected):
     out = REDACTOR.redact_text(text)
     if expected is None:
-        assert "wJalrXUtnFEMI" not in out
+        assert "wJalrXUtnFEMI" not in out and "abc123" not in out
     else:
         assert out == expected
 
