@@ -80,7 +80,7 @@ def _compile(pattern: str, what: str) -> Any:
 def _key_value_rule(keys: Iterable[str]) -> Rule:
     """`key=value`, `key: value` and `"key": "value"` inside strings, for every denylisted key."""
     alternatives = sorted(
-        {"[-_ ]?".join(re2.escape(part) for part in _split_words(k)) for k in keys},
+        {"[-_ .]?".join(re2.escape(part) for part in _split_words(k)) for k in keys},
         key=len,
         reverse=True,
     )

@@ -212,6 +212,7 @@ def test_card_checksum_is_the_textbook_luhn(digits, separator):
         ('{"password": "hunter2", "user": "bob"}', '{"password": "[REDACTED:key_value]", "user": "bob"}'),
         ("https://x.io/cb?token=abc123&page=2", "https://x.io/cb?token=[REDACTED:key_value]&page=2"),
         ("OPENAI_API_KEY=whatever123", "OPENAI_API_KEY=[REDACTED:key_value]"),
+        ("app.secret.key=abc123xyz", "app.secret.key=[REDACTED:key_value]"),  # .properties files
         # JSON inside a JSON string, escaped quotes inside a value, a quote that never closes
         ('{\\"password\\": \\"hunter2\\"}', '{\\"password\\": \\"[REDACTED:key_value]\\"}'),
         ('{"password": "a\\"b\\\\c", "n": 1}', '{"password": "[REDACTED:key_value]", "n": 1}'),
