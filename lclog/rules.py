@@ -44,6 +44,8 @@ DEFAULT_KEYS: tuple[str, ...] = (
     "credential",
     "connection_string",
     "dsn",
+    "account_key",
+    "shared_access_key",
 )
 
 
@@ -206,6 +208,16 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "Slack bot, user and app tokens (xox?-)"),
     Rule("stripe_key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}", "Stripe secret and restricted keys"),
     Rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}", "Google API keys (AIza...)"),
+    Rule("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}\b", "Hugging Face access tokens (hf_...)"),
+    Rule("groq_key", r"\bgsk_[A-Za-z0-9]{40,}\b", "Groq API keys (gsk_...)"),
+    Rule("replicate_token", r"\br8_[A-Za-z0-9]{30,}\b", "Replicate API tokens (r8_...)"),
+    Rule("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}", "GitLab personal access tokens (glpat-...)"),
+    Rule("npm_token", r"\bnpm_[A-Za-z0-9]{36,}\b", "npm access tokens (npm_...)"),
+    Rule(
+        "sendgrid_key",
+        r"\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{32,64}",
+        "SendGrid API keys (SG.xxx.yyy)",
+    ),
     Rule(
         "bearer_token",
         r"\b(?:[Bb]earer|BEARER|Token)\s+([A-Za-z0-9._~+/=-]{8,})",

@@ -74,6 +74,14 @@ SECRETS: dict[str, st.SearchStrategy[str]] = {
     "slack_webhook": st.builds(lambda s: "https://hooks.slack.com/services/T0/B0/" + s, _text(ALNUM, 24, 24)),
     "stripe_key": st.builds(lambda s: "sk_live_" + s, _text(ALNUM, 24, 30)),
     "google_api_key": st.builds(lambda s: "AIza" + s, _text(ALNUM + "_-", 35, 35)),
+    "huggingface_token": st.builds(lambda s: "hf_" + s, _text(ALNUM, 34, 34)),
+    "groq_key": st.builds(lambda s: "gsk_" + s, _text(ALNUM, 52, 52)),
+    "replicate_token": st.builds(lambda s: "r8_" + s, _text(ALNUM, 37, 37)),
+    "gitlab_token": st.builds(lambda s: "glpat-" + s, _text(ALNUM + "_-", 20, 20)),
+    "npm_token": st.builds(lambda s: "npm_" + s, _text(ALNUM, 36, 36)),
+    "sendgrid_key": st.builds(
+        lambda a, b: f"SG.{a}.{b}", _text(ALNUM + "_-", 22, 22), _text(ALNUM + "_-", 43, 43)
+    ),
     "jwt": st.builds(
         lambda a, b, c: f"eyJ{a}.eyJ{b}.{c}", _text(ALNUM, 10, 30), _text(ALNUM, 10, 60), _text(ALNUM, 20, 43)
     ),
