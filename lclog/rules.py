@@ -11,9 +11,10 @@ from dataclasses import dataclass
 __all__ = ["BUILTIN_RULES", "DEFAULT_KEYS", "KEEP_PATTERNS", "Rule", "normalize_key"]
 
 # Keys whose values are secrets wherever they appear. Sources: sentry-python's DEFAULT_DENYLIST,
-# HTTP auth headers (RFC 7235, RFC 6265), OAuth 2.0 token fields (RFC 6749, OpenID Connect) and
-# the env var names LLM SDKs read (OPENAI_API_KEY ...). A key matches when its normalized form
-# (lowercase, `-`, `_` and spaces removed) equals an entry or ends with one.
+# HTTP auth headers (RFC 7235, RFC 6265), OAuth 2.0 token fields (RFC 6749, OpenID Connect), the
+# env var names LLM SDKs read (OPENAI_API_KEY ...), Azure connection strings and the signatures of
+# presigned URLs (S3 X-Amz-Signature, GCS X-Goog-Signature, Azure SAS sig). A key matches when its
+# normalized form (lowercase, `-`, `_`, `.` and spaces removed) equals an entry or ends with one.
 DEFAULT_KEYS: tuple[str, ...] = (
     "api_key",
     "apikey",
@@ -46,6 +47,9 @@ DEFAULT_KEYS: tuple[str, ...] = (
     "dsn",
     "account_key",
     "shared_access_key",
+    "x-amz-signature",
+    "x-goog-signature",
+    "sig",
 )
 
 

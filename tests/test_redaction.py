@@ -188,7 +188,9 @@ BENIGN = st.one_of(
     st.datetimes().map(lambda d: d.isoformat()),
     st.decimals(min_value=0, max_value=99999, places=2).map(lambda d: f"${d}"),
     st.integers(0, 10**9).map(str),
-    st.sampled_from(["max_tokens: 256", "temperature=0.7", "the token count was 42", "key points:"]),
+    st.sampled_from(
+        ["max_tokens: 256", "temperature=0.7", "the token count was 42", "key points:", "signature: f(x)"]
+    ),
 )
 
 
@@ -228,6 +230,15 @@ def test_card_checksum_is_the_textbook_luhn(digits, separator):
         # inside a URL-encoded URL (a redirect target carried in a query string)
         ("next=https%3A%2F%2Fx.io%2Fcb%3Ftoken%3Dabc123%26page%3D2", None),
         ("to=jane.doe%40example.com&x=1", "to=[REDACTED:email]&x=1"),
+        # presigned URLs: the signature is the credential
+        (
+            "https://b.s3.amazonaws.com/k?X-Amz-Expires=60&X-Amz-Signature=9f8e7d6c5b4a&x=1",
+            "https://b.s3.amazonaws.com/k?X-Amz-Expires=60&X-Amz-Signature=[REDACTED:key_value]&x=1",
+        ),
+        (
+            "https://a.blob.core.windows.net/c?sv=2022&sig=Ab%2Fcd%3D",
+            "https://a.blob.core.windows.net/c?sv=2022&sig=[REDACTED:key_value]",
+        ),
         ('{\\"id\\": \\"aB3dE5fG7hJ9kL1mN3pQ5rS7\\"}', '{\\"id\\": \\"[REDACTED:high_entropy_secret]\\"}'),
         ("card 4111111111111111 ok", "card [REDACTED:credit_card] ok"),
         ("card 4111111111111112 ok", "card 4111111111111112 ok"),  # fails Luhn
