@@ -90,11 +90,11 @@ def _key_value_rule(keys: Iterable[str]) -> Rule:
         # quotes escaped once or more: JSON inside a JSON string ({\"password\": \"...\"})
         r"|\\+\"((?:[^\"\\\n]|\\+[^\"\\\n])+)\\+\"|\\+'((?:[^'\\\n]|\\+[^'\\\n])+)\\+'"
         # unquoted, or after a quote that never closes
-        r"|(?:\\*[\"'])?((?:(?:bearer|basic|token|digest)\s+)?[^\s,;&\"'}\[\])<>\\][^\s,;&\"'}\])<>]*))"
+        r"|(?:\\*[\"']|%2[27])?((?:(?:bearer|basic|token|digest)\s+)?[^\s,;&\"'}\[\])<>\\][^\s,;&\"'}\])<>]*))"
     )
     return Rule(
         "key_value",
-        rf"(?i)(?:{names})(?:\\*[\"'])?[ \t]*(?:[:=]|%3[ad])[ \t]*{value}",
+        rf"(?i)(?:{names})(?:\\*[\"']|%2[27])?(?:[ \t]|%20)*(?:[:=]|%3[ad])(?:[ \t]|%20)*{value}",
         "values of denylisted keys written inside text (query strings, also URL-encoded, headers, "
         "JSON, .env)",
         group=-1,

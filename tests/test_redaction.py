@@ -6,6 +6,7 @@ import contextlib
 import string
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -165,6 +166,16 @@ def test_no_builtin_secret_survives_inside_json_encoded_text(case, filler, times
         text, part = orjson.dumps({"arg": text}).decode(), orjson.dumps(part).decode()[1:-1]
     out = REDACTOR.redact_text(text)
     assert part not in out, (kind, out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["email", "key_value"]).flatmap(lambda k: st.tuples(st.just(k), SECRETS[k])))
+def test_emails_and_key_values_survive_no_url_encoding(case):
+    # A callback URL carried inside another URL's query string is percent-encoded.
+    kind, secret = case
+    part = quote(SECRET_PART.get(kind, lambda s: s)(secret), safe="")
+    text = "https://app.example/login?next=" + quote(f"https://idp.example/cb?x=1&{secret}&y=2", safe="")
+    assert part not in REDACTOR.redact_text(text), (kind, text)
 
 
 @settings(max_examples=150, deadline=None)
