@@ -78,7 +78,7 @@ def _compile(pattern: str, what: str) -> Any:
 
 
 def _key_value_rule(keys: Iterable[str]) -> Rule:
-    """`key=value`, `key: value` and `"key": "value"` inside strings, for every denylisted key."""
+    """`key=value`, `key: value` and `"key": "value"` in text (quotes escaped or percent-encoded too)."""
     alternatives = sorted(
         {"[-_ .]?".join(re2.escape(part) for part in _split_words(k)) for k in keys},
         key=len,
