@@ -16,7 +16,7 @@ import re2
 from lclog._scanner import ACCEPT, LEAVE, REJECT, Scanner, compile_pattern
 from lclog._serialize import DROP, KEEP
 from lclog.config import ConfigError, RedactionSettings
-from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS, KEEP_PATTERNS, Rule, normalize_key
+from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS, KEEP_PATTERNS, QUOTE, Rule, normalize_key
 
 __all__ = ["Finding", "Redactor"]
 
@@ -79,10 +79,9 @@ def _compile(pattern: str, what: str) -> Any:
 
 def _key_value_rule(keys: Iterable[str]) -> Rule:
     """`key=value`, `key: value` and `"key": "value"` in text (quotes escaped or percent-encoded too)."""
-    alternatives = sorted(
+    alternatives = sorted(  # longest first, so that a longer key wins over its suffix
         {"[-_ .]?".join(re2.escape(part) for part in _split_words(k)) for k in keys},
-        key=len,
-        reverse=True,
+        key=lambda name: (-len(name), name),
     )
     names = "|".join(alternatives)
     value = (
@@ -90,11 +89,11 @@ def _key_value_rule(keys: Iterable[str]) -> Rule:
         # quotes escaped once or more: JSON inside a JSON string ({\"password\": \"...\"})
         r"|\\+\"((?:[^\"\\\n]|\\+[^\"\\\n])+)\\+\"|\\+'((?:[^'\\\n]|\\+[^'\\\n])+)\\+'"
         # unquoted, or after a quote that never closes
-        r"|(?:\\*[\"']|%2[27])?((?:(?:bearer|basic|token|digest)\s+)?[^\s,;&\"'}\[\])<>\\][^\s,;&\"'}\])<>]*))"
+        rf"|(?:{QUOTE}|%2[27])?((?:(?:bearer|basic|token|digest)\s+)?[^\s,;&\"'}}\[\])<>\\][^\s,;&\"'}}\])<>]*))"
     )
     return Rule(
         "key_value",
-        rf"(?i)(?:{names})(?:\\*[\"']|%2[27])?(?:[ \t]|%20)*(?:[:=]|%3[ad])(?:[ \t]|%20)*{value}",
+        rf"(?i)(?:{names})(?:{QUOTE}|%2[27])?(?:[ \t]|%20)*(?:[:=]|%3[ad])(?:[ \t]|%20)*{value}",
         "values of denylisted keys written inside text (query strings, also URL-encoded, headers, "
         "JSON, .env)",
         group=-1,

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["BUILTIN_RULES", "DEFAULT_KEYS", "KEEP_PATTERNS", "Rule", "normalize_key"]
+__all__ = ["BUILTIN_RULES", "DEFAULT_KEYS", "KEEP_PATTERNS", "QUOTE", "Rule", "normalize_key"]
 
 # Keys whose values are secrets wherever they appear. Sources: sentry-python's DEFAULT_DENYLIST,
 # HTTP auth headers (RFC 7235, RFC 6265), OAuth 2.0 token fields (RFC 6749, OpenID Connect), the
@@ -72,6 +72,10 @@ class Rule:
 
 # Validators keep false positives down.
 
+
+# A quote as it appears in text: escaped by any number of backslashes when JSON is carried inside
+# a JSON string ({\"password\": \"...\"}).
+QUOTE = r"\\*[\"']"
 
 _SEPARATORS = str.maketrans("", "", " -.()+")
 _DOUBLED = str.maketrans("0123456789", "0246813579")  # Luhn: 2*d with its digits summed
@@ -193,7 +197,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "aws_secret_access_key",
-        r"(?i)aws_?secret_?(?:access_?)?key(?:\\*[\"'])?\s*[:=]\s*(?:\\*[\"'])?([A-Za-z0-9/+=]{40})\b",
+        rf"(?i)aws_?secret_?(?:access_?)?key(?:{QUOTE})?\s*[:=]\s*(?:{QUOTE})?([A-Za-z0-9/+=]{{40}})\b",
         "AWS secret access keys next to their name",
         group=1,
     ),
@@ -231,7 +235,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "high_entropy_secret",
-        r"\b[A-Za-z_][A-Za-z0-9_.-]{0,40}(?:\\*[\"'])?\s*[:=]\s*\\*[\"']([A-Za-z0-9+/=_-]{20,})\\*[\"']",
+        rf"\b[A-Za-z_][A-Za-z0-9_.-]{{0,40}}(?:{QUOTE})?\s*[:=]\s*{QUOTE}([A-Za-z0-9+/=_-]{{20,}}){QUOTE}",
         'quoted high-entropy values assigned to any name (x = "9fQ...")',
         validator=high_entropy,
         group=1,
