@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["span_ids_getter"]
 
@@ -15,15 +16,36 @@ def span_ids_getter() -> Callable[[], dict[str, str] | None] | None:
     except ImportError:
         return None
 
-    get_current_span, invalid = trace.get_current_span, trace.INVALID_SPAN
+    current_span = _span_reader() or trace.get_current_span
+    span_type, invalid = trace.Span, trace.INVALID_SPAN
 
     def current() -> dict[str, str] | None:
-        span = get_current_span()
-        if span is invalid:  # no span active: the common case, answered without a context read
-            return None
+        span = current_span()
+        if span is None or span is invalid or not isinstance(span, span_type):
+            return None  # no span active: the common case
         context = span.get_span_context()
         if not context.is_valid:
             return None
         return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
     return current
+
+
+def _span_reader() -> Callable[[], Any] | None:
+    """The span in the current context read from OpenTelemetry's context variable (one lookup
+    instead of four calls), when the runtime context is the standard contextvars one."""
+    try:
+        from opentelemetry import context as otel_context
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+        from opentelemetry.trace.propagation import _SPAN_KEY
+    except ImportError:
+        return None
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    var = getattr(runtime, "_current_context", None)
+    if type(runtime) is not ContextVarsRuntimeContext or var is None or not hasattr(var, "get"):
+        return None
+
+    def read() -> Any:
+        return var.get().get(_SPAN_KEY)
+
+    return read
