@@ -11,27 +11,32 @@ __all__ = ["Run", "RunTable", "path"]
 
 
 class Run:
-    """What lclog remembers about one open run."""
+    """What lclog remembers about one open run.
+
+    The hook fills what it knows when the run starts; the ids are formatted as text once, when
+    the first event of the run is built.
+    """
 
     __slots__ = (
+        "_id",
+        "_parent_id",
+        "_trace_id",
         "chunks",
         "depth",
         "first_token_ns",
-        "id",
         "local_root",
         "model",
         "name",
         "node",
         "otel",
         "parent",
-        "parent_id",
+        "parent_run_id",
         "provider",
         "run_id",
         "run_type",
         "sampled",
         "start_ns",
         "step",
-        "trace_id",
     )
 
     def __init__(
@@ -39,30 +44,70 @@ class Run:
         run_id: UUID,
         run_type: str,
         name: str,
-        trace_id: str | None,
-        depth: int,
-        parent_id: str | None,
+        depth: int = 0,
         parent: Run | None = None,
+        parent_run_id: UUID | None = None,
     ) -> None:
         self.run_id = run_id
+        self.run_type = run_type
+        self.name = name
+        self.depth = depth
         self.parent = parent
+        # A parent lclog never saw (handler attached below the root): its id is the trace id.
+        self.parent_run_id = parent_run_id
+        self._id: str | None = None
+        self._parent_id: str | None = None
+        self._trace_id: str | None = None
         self.otel: dict[str, str] | None = None  # the OpenTelemetry span active at its start
         self.sampled = True
         self.node: Any = None  # LangGraph node and step, from metadata
         self.step: Any = None
         # The top of what this handler saw of the tree: its end closes the trace's failures.
         self.local_root = parent is None
-        self.id = str(run_id)  # formatted once: every event of the run carries it
-        self.parent_id = parent_id
-        self.run_type = run_type
-        self.name = name
-        self.trace_id = trace_id or self.id
-        self.depth = depth
         self.start_ns = time.monotonic_ns()
         self.first_token_ns = 0
         self.chunks = 0
         self.model: str | None = None
         self.provider: str | None = None
+
+    def _format(self) -> None:
+        self._id = str(self.run_id)
+        parent = self.parent
+        if parent is not None:
+            self._parent_id = parent.id
+            self._trace_id = parent.trace_id
+        elif self.parent_run_id is not None:
+            self._parent_id = self._trace_id = str(self.parent_run_id)
+        else:
+            self._trace_id = self._id
+
+    @property
+    def id(self) -> str:
+        """The run id as text."""
+        if self._id is None:
+            self._format()
+        return self._id  # type: ignore[return-value]
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent run's id as text; None for a root."""
+        if self._id is None:
+            self._format()
+        return self._parent_id
+
+    @property
+    def trace_id(self) -> str:
+        """The root run's id as text: shared by every run of the tree."""
+        if self._id is None:
+            self._format()
+        return self._trace_id  # type: ignore[return-value]
+
+    @property
+    def trace_uuid(self) -> UUID:
+        """The root run's id."""
+        if self.parent is not None:
+            return self.parent.trace_uuid
+        return self.parent_run_id or self.run_id
 
 
 def path(run: Run) -> list[Run]:
@@ -87,16 +132,14 @@ class RunTable:
     ) -> tuple[Run, Run | None]:
         """Records a run start; returns it and the run it evicted to stay bounded, if any."""
         if parent_run_id is None:
-            run = Run(run_id, run_type, name, None, 0, None)
+            run = Run(run_id, run_type, name)
         else:
             parent = self._runs.get(parent_run_id)
             if parent is not None:
-                run = Run(run_id, run_type, name, parent.trace_id, parent.depth + 1, parent.id, parent)
+                run = Run(run_id, run_type, name, parent.depth + 1, parent)
             else:
-                # A parent lclog never saw (handler attached below the root) still groups its
-                # children: they share the parent's id as trace id.
-                parent_id = str(parent_run_id)
-                run = Run(run_id, run_type, name, parent_id, 1, parent_id)
+                # A parent lclog never saw still groups its children: they share its id as trace id.
+                run = Run(run_id, run_type, name, 1, None, parent_run_id)
         evicted = None
         if len(self._runs) >= self._max:
             try:

@@ -9,7 +9,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ from lclog._otel import span_ids_getter
 from lclog._runs import Run, RunTable
 from lclog._serialize import Limits, to_jsonable, truncate
 from lclog.config import Settings, load_config
+from lclog.events import MAX_NAME, NAME_LIMITS, EventBuilder, usage_of
 from lclog.metrics import Metrics
 from lclog.notify import Alerts, Notifier
 from lclog.outputs import Output, Writer, build_outputs
@@ -32,23 +32,18 @@ from lclog.volume import Router, sampled
 
 __all__ = ["LoggingCallbackHandler"]
 
-# Exceptions that end a run without it having failed (LangGraph control flow, cancellation).
-_INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
-_CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
-# Fields whose values come only from `_content_of`, so they are redacted as they are serialized.
+# Fields whose values come only from `content_of`, so they are redacted as they are serialized.
 _CONTENT_KEYS = frozenset(
     {"inputs", "outputs", "metadata", "params", "token", "data", "tool_input", "log", "text"}
 )
-# Metadata key prefixes that are LangChain's and LangGraph's, not the caller's (see _metadata).
-_HINTS = ("ls_", "langgraph_")
 # Invocation parameters worth logging; the rest (headers, keys, clients) never are.
 _PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
 
 F = TypeVar("F", bound=Callable[..., Any])
+Build = Callable[..., "dict[str, Any] | None"]
+# What a hook hands on: the EventBuilder method, its arguments, and whether it redacts.
+Captured = tuple[Build, tuple[Any, ...], bool]
 _NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
-# Names and tags are labels, not content: kept short whatever a caller passes.
-_MAX_NAME = 256
-_NAME_LIMITS = Limits(max_depth=1, max_items=8, max_chars=_MAX_NAME)
 _live: weakref.WeakSet[LoggingCallbackHandler] = weakref.WeakSet()
 
 
@@ -67,14 +62,14 @@ def _guard(hook: F) -> F:
 
 
 def _name(serialized: dict[str, Any] | None, kwargs: dict[str, Any], default: str) -> str:
-    """The run's name, at most _MAX_NAME characters."""
+    """The run's name, at most MAX_NAME characters."""
     name: Any = kwargs.get("name")
     if not name and isinstance(serialized, dict):
         ids = serialized.get("id")
         name = serialized.get("name") or (ids[-1] if isinstance(ids, list) and ids else None)
     if not name:
         return default
-    return truncate(name if isinstance(name, str) else to_jsonable(name, _NAME_LIMITS), _MAX_NAME)
+    return truncate(name if isinstance(name, str) else to_jsonable(name, NAME_LIMITS), MAX_NAME)
 
 
 def _model(serialized: dict[str, Any] | None, params: dict[str, Any], metadata: dict[str, Any]) -> str | None:
@@ -88,49 +83,6 @@ def _model(serialized: dict[str, Any] | None, params: dict[str, Any], metadata: 
         if isinstance(kwargs.get(key), str):
             return kwargs[key]
     return None
-
-
-def _usage(response: Any) -> tuple[dict[str, int] | None, str | None]:
-    """Token usage and where it came from: AIMessage.usage_metadata, else llm_output.
-
-    (None, None) when the response reports none: unknown is never written as zero.
-    """
-    totals: dict[str, int] = {}
-    for generations in getattr(response, "generations", None) or []:
-        for gen in generations:
-            usage = getattr(getattr(gen, "message", None), "usage_metadata", None)
-            if usage:
-                for key in ("input_tokens", "output_tokens", "total_tokens"):
-                    totals[key] = totals.get(key, 0) + int(usage.get(key) or 0)
-                for side in ("input", "output"):  # cache reads, reasoning, audio ...
-                    for k, v in (usage.get(f"{side}_token_details") or {}).items():
-                        if isinstance(v, int):
-                            totals[f"{side}_{k}_tokens"] = totals.get(f"{side}_{k}_tokens", 0) + v
-    if totals:
-        return totals, "usage_metadata"
-    llm_output = getattr(response, "llm_output", None) or {}
-    raw = llm_output.get("token_usage") or llm_output.get("usage")
-    if isinstance(raw, dict):
-        inp = raw.get("prompt_tokens", raw.get("input_tokens"))
-        out = raw.get("completion_tokens", raw.get("output_tokens"))
-        if isinstance(inp, int) or isinstance(out, int):
-            usage = {"input_tokens": int(inp or 0), "output_tokens": int(out or 0)}
-            usage["total_tokens"] = int(
-                raw.get("total_tokens") or usage["input_tokens"] + usage["output_tokens"]
-            )
-            return usage, "llm_output"
-    return None, None
-
-
-def _finish_and_model(response: Any) -> tuple[str | None, str | None]:
-    for generations in getattr(response, "generations", None) or []:
-        for gen in generations:
-            info = getattr(gen, "generation_info", None) or {}
-            meta = getattr(getattr(gen, "message", None), "response_metadata", None) or {}
-            reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
-            model = meta.get("model_name") or meta.get("model")
-            return (str(reason) if reason else None), (str(model) if model else None)
-    return None, None
 
 
 class LoggingCallbackHandler(BaseCallbackHandler):
@@ -160,7 +112,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self.settings = load_config(config, **overrides)
         s = self.settings
         self.stats = Stats()
-        self.metrics = Metrics()
         self.redactor = Redactor(s.redaction)
         chain = [import_processor(p) for p in s.processors] + list(processors)
         self.pipeline = Pipeline(
@@ -171,14 +122,17 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             schema=schema_processor(s.schema_),
         )
         self._span_ids = span_ids_getter()
-        self._scrub = self.redactor if self.redactor.fuses else None
         self._writer = Writer(
             outputs if outputs is not None else build_outputs(s.outputs, self.stats),
             self.stats,
             capacity=s.queue_size,
             interval=s.flush_interval_s,
-            process=self.pipeline.process,
+            process=self._process,
         )
+        # Your processors run in the calling thread, where its context variables are.
+        self._inline = bool(self.pipeline.processors)
+        # Counts every run at once; reading it first builds the events still queued.
+        self.metrics = Metrics(sync=self._writer.drain)
         self._runs = RunTable(s.max_open_runs)
         self._notifier = Notifier(s.notify, self.redactor, self.stats) if s.notify.targets else None
         self._alerts = (
@@ -186,9 +140,20 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             if self._notifier is not None
             else None
         )
-        self._limits = Limits(s.max_depth, s.max_items, s.max_field_chars)
         self._content = s.content != "none"
         self._router = Router(s.verbosity, s.events, s.level)
+        self._events = EventBuilder(
+            service=s.service,
+            limits=Limits(s.max_depth, s.max_items, s.max_field_chars),
+            scrub=self.redactor if self.redactor.fuses else None,
+            content=self._content,
+            include_stacktrace=s.include_stacktrace,
+            router=self._router,
+            metrics=self.metrics,
+            alerts=self._alerts,
+        )
+        self._content_of = self._events.content_of
+        self._redacts = self._events.redacts
         self._sample_rate = s.sample_rate
         self._ttl_ns = int(s.run_ttl_s * 1e9)
         self._starts = 0
@@ -202,7 +167,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         _twins[self._twin_key] = _twins.get(self._twin_key, 0) + 1
         if "langgraph.callbacks" in sys.modules:
             self.__class__ = _graph_aware(type(self))
-        self._service = s.service
         self._closed = False
         self._close_lock = threading.Lock()
         _live.add(self)
@@ -245,58 +209,33 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     # -- event plumbing --------------------------------------------------------------------
 
-    def _emit(self, event: dict[str, Any]) -> None:
+    def _submit(self, build: Build, args: tuple[Any, ...], redacted: bool = False) -> None:
+        """Hands what a hook captured to the writer, which builds and processes the event later.
+
+        `redacted`: build returns an event whose values it redacted (see EventBuilder.redacts).
+        """
         if self._closed:
             self.stats.add("dropped")
             return
         writer = self._writer
-        if not self.pipeline.processors and writer.backlog() < writer.defer_limit:
-            # Nothing of the user's needs this thread's context: redaction and rendering run
-            # in the writer, off the request path. Content was already made safe and redacted.
-            writer.put((event, None))
+        if not self._inline:
+            if writer.put(((build, args, redacted), None)):
+                writer.help_drain()
             return
-        result = self.pipeline.process(event)
-        if result is not None:
+        for item in self._process((build, args, redacted)):
             # Queued lines are compact; the dict is kept only for outputs that read it.
-            writer.put(result if writer.needs_events else (_NO_EVENT, result[1]))
+            writer.put(item if writer.needs_events else (_NO_EVENT, item[1]))
         if writer.backlog() >= writer.defer_limit:
             writer.help_drain()
 
-    def _tags(self, tags: Any) -> list[Any]:
-        if isinstance(tags, list) and all(type(t) is str and len(t) <= _MAX_NAME for t in tags):
-            return tags[: self._limits.max_items]
-        value = to_jsonable(tags, _NAME_LIMITS)
-        return value if isinstance(value, list) else [value]
-
-    def _metadata(self, metadata: dict[str, Any]) -> Any:
-        # Left out: LangSmith's hints (ls_provider, ls_model_name, lc_versions ...), whose content
-        # is in `model`, `provider` and `params`, and LangGraph's per-task keys (langgraph_node,
-        # langgraph_step, langgraph_triggers, langgraph_path ...): node and step are fields of
-        # their own, the rest is the scheduler's bookkeeping, repeated on every event of a node.
-        user = {k: v for k, v in metadata.items() if not (k.startswith(_HINTS) or k == "lc_versions")}
-        return self._content_of(user) if user else {}
-
-    def _content_of(self, value: Any) -> Any:
-        return to_jsonable(value, self._limits, self._scrub)
-
-    def _base(self, level: str, event: str, run: Run) -> dict[str, Any]:
-        base = {
-            "timestamp": time.time(),  # formatted by the pipeline
-            "level": level,
-            "event": event,
-            "service": self._service,
-            "run_id": run.id,
-            "parent_run_id": run.parent_id,
-            "trace_id": run.trace_id,
-            "depth": run.depth,
-            "name": run.name,
-        }
-        if run.otel is not None:
-            base["otel"] = run.otel
-        if run.node is not None:
-            base["node"] = run.node
-            base["step"] = run.step
-        return base
+    def _process(self, captured: Captured) -> list[Any]:
+        """Builds the captured event and runs it through the pipeline: [(event, line)] or []."""
+        build, args, redacted = captured
+        event = build(*args)
+        if event is None:
+            return []
+        result = self.pipeline.process(event, redacted)
+        return [] if result is None else [result]
 
     def _start(
         self,
@@ -322,36 +261,30 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if self._span_ids is not None:
             run.otel = self._span_ids()  # read at the start, in the caller's context
         parent = run.parent
-        run.sampled = parent.sampled if parent is not None else sampled(run.trace_id, self._sample_rate)
+        run.sampled = parent.sampled if parent is not None else sampled(run.trace_uuid, self._sample_rate)
         if extra and extra.get("model"):
             run.model = extra["model"]
-        # Model runs aggregate per model when it is known, other runs per name.
-        self.metrics.started(run_type, run.model or name)
         if metadata and "langgraph_node" in metadata:
             run.node = metadata.get("langgraph_node")
             run.step = metadata.get("langgraph_step")
-        level = self._router.level(f"{run_type}.start", "info", root=run.local_root, sampled=run.sampled)
-        if level is None:
-            return run
-        event = self._base(level, f"{run_type}.start", run)
-        event["tags"] = self._tags(tags) if tags else []
-        event["metadata"] = self._metadata(metadata) if metadata else {}
-        if extra:
-            event.update(extra)
-        if self._content:
-            event["inputs"] = self._content_of(inputs)
-        self._emit(event)
+        level = self._router.level(f"{run_type}.start", "info", run.local_root, run.sampled)
+        if level is not None:
+            # Copied now: LangChain may add to its lists and dicts once the hook returns.
+            tags = tags[:] if type(tags) is list else tags
+            metadata = dict(metadata) if metadata else None
+            inputs = self._content_of(inputs) if self._content else None
+        args = (run, level, time.time(), tags, metadata, extra, inputs)
+        self._submit(self._events.start, args, self._redacts)
         return run
 
     def _orphaned(self, run: Run) -> None:
         self.stats.add("evicted_runs")
         age_ms = (time.monotonic_ns() - run.start_ns) / 1e6
-        level = self._router.level(f"{run.run_type}.orphaned", "warning", root=run.local_root)
+        level = self._router.level(f"{run.run_type}.orphaned", "warning", run.local_root)
         if level is None:
             return
-        event = self._base(level, f"{run.run_type}.orphaned", run)
-        event["age_ms"] = round(age_ms, 3)
-        self._emit(event)
+        fields = {"age_ms": round(age_ms, 3)}
+        self._submit(self._events.point, (run, level, f"{run.run_type}.orphaned", time.time(), fields))
 
     def _run_or_stub(self, run_type: str, run_id: UUID, parent_run_id: UUID | None) -> Run:
         run = self._runs.close(run_id)
@@ -369,40 +302,21 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         parent_run_id: UUID | None,
         outputs: Any,
         extra: dict[str, Any] | None = None,
-        usage: dict[str, Any] | None = None,
+        response: Any = None,
     ) -> None:
+        """A run's end; `response` (an LLMResult) gives a model run's usage and finish reason."""
+        end_ns = time.monotonic_ns()
         if self._skipped and run_id in self._skipped:
             self._skipped.discard(run_id)
             return
         run = self._run_or_stub(run_type, run_id, parent_run_id)
-        name = f"{run.run_type}.end"
-        event = self._base("info", name, run)
-        event["outcome"] = "ok"
-        duration = self._timing(run, event)
-        self.metrics.ended(run.run_type, run.model or run.name, duration, usage=usage)
-        if self._alerts is not None:
-            self._alerts.ended(run, duration, failed=False)
-        level = self._router.level(name, "info", root=run.local_root, sampled=run.sampled)
-        if level is None:
-            return
-        event["level"] = level
-        if extra:
-            event.update(extra)
-        if self._content:
-            event["outputs"] = self._content_of(outputs)
-        self._emit(event)
-
-    def _timing(self, run: Run, event: dict[str, Any]) -> float:
-        if not run.start_ns:
-            event["duration_ms"] = None
-            return 0.0
-        now = time.monotonic_ns()
-        duration = (now - run.start_ns) / 1e6
-        event["duration_ms"] = round(duration, 3)
-        if run.first_token_ns:
-            event["ttft_ms"] = round((run.first_token_ns - run.start_ns) / 1e6, 3)
-            event["chunks"] = run.chunks
-        return duration
+        level = self._router.level(f"{run.run_type}.end", "info", run.local_root, run.sampled)
+        outputs = self._content_of(outputs) if level is not None and self._content else None
+        if response is not None:
+            args = (run, level, time.time(), end_ns, outputs, response)
+            self._submit(self._events.model_end, args, self._redacts)
+        else:
+            self._submit(self._events.end, (run, level, time.time(), end_ns, outputs, extra), self._redacts)
 
     def _error(
         self,
@@ -412,49 +326,12 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         parent_run_id: UUID | None,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        end_ns = time.monotonic_ns()
         if self._skipped and run_id in self._skipped:
             self._skipped.discard(run_id)
             return
         run = self._run_or_stub(run_type, run_id, parent_run_id)
-        kind = _control_flow(error)
-        if kind is not None:
-            outcome = "interrupted" if kind in _INTERRUPTS else "cancelled"
-            event = self._base(
-                "warning" if outcome == "cancelled" else "info",
-                f"{run.run_type}.end",
-                run,
-            )
-            event["outcome"] = outcome
-            event["reason"] = kind
-            duration = self._timing(run, event)
-            self.metrics.ended(run.run_type, run.model or run.name, duration)
-        else:
-            event = self._base("error", f"{run.run_type}.error", run)
-            event["outcome"] = "error"
-            duration = self._timing(run, event)
-            event["error"] = self._error_fields(error)
-            self.metrics.ended(run.run_type, run.model or run.name, duration, error=True)
-            if self._alerts is not None:
-                self._alerts.failed(run, event["error"], duration)
-                self._alerts.ended(run, duration, failed=True)
-        level = self._router.level(event["event"], event["level"], root=run.local_root, sampled=run.sampled)
-        if level is None:
-            return
-        event["level"] = level
-        if extra:
-            event.update(extra)
-        self._emit(event)
-
-    def _error_fields(self, error: BaseException) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "type": type(error).__qualname__,
-            "message": truncate(to_jsonable(error, self._limits)["message"], self._limits.max_chars),
-        }
-        if self.settings.include_stacktrace:
-            # Frames and source lines only: no locals, which could hold secrets.
-            stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            fields["stack_trace"] = truncate(stack, self._limits.max_chars * 4)
-        return fields
+        self._submit(self._events.error, (run, time.time(), end_ns, error, extra))
 
     # -- chains ----------------------------------------------------------------------------
 
@@ -585,14 +462,13 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             self.stats.report("on_llm_new_token failed", type(exc).__name__)
 
     def _token_event(self, run: Run, token: Any) -> None:
-        level = self._router.level(f"{run.run_type}.token", "info", root=False, sampled=run.sampled)
+        level = self._router.level(f"{run.run_type}.token", "info", False, run.sampled)
         if level is None:
             return
-        event = self._base(level, f"{run.run_type}.token", run)
-        event["index"] = run.chunks - 1
+        fields: dict[str, Any] = {"index": run.chunks - 1}
         if self._content:
-            event["token"] = self._content_of(token)
-        self._emit(event)
+            fields["token"] = self._content_of(token)
+        self._submit(self._events.point, (run, level, f"{run.run_type}.token", time.time(), fields))
 
     @_guard
     def on_stream_event(self, event: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -605,24 +481,13 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self, response: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
         run = self._runs.get(run_id)
-        usage, source = _usage(response)
-        finish_reason, response_model = _finish_and_model(response)
-        extra: dict[str, Any] = {
-            "model": response_model or (run.model if run else None),
-            "usage": usage,
-            "usage_source": source,
-        }
-        if run is not None and run.provider:
-            extra["provider"] = run.provider
-        if finish_reason:
-            extra["finish_reason"] = finish_reason
         outputs = None
         if self._content:
             generations = getattr(response, "generations", None) or []
             first = generations[0] if generations else []
             outputs = [getattr(g, "message", None) or getattr(g, "text", None) for g in first]
             outputs = outputs[0] if len(outputs) == 1 else outputs
-        self._end(run.run_type if run else "llm", run_id, parent_run_id, outputs, extra, usage)
+        self._end(run.run_type if run else "llm", run_id, parent_run_id, outputs, response=response)
 
     @_guard
     def on_llm_error(
@@ -630,7 +495,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     ) -> None:
         run = self._runs.get(run_id)
         extra: dict[str, Any] = {"model": run.model} if run is not None and run.model else {}
-        usage, source = _usage(kwargs.get("response"))  # a partial response may report usage
+        usage, source = usage_of(kwargs.get("response"))  # a partial response may report usage
         if usage is not None:
             extra.update(usage=usage, usage_source=source)
         self._error(run.run_type if run else "llm", error, run_id, parent_run_id, extra or None)
@@ -707,12 +572,9 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self, level: str, name: str, run_id: UUID, parent_run_id: UUID | None, fields: dict[str, Any]
     ) -> None:
         run = self._runs.get(run_id) or _stub(run_id, parent_run_id, name)
-        routed = self._router.level(name, level, root=False, sampled=run.sampled)
-        if routed is None:
-            return
-        event = self._base(routed, name, run)
-        event.update(fields)
-        self._emit(event)
+        routed = self._router.level(name, level, False, run.sampled)
+        if routed is not None:
+            self._submit(self._events.point, (run, routed, name, time.time(), fields))
 
     @_guard
     def on_agent_action(
@@ -741,7 +603,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         fields: dict[str, Any] = {"attempt": getattr(retry_state, "attempt_number", None)}
         outcome = getattr(retry_state, "outcome", None)
         if outcome is not None and outcome.failed:
-            fields["error"] = self._error_fields(outcome.exception())
+            fields["error"] = self._events.error_fields(outcome.exception())
         sleep = getattr(getattr(retry_state, "next_action", None), "sleep", None)
         if isinstance(sleep, (int, float)):
             fields["wait_s"] = sleep
@@ -759,8 +621,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         fields: dict[str, Any] = {
-            "custom_event": truncate(str(name), _MAX_NAME),
-            "tags": self._tags(tags or []),
+            "custom_event": truncate(str(name), MAX_NAME),
+            "tags": self._events.tags(tags or []),
         }
         if self._content:
             fields["data"] = self._content_of(data)
@@ -797,14 +659,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._point_event("debug", "text", run_id, parent_run_id, fields)
 
 
-def _control_flow(error: BaseException) -> str | None:
-    """The name of the interrupt or cancellation class error is (or derives from), else None."""
-    for cls in type(error).__mro__:
-        if cls.__name__ in _INTERRUPTS or cls.__name__ in _CANCELS:
-            return cls.__name__
-    return None
-
-
 # Twin handlers (same settings) and which of them logs each run.
 _twins: dict[str, int] = {}
 _claims: dict[UUID, LoggingCallbackHandler] = {}
@@ -827,8 +681,7 @@ def _graph_aware(cls: type) -> type:
 
 def _stub(run_id: UUID, parent_run_id: UUID | None, name: str) -> Run:
     """A run lclog never saw start: ids only."""
-    parent_id = str(parent_run_id) if parent_run_id else None
-    run = Run(run_id, name, name, parent_id, 0, parent_id)
+    run = Run(run_id, name, name, 0, None, parent_run_id)
     run.local_root = False
     return run
 

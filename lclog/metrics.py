@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,11 +29,16 @@ class RunStats:
 
 
 class Metrics:
-    """Thread-safe running totals, cheap to read at any time."""
+    """Thread-safe running totals, readable at any time.
 
-    def __init__(self) -> None:
+    `sync`, when given, is called before each read so that the totals include every run that
+    has started or ended so far (the handler builds its queued events).
+    """
+
+    def __init__(self, sync: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._by_key: dict[tuple[str, str], RunStats] = {}
+        self._sync = sync
 
     def _stats(self, run_type: str, name: str) -> RunStats:
         key = (run_type, name)
@@ -69,6 +75,8 @@ class Metrics:
 
     def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Returns {run_type: {name: totals}} as plain dicts (a copy)."""
+        if self._sync is not None:
+            self._sync()
         with self._lock:
             items = [
                 (k, asdict(v) | {"mean_duration_ms": v.mean_duration_ms}) for k, v in self._by_key.items()

@@ -20,9 +20,10 @@ __all__ = ["FileOutput", "MemoryOutput", "Output", "StreamOutput", "Writer", "bu
 
 # An item is the processed event dict and its JSON line (bytes, newline included).
 Item = tuple[dict[str, Any], bytes]
-# Queued: a processed item, or a raw event (line None) the writer processes itself.
-Queued = tuple[dict[str, Any], bytes | None]
-Process = Callable[[dict[str, Any]], "Item | None"]
+# Queued: a processed item, or what a hook captured (line None), which `process` turns into
+# zero or more items.
+Queued = tuple[Any, bytes | None]
+Process = Callable[[Any], list[Item]]
 
 
 class Output:
@@ -232,9 +233,9 @@ class Writer:
     ) -> None:
         self.outputs = list(outputs)
         self.needs_events = any(o.needs_events for o in self.outputs)
-        # Raw events (processed here, off the request path) waiting at most. Past this the
-        # producer processes its own events and helps drain: a producer faster than this thread
-        # (which also yields the GIL at every RE2 call) slows down instead of dropping events.
+        # Captured events (built and processed here, off the request path) waiting at most. Past
+        # this the producer helps drain: a producer faster than this thread (which also yields
+        # the GIL at every RE2 call) slows down instead of dropping events.
         self.defer_limit = min(256, capacity)
         self._stats = stats
         self._process = process
@@ -248,7 +249,7 @@ class Writer:
     def _start(self) -> None:
         """(Re)creates the thread and its locks: at construction, and in a forked child, where
         the parent's writer thread does not exist and its locks may be held forever."""
-        self._drain_lock = threading.Lock()
+        self._drain_lock = threading.RLock()  # a metrics read inside a processor drains again
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lclog-writer", daemon=True)
         self._thread.start()
@@ -256,12 +257,15 @@ class Writer:
     def backlog(self) -> int:
         return len(self._queue)
 
-    def put(self, item: Queued) -> None:
-        if len(self._queue) >= self._capacity:
+    def put(self, item: Queued) -> bool:
+        """Queues item; True when the queue is long enough that the producer should help drain."""
+        queue = self._queue
+        if len(queue) >= self._capacity:
             self._stats.add("dropped")
             self._stats.report("queue full", f"event dropped (queue_size={self._capacity})")
-            return
-        self._queue.append(item)
+            return True
+        queue.append(item)
+        return len(queue) >= self.defer_limit
 
     def _run(self) -> None:
         while not self._closed:
@@ -301,10 +305,8 @@ class Writer:
                 event, line = queue.popleft()
                 if line is not None:
                     batch.append((event, line))
-                    continue
-                item = self._process_one(event)
-                if item is not None:
-                    batch.append(item)
+                else:
+                    batch.extend(self._process_one(event))
             pending -= _CHUNK
             if batch:
                 for output in self.outputs:
@@ -315,15 +317,15 @@ class Writer:
             for output in self.outputs:
                 self._call(output, output.flush if flush else output.tick)
 
-    def _process_one(self, event: dict[str, Any]) -> Item | None:
+    def _process_one(self, captured: Any) -> list[Item]:
         if self._process is None:
-            return None
+            return []
         try:
-            return self._process(event)
+            return self._process(captured)
         except Exception as exc:
             self._stats.add("internal_errors")
             self._stats.report("processing failed", type(exc).__name__)
-            return None
+            return []
 
     def _call(self, output: Output, method: Any, *args: Any) -> bool:
         try:

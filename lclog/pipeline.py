@@ -53,6 +53,9 @@ class _Clock:
         return event
 
 
+_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+
+
 def _fallback(obj: Any) -> str:
     """orjson `default`: anything a user processor adds that JSON cannot hold becomes its type."""
     return f"<{type(obj).__qualname__}>"
@@ -91,26 +94,27 @@ class Pipeline:
         self._schema = schema  # the field layout, applied last so your processors see lclog's fields
         # Fields the handler already redacted while serializing them (see Redactor.fuses).
         self._skip = redactor.trusted | (redacted_keys if redactor.fuses else frozenset())
+        self._fused = redactor.fuses
         self.processors = list(processors)
         self._stats = stats
         self._clock = _Clock()
-        self._render = structlog.processors.JSONRenderer(
-            serializer=orjson.dumps,
-            option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
-            default=_fallback,
-        )
 
-    def process(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
-        """Returns the processed event and its JSON line, or None when a processor dropped it."""
+    def process(self, event: dict[str, Any], redacted: bool = False) -> tuple[dict[str, Any], bytes] | None:
+        """Returns the processed event and its JSON line, or None when a processor dropped it.
+
+        `redacted`: every value was redacted as the event was built (lclog's run events when
+        redaction fuses with serialization); the redaction step then has nothing to do.
+        """
         method = event.get("level", "info")
         event = self._clock(None, method, event)
-        try:
-            event = self.redactor.redact_event(event, self._skip)
-        except Exception as exc:
-            self._stats.add("redaction_errors")
-            self._stats.report("redaction failed", type(exc).__name__)
-            event = {k: event[k] for k in _MINIMAL_KEYS if k in event}
-            event["lclog_error"] = "redaction failed; content withheld"
+        if not (redacted and self._fused):
+            try:
+                event = self.redactor.redact_event(event, self._skip)
+            except Exception as exc:
+                self._stats.add("redaction_errors")
+                self._stats.report("redaction failed", type(exc).__name__)
+                event = {k: event[k] for k in _MINIMAL_KEYS if k in event}
+                event["lclog_error"] = "redaction failed; content withheld"
         for processor in self.processors:
             try:
                 result = processor(None, method, event)
@@ -129,12 +133,13 @@ class Pipeline:
             event = self._schema(None, method, event)
         return event, self.render(event)
 
-    def render(self, event: dict[str, Any]) -> bytes:
+    @staticmethod
+    def render(event: dict[str, Any]) -> bytes:
         """Returns event as one JSON line; strings that are not valid UTF-8 are repaired."""
         try:
-            return self._render(None, "", event)
+            return orjson.dumps(event, default=_fallback, option=_OPTIONS)
         except orjson.JSONEncodeError:
-            return self._render(None, "", _repair(event))
+            return orjson.dumps(_repair(event), default=_fallback, option=_OPTIONS)
 
 
 def _repair(value: Any) -> Any:

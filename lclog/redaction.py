@@ -375,10 +375,10 @@ class Redactor:
             return event_dict
         kept = self._apply_field_rules(event_dict) if self._field_rules else {}
         out = event_dict  # redacted in place: values are replaced, keys stay
-        for k, v in event_dict.items():
-            if v is None or k in skip:
-                continue
-            out[k] = self._text(v) if type(v) is str else self.redact_value(v)
+        for k in event_dict.keys() - skip:
+            v = event_dict[k]
+            if v is not None:
+                out[k] = self._text(v) if type(v) is str else self.redact_value(v)
         for path, value in kept.items():
             *parents, leaf = path.split(".")
             node: Any = out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 __all__ = ["LEVELS", "Router", "sampled"]
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -11,10 +13,13 @@ LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _MINIMAL_ENDS = frozenset({"llm.end", "chat_model.end", "tool.end"})
 
 
-def sampled(trace_id: str, rate: float) -> bool:
-    """Decides from the trace id alone, so every run of a trace (and every process) agrees."""
+def sampled(trace_id: str | UUID, rate: float) -> bool:
+    """Decides from the trace id alone (its last 8 hex digits), so every run of a trace and
+    every process agrees."""
     if rate >= 1.0:
         return True
+    if isinstance(trace_id, UUID):
+        return (trace_id.int & 0xFFFFFFFF) < rate * 0xFFFFFFFF
     try:
         return int(trace_id.replace("-", "")[-8:], 16) < rate * 0xFFFFFFFF
     except ValueError:
@@ -30,7 +35,8 @@ class Router:
         self._min = LEVELS[min_level]
         self._cache: dict[tuple[str, str, bool, bool], str | None] = {}
 
-    def level(self, event: str, default: str, *, root: bool, sampled: bool = True) -> str | None:
+    def level(self, event: str, default: str, root: bool, sampled: bool = True) -> str | None:
+        """The level `event` (normally at `default`) is written at; None: not written."""
         key = (event, default, root, sampled)
         try:
             return self._cache[key]

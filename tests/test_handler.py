@@ -159,6 +159,30 @@ def test_secrets_in_tool_call_arguments_and_names_are_redacted(captured):
     assert end["outputs"]["name"] == "bot [REDACTED:email]"
 
 
+@pytest.mark.parametrize("content", ["redacted", "none"])
+def test_secrets_in_names_tags_metadata_and_model_names_are_redacted(make_captured, content):
+    cap = make_captured(content=content)
+    model = GenericFakeChatModel(
+        messages=iter([AIMessage(content="ok", response_metadata={"model_name": f"gpt {KEY}"})])
+    )
+    chain = RunnableLambda(lambda x: x).with_config(run_name=f"step for {EMAIL}") | model
+    chain.invoke(
+        "go",
+        config={
+            "callbacks": [cap.handler],
+            "tags": [f"user:{EMAIL}"],
+            "metadata": {"owner": EMAIL, "token": KEY},
+        },
+    )
+    cap.handler.flush()
+    blob = b"".join(cap.memory.lines)
+    assert EMAIL.encode() not in blob and KEY.encode() not in blob
+    (end,) = cap.named("chat_model.end")
+    assert end["model"] == "gpt [REDACTED:openai_key]"
+    assert any(e["name"] == "step for [REDACTED:email]" for e in cap.events)
+    assert all(e["tags"] == ["user:[REDACTED:email]"] for e in cap.named("chain.start") if e["depth"] == 0)
+
+
 def test_content_none_drops_inputs_and_outputs(make_captured):
     cap = make_captured(content="none")
     _chain().invoke({"q": f"secret stuff {EMAIL}"}, config={"callbacks": [cap.handler]})

@@ -210,6 +210,7 @@ def test_full_queue_drops_and_counts():
     handler._notifier.targets[0].send = lambda n: block.wait(5)  # a target that hangs
     for i in range(4):
         run_failing(handler, card=f"card-{i}")
+    handler._writer.drain()  # failures are noticed as the writer builds their events
     assert handler.stats.notifications_dropped >= 2
     block.set()
     handler.close()

@@ -90,14 +90,35 @@ def test_file_deleted_underneath_is_reopened(tmp_path):
     assert path.read_bytes() == b"3\n"
 
 
+class _StuckOutput(MemoryOutput):
+    """An output whose first write hangs until released (a disk or socket that stalls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def write(self, items: Any) -> None:
+        self.entered.set()
+        self.release.wait(10)
+        super().write(items)
+
+
 def test_queue_full_drops_and_counts():
-    memory = MemoryOutput()
-    handler = LoggingCallbackHandler(outputs=[memory], queue_size=1, flush_interval_s=60)
-    for i in range(5):
-        RunnableLambda(lambda x: x).invoke(i, config={"callbacks": [handler]})
+    stuck = _StuckOutput()
+    handler = LoggingCallbackHandler(outputs=[stuck], queue_size=4, flush_interval_s=60)
+    chain = RunnableLambda(lambda x: x)
+    chain.invoke(0, config={"callbacks": [handler]})
+    writer = threading.Thread(target=handler.flush)  # the writer, stalled inside a write
+    writer.start()
+    assert stuck.entered.wait(5)
+    for i in range(1, 6):  # the call goes on; what the queue cannot hold is dropped and counted
+        chain.invoke(i, config={"callbacks": [handler]})
+    stuck.release.set()
+    writer.join()
     handler.close()
-    assert handler.stats.dropped == 10 - len(memory.events)
     assert handler.stats.dropped > 0
+    assert handler.stats.dropped == 12 - len(stuck.events)
 
 
 def test_stdout_json_and_pretty(capsys):

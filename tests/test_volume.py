@@ -44,3 +44,5 @@ def test_sampling_is_deterministic_and_keeps_errors():
     assert router.level("chain.end", "info", root=True, sampled=False) is None
     assert router.level("chain.error", "error", root=True, sampled=False) == "error"
     assert all(sampled(t, 1.0) for t in ids) and not any(sampled(t, 0.0) for t in ids)
+    # A run's UUID and its text form decide alike (the hook passes the UUID).
+    assert [t for t in ids if sampled(uuid.UUID(t), 0.25)] == kept

@@ -1,0 +1,298 @@
+"""What a hook captured -> the event dict: run fields, timing, usage, metrics and alerts.
+
+Hooks keep only what must be read in the caller (the run tree, clocks, the active span, content
+serialized while it cannot change); everything here runs later, for many events in a row, in
+the writer or in a producer that helps it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from lclog._runs import Run
+from lclog._serialize import Limits, Scrubber, to_jsonable, truncate
+from lclog.metrics import Metrics
+from lclog.notify import Alerts
+from lclog.volume import Router
+
+__all__ = ["EventBuilder"]
+
+# Exceptions that end a run without it having failed (LangGraph control flow, cancellation).
+INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
+CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
+# Metadata key prefixes that are LangChain's and LangGraph's, not the caller's (see _metadata).
+_HINTS = ("ls_", "langgraph_")
+# Names and tags are labels, not content: kept short whatever a caller passes.
+MAX_NAME = 256
+NAME_LIMITS = Limits(max_depth=1, max_items=8, max_chars=MAX_NAME)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def usage_of(response: Any) -> tuple[dict[str, int] | None, str | None]:
+    """Token usage and where it came from: AIMessage.usage_metadata, else llm_output.
+
+    (None, None) when the response reports none: unknown is never written as zero.
+    """
+    totals: dict[str, int] = {}
+    for generations in getattr(response, "generations", None) or []:
+        for gen in generations:
+            usage = getattr(getattr(gen, "message", None), "usage_metadata", None)
+            if usage:
+                for key in ("input_tokens", "output_tokens", "total_tokens"):
+                    totals[key] = totals.get(key, 0) + int(usage.get(key) or 0)
+                for side in ("input", "output"):  # cache reads, reasoning, audio ...
+                    for k, v in (usage.get(f"{side}_token_details") or {}).items():
+                        if isinstance(v, int):
+                            totals[f"{side}_{k}_tokens"] = totals.get(f"{side}_{k}_tokens", 0) + v
+    if totals:
+        return totals, "usage_metadata"
+    llm_output = getattr(response, "llm_output", None) or {}
+    raw = llm_output.get("token_usage") or llm_output.get("usage")
+    if isinstance(raw, dict):
+        inp = raw.get("prompt_tokens", raw.get("input_tokens"))
+        out = raw.get("completion_tokens", raw.get("output_tokens"))
+        if isinstance(inp, int) or isinstance(out, int):
+            usage = {"input_tokens": int(inp or 0), "output_tokens": int(out or 0)}
+            usage["total_tokens"] = int(
+                raw.get("total_tokens") or usage["input_tokens"] + usage["output_tokens"]
+            )
+            return usage, "llm_output"
+    return None, None
+
+
+def _finish_and_model(response: Any) -> tuple[str | None, str | None]:
+    for generations in getattr(response, "generations", None) or []:
+        for gen in generations:
+            info = getattr(gen, "generation_info", None) or {}
+            meta = getattr(getattr(gen, "message", None), "response_metadata", None) or {}
+            reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
+            model = meta.get("model_name") or meta.get("model")
+            return (str(reason) if reason else None), (str(model) if model else None)
+    return None, None
+
+
+def control_flow(error: BaseException) -> str | None:
+    """The name of the interrupt or cancellation class error is (or derives from), else None."""
+    for cls in type(error).__mro__:
+        if cls.__name__ in INTERRUPTS or cls.__name__ in CANCELS:
+            return cls.__name__
+    return None
+
+
+class EventBuilder:
+    """Builds run events from captured hook data; updates metrics and alerts as runs end.
+
+    Each method returns the event dict, or None when the event is not written (its level was
+    None); metrics and alerts count every run either way.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        limits: Limits,
+        scrub: Scrubber | None,
+        content: bool,
+        include_stacktrace: bool,
+        router: Router,
+        metrics: Metrics,
+        alerts: Alerts | None,
+    ) -> None:
+        self._service = service
+        self._limits = limits
+        self._scrub = scrub
+        # Names, tags, model names: redacted here when content is (run events then need no
+        # redaction pass of their own; see Pipeline.process).
+        self.redacts = scrub is not None
+        self._label = scrub.scrub_text if scrub is not None else _same
+        self._content = content
+        self._include_stacktrace = include_stacktrace
+        self._router = router
+        self._metrics = metrics
+        self._alerts = alerts
+
+    def content_of(self, value: Any) -> Any:
+        """value as bounded JSON-safe data, redacted as it is serialized when redaction fuses."""
+        return to_jsonable(value, self._limits, self._scrub)
+
+    def _base(self, level: str, event: str, run: Run, wall: float) -> dict[str, Any]:
+        base = {
+            "timestamp": wall,  # formatted by the pipeline
+            "level": level,
+            "event": event,
+            "service": self._service,
+            "run_id": run.id,
+            "parent_run_id": run.parent_id,
+            "trace_id": run.trace_id,
+            "depth": run.depth,
+            "name": self._label(run.name),
+        }
+        if run.otel is not None:
+            base["otel"] = run.otel
+        if run.node is not None:
+            base["node"] = self._label(run.node) if type(run.node) is str else run.node
+            base["step"] = run.step if type(run.step) is int else self.content_of(run.step)
+        return base
+
+    def tags(self, tags: Any) -> list[Any]:
+        """tags as a short list of labels."""
+        if type(tags) is list and all(type(t) is str and len(t) <= MAX_NAME for t in tags):
+            label = self._label
+            return [label(t) for t in tags[: self._limits.max_items]]
+        value = to_jsonable(tags, NAME_LIMITS, self._scrub)
+        return value if isinstance(value, list) else [value]
+
+    def _metadata(self, metadata: dict[str, Any]) -> Any:
+        # Left out: LangSmith's hints (ls_provider, ls_model_name, lc_versions ...), whose content
+        # is in `model`, `provider` and `params`, and LangGraph's per-task keys (langgraph_node,
+        # langgraph_step, langgraph_triggers, langgraph_path ...): node and step are fields of
+        # their own, the rest is the scheduler's bookkeeping, repeated on every event of a node.
+        user = {k: v for k, v in metadata.items() if not (k.startswith(_HINTS) or k == "lc_versions")}
+        return self.content_of(user) if user else {}
+
+    @staticmethod
+    def _timing(run: Run, end_ns: int, event: dict[str, Any]) -> float:
+        if not run.start_ns:
+            event["duration_ms"] = None
+            return 0.0
+        duration = (end_ns - run.start_ns) / 1e6
+        event["duration_ms"] = round(duration, 3)
+        if run.first_token_ns:
+            event["ttft_ms"] = round((run.first_token_ns - run.start_ns) / 1e6, 3)
+            event["chunks"] = run.chunks
+        return duration
+
+    # -- run starts and ends -----------------------------------------------------------------
+
+    def start(
+        self,
+        run: Run,
+        level: str | None,
+        wall: float,
+        tags: Any,
+        metadata: dict[str, Any] | None,
+        extra: dict[str, Any] | None,
+        inputs: Any,
+    ) -> dict[str, Any] | None:
+        # Model runs aggregate per model when it is known, other runs per name.
+        self._metrics.started(run.run_type, run.model or run.name)
+        if level is None:
+            return None
+        event = self._base(level, f"{run.run_type}.start", run, wall)
+        event["tags"] = self.tags(tags) if tags else []
+        event["metadata"] = self._metadata(metadata) if metadata else {}
+        if extra:
+            event.update(extra)
+            if "model" in extra:  # a model run: its names come from the model's settings
+                self._label_models(event)
+        if self._content:
+            event["inputs"] = inputs
+        return event
+
+    def _label_models(self, event: dict[str, Any]) -> None:
+        label = self._label
+        for key in ("model", "provider", "finish_reason"):
+            value = event.get(key)
+            if type(value) is str:
+                event[key] = label(value)
+            elif value is not None:
+                event[key] = self.content_of(value)
+
+    def end(
+        self,
+        run: Run,
+        level: str | None,
+        wall: float,
+        end_ns: int,
+        outputs: Any,
+        extra: dict[str, Any] | None = None,
+        usage: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        event = self._base("info", f"{run.run_type}.end", run, wall)
+        event["outcome"] = "ok"
+        duration = self._timing(run, end_ns, event)
+        self._metrics.ended(run.run_type, run.model or run.name, duration, usage=usage)
+        if self._alerts is not None:
+            self._alerts.ended(run, duration, failed=False)
+        if level is None:
+            return None
+        event["level"] = level
+        if extra:
+            event.update(extra)
+        if self._content:
+            event["outputs"] = outputs
+        return event
+
+    def model_end(
+        self, run: Run, level: str | None, wall: float, end_ns: int, outputs: Any, response: Any
+    ) -> dict[str, Any] | None:
+        """`end` for LLM and chat model runs: model, usage and finish reason from the response."""
+        usage, source = usage_of(response)
+        finish_reason, response_model = _finish_and_model(response)
+        extra: dict[str, Any] = {"model": response_model or run.model, "usage": usage, "usage_source": source}
+        if run.provider:
+            extra["provider"] = run.provider
+        if finish_reason:
+            extra["finish_reason"] = finish_reason
+        event = self.end(run, level, wall, end_ns, outputs, extra, usage)
+        if event is not None:
+            self._label_models(event)
+        return event
+
+    def error(
+        self,
+        run: Run,
+        wall: float,
+        end_ns: int,
+        error: BaseException,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        kind = control_flow(error)
+        if kind is not None:
+            outcome = "interrupted" if kind in INTERRUPTS else "cancelled"
+            level = "warning" if outcome == "cancelled" else "info"
+            event = self._base(level, f"{run.run_type}.end", run, wall)
+            event["outcome"] = outcome
+            event["reason"] = kind
+            duration = self._timing(run, end_ns, event)
+            self._metrics.ended(run.run_type, run.model or run.name, duration)
+        else:
+            event = self._base("error", f"{run.run_type}.error", run, wall)
+            event["outcome"] = "error"
+            duration = self._timing(run, end_ns, event)
+            event["error"] = self.error_fields(error)
+            self._metrics.ended(run.run_type, run.model or run.name, duration, error=True)
+            if self._alerts is not None:
+                self._alerts.failed(run, event["error"], duration)
+                self._alerts.ended(run, duration, failed=True)
+        level = self._router.level(event["event"], event["level"], run.local_root, run.sampled)
+        if level is None:
+            return None
+        event["level"] = level
+        if extra:
+            event.update(extra)
+        return event
+
+    def error_fields(self, error: BaseException) -> dict[str, Any]:
+        """The error's type, message and (when configured) stack trace, bounded."""
+        fields: dict[str, Any] = {
+            "type": type(error).__qualname__,
+            "message": truncate(to_jsonable(error, self._limits)["message"], self._limits.max_chars),
+        }
+        if self._include_stacktrace:
+            # Frames and source lines only: no locals, which could hold secrets.
+            stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            fields["stack_trace"] = truncate(stack, self._limits.max_chars * 4)
+        return fields
+
+    # -- events within a run -----------------------------------------------------------------
+
+    def point(self, run: Run, level: str, name: str, wall: float, fields: dict[str, Any]) -> dict[str, Any]:
+        """An event inside a run: agent action, retry, custom event, token, orphaned run ..."""
+        event = self._base(level, name, run, wall)
+        event.update(fields)
+        return event
