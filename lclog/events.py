@@ -120,14 +120,16 @@ class EventBuilder:
         return to_jsonable(value, self._limits, self._scrub)
 
     def _base(self, level: str, event: str, run: Run, wall: float) -> dict[str, Any]:
+        if run._id is None:
+            run._format()
         base = {
             "timestamp": wall,  # formatted by the pipeline
             "level": level,
             "event": event,
             "service": self._service,
-            "run_id": run.id,
-            "parent_run_id": run.parent_id,
-            "trace_id": run.trace_id,
+            "run_id": run._id,
+            "parent_run_id": run._parent_id,
+            "trace_id": run._trace_id,
             "depth": run.depth,
             "name": self._label(run.name),
         }

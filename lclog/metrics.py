@@ -40,16 +40,17 @@ class Metrics:
         self._by_key: dict[tuple[str, str], RunStats] = {}
         self._sync = sync
 
-    def _stats(self, run_type: str, name: str) -> RunStats:
-        key = (run_type, name)
+    def _stats(self, key: tuple[str, str]) -> RunStats:
         stats = self._by_key.get(key)
         if stats is None:
-            stats = self._by_key.setdefault(key, RunStats())
+            stats = self._by_key[key] = RunStats()
         return stats
 
     def started(self, run_type: str, name: str) -> None:
+        key = (run_type, name)
         with self._lock:
-            self._stats(run_type, name).starts += 1
+            stats = self._by_key.get(key) or self._stats(key)
+            stats.starts += 1
 
     def ended(
         self,
@@ -60,8 +61,9 @@ class Metrics:
         error: bool = False,
         usage: dict[str, Any] | None = None,
     ) -> None:
+        key = (run_type, name)
         with self._lock:
-            stats = self._stats(run_type, name)
+            stats = self._by_key.get(key) or self._stats(key)
             if error:
                 stats.errors += 1
             else:

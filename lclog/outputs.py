@@ -238,7 +238,7 @@ class Writer:
         # the GIL at every RE2 call) slows down instead of dropping events.
         self.defer_limit = min(256, capacity)
         self._stats = stats
-        self._process = process
+        self._process = process or _nothing
         self._queue: deque[Queued] = deque()
         self._capacity = capacity
         self._interval = interval
@@ -295,7 +295,7 @@ class Writer:
                 self._drain_lock.release()
 
     def _drain_locked(self, *, flush: bool = False, tick: bool = False) -> None:
-        queue = self._queue
+        queue, process = self._queue, self._process
         # What is queued now, not what arrives meanwhile (a drain chasing the producer would
         # never write), in chunks, so that every chunk is written as soon as it is ready.
         pending = len(queue)
@@ -305,8 +305,12 @@ class Writer:
                 event, line = queue.popleft()
                 if line is not None:
                     batch.append((event, line))
-                else:
-                    batch.extend(self._process_one(event))
+                    continue
+                try:
+                    batch.extend(process(event))
+                except Exception as exc:
+                    self._stats.add("internal_errors")
+                    self._stats.report("processing failed", type(exc).__name__)
             pending -= _CHUNK
             if batch:
                 for output in self.outputs:
@@ -316,16 +320,6 @@ class Writer:
         if flush or tick:
             for output in self.outputs:
                 self._call(output, output.flush if flush else output.tick)
-
-    def _process_one(self, captured: Any) -> list[Item]:
-        if self._process is None:
-            return []
-        try:
-            return self._process(captured)
-        except Exception as exc:
-            self._stats.add("internal_errors")
-            self._stats.report("processing failed", type(exc).__name__)
-            return []
 
     def _call(self, output: Output, method: Any, *args: Any) -> bool:
         try:
@@ -350,6 +344,10 @@ class Writer:
             self._call(output, output.close)
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=1.0)
+
+
+def _nothing(captured: Any) -> list[Item]:
+    return []
 
 
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()

@@ -135,8 +135,13 @@ class Pipeline:
 
     @staticmethod
     def render(event: dict[str, Any]) -> bytes:
-        """Returns event as one JSON line; strings that are not valid UTF-8 are repaired."""
+        """Returns event as one JSON line; keys that are not strings are written as strings,
+        strings that are not valid UTF-8 are repaired."""
         try:
+            return orjson.dumps(event, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
+        except orjson.JSONEncodeError:
+            pass
+        try:  # keys a processor added that are not strings: orjson's slower mode converts them
             return orjson.dumps(event, default=_fallback, option=_OPTIONS)
         except orjson.JSONEncodeError:
             return orjson.dumps(_repair(event), default=_fallback, option=_OPTIONS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import structlog
 from langchain_core.runnables import RunnableLambda
 
@@ -37,3 +38,16 @@ def test_configured_processors_run_after_redaction_in_order():
     assert memory.events[0]["env"] == "test"
     assert all("bob@corp.io" not in str(e) for e in SEEN)  # processors only see redacted events
     assert handler.stats.filtered == 1
+
+
+def test_a_processor_adding_keys_that_are_not_strings_still_gets_one_json_line():
+    def counts(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        event["by_status"] = {200: 3, None: 1}
+        return event
+
+    memory = MemoryOutput()
+    handler = LoggingCallbackHandler(outputs=[memory], processors=[counts])
+    RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [handler]})
+    handler.close()
+    assert len(memory.lines) == 2 and handler.stats.internal_errors == 0
+    assert all(orjson.loads(line)["by_status"] == {"200": 3, "null": 1} for line in memory.lines)
