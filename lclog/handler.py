@@ -55,8 +55,7 @@ def _guard(hook: F) -> F:
         try:
             hook(self, *args, **kwargs)
         except Exception as exc:
-            self.stats.add("internal_errors")
-            self.stats.report(f"{hook.__name__} failed", type(exc).__name__)
+            self._failed(hook.__name__, exc)
 
     return guarded  # type: ignore[return-value]
 
@@ -209,6 +208,11 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     # -- event plumbing --------------------------------------------------------------------
 
+    def _failed(self, hook: str, exc: Exception) -> None:
+        """Counts a hook's failure and reports its type on the fallback channel (never content)."""
+        self.stats.add("internal_errors")
+        self.stats.report(f"{hook} failed", type(exc).__name__)
+
     def _submit(self, build: Build, args: tuple[Any, ...], redacted: bool = False) -> None:
         """Hands what a hook captured to the writer, which builds and processes the event later.
 
@@ -334,32 +338,45 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._submit(self._events.error, (run, time.time(), end_ns, error, extra))
 
     # -- chains ----------------------------------------------------------------------------
+    # The hooks of every run's start and end guard themselves inline (a wrapper would cost a call
+    # per event) and take run_id with a default, so that even a call without one cannot raise.
 
-    @_guard
     def on_chain_start(
         self,
         serialized: dict[str, Any] | None,
         inputs: Any,
         *,
-        run_id: UUID,
+        run_id: UUID | None = None,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        extra = {"run_type": kwargs["run_type"]} if kwargs.get("run_type") else None
-        self._start(
-            "chain", _name(serialized, kwargs, "chain"), run_id, parent_run_id, tags, metadata, inputs, extra
-        )
+        try:
+            extra = {"run_type": kwargs["run_type"]} if kwargs.get("run_type") else None
+            self._start(
+                "chain",
+                _name(serialized, kwargs, "chain"),
+                run_id,
+                parent_run_id,
+                tags,
+                metadata,
+                inputs,
+                extra,
+            )
+        except Exception as exc:
+            self._failed("on_chain_start", exc)
 
-    @_guard
     def on_chain_end(
-        self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+        self, outputs: Any, *, run_id: UUID | None = None, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        # Streamed runs start before their input is known; LangChain passes it at the end.
-        inputs = kwargs.get("inputs")
-        extra = {"inputs": self._content_of(inputs)} if inputs is not None and self._content else None
-        self._end("chain", run_id, parent_run_id, outputs, extra)
+        try:
+            # Streamed runs start before their input is known; LangChain passes it at the end.
+            inputs = kwargs.get("inputs")
+            extra = {"inputs": self._content_of(inputs)} if inputs is not None and self._content else None
+            self._end("chain", run_id, parent_run_id, outputs, extra)
+        except Exception as exc:
+            self._failed("on_chain_end", exc)
 
     @_guard
     def on_chain_error(
@@ -404,35 +421,39 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         )
         run.provider = extra.get("provider")
 
-    @_guard
     def on_llm_start(
         self,
         serialized: dict[str, Any] | None,
         prompts: list[str],
         *,
-        run_id: UUID,
+        run_id: UUID | None = None,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        inputs = prompts[0] if len(prompts) == 1 else prompts
-        self._model_start("llm", serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+        try:
+            inputs = prompts[0] if len(prompts) == 1 else prompts
+            self._model_start("llm", serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+        except Exception as exc:
+            self._failed("on_llm_start", exc)
 
-    @_guard
     def on_chat_model_start(
         self,
         serialized: dict[str, Any] | None,
         messages: list[list[Any]],
         *,
-        run_id: UUID,
+        run_id: UUID | None = None,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        inputs = messages[0] if len(messages) == 1 else messages
-        self._model_start("chat_model", serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+        try:
+            inputs = messages[0] if len(messages) == 1 else messages
+            self._model_start("chat_model", serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+        except Exception as exc:
+            self._failed("on_chat_model_start", exc)
 
     def on_llm_new_token(
         self,
@@ -458,8 +479,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             if self._stream_tokens:
                 self._token_event(run, token)
         except Exception as exc:
-            self.stats.add("internal_errors")
-            self.stats.report("on_llm_new_token failed", type(exc).__name__)
+            self._failed("on_llm_new_token", exc)
 
     def _token_event(self, run: Run, token: Any) -> None:
         level = self._router.level(f"{run.run_type}.token", "info", False, run.sampled)
@@ -476,18 +496,20 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if run is not None and not run.first_token_ns:
             run.first_token_ns = time.monotonic_ns()
 
-    @_guard
     def on_llm_end(
-        self, response: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+        self, response: Any, *, run_id: UUID | None = None, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        run = self._runs.get(run_id)
-        outputs = None
-        if self._content:
-            generations = getattr(response, "generations", None) or []
-            first = generations[0] if generations else []
-            outputs = [getattr(g, "message", None) or getattr(g, "text", None) for g in first]
-            outputs = outputs[0] if len(outputs) == 1 else outputs
-        self._end(run.run_type if run else "llm", run_id, parent_run_id, outputs, response=response)
+        try:
+            run = self._runs.get(run_id)
+            outputs = None
+            if self._content:
+                generations = getattr(response, "generations", None) or []
+                first = generations[0] if generations else []
+                outputs = [getattr(g, "message", None) or getattr(g, "text", None) for g in first]
+                outputs = outputs[0] if len(outputs) == 1 else outputs
+            self._end(run.run_type if run else "llm", run_id, parent_run_id, outputs, response=response)
+        except Exception as exc:
+            self._failed("on_llm_end", exc)
 
     @_guard
     def on_llm_error(
@@ -502,34 +524,38 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     # -- tools and retrievers --------------------------------------------------------------
 
-    @_guard
     def on_tool_start(
         self,
         serialized: dict[str, Any] | None,
         input_str: str,
         *,
-        run_id: UUID,
+        run_id: UUID | None = None,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         inputs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        self._start(
-            "tool",
-            _name(serialized, kwargs, "tool"),
-            run_id,
-            parent_run_id,
-            tags,
-            metadata,
-            inputs if inputs is not None else input_str,
-        )
+        try:
+            self._start(
+                "tool",
+                _name(serialized, kwargs, "tool"),
+                run_id,
+                parent_run_id,
+                tags,
+                metadata,
+                inputs if inputs is not None else input_str,
+            )
+        except Exception as exc:
+            self._failed("on_tool_start", exc)
 
-    @_guard
     def on_tool_end(
-        self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+        self, output: Any, *, run_id: UUID | None = None, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        self._end("tool", run_id, parent_run_id, output)
+        try:
+            self._end("tool", run_id, parent_run_id, output)
+        except Exception as exc:
+            self._failed("on_tool_end", exc)
 
     @_guard
     def on_tool_error(
@@ -537,28 +563,43 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     ) -> None:
         self._error("tool", error, run_id, parent_run_id)
 
-    @_guard
     def on_retriever_start(
         self,
         serialized: dict[str, Any] | None,
         query: str,
         *,
-        run_id: UUID,
+        run_id: UUID | None = None,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        self._start(
-            "retriever", _name(serialized, kwargs, "retriever"), run_id, parent_run_id, tags, metadata, query
-        )
+        try:
+            self._start(
+                "retriever",
+                _name(serialized, kwargs, "retriever"),
+                run_id,
+                parent_run_id,
+                tags,
+                metadata,
+                query,
+            )
+        except Exception as exc:
+            self._failed("on_retriever_start", exc)
 
-    @_guard
     def on_retriever_end(
-        self, documents: Sequence[Any], *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+        self,
+        documents: Sequence[Any],
+        *,
+        run_id: UUID | None = None,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
     ) -> None:
-        extra = {"documents": len(documents)}
-        self._end("retriever", run_id, parent_run_id, documents, extra)
+        try:
+            extra = {"documents": len(documents)}
+            self._end("retriever", run_id, parent_run_id, documents, extra)
+        except Exception as exc:
+            self._failed("on_retriever_end", exc)
 
     @_guard
     def on_retriever_error(
