@@ -11,11 +11,16 @@ Workloads (real LangChain objects on fake models):
           the per-token cost as the difference of the two (the run's start and end excluded)
 
 Each (workload, variant) runs in a fresh process; rounds alternate the variants so machine drift
-hits all alike. Reported per workload: the median µs per call, the overhead beyond a do-nothing
-handler (LangChain's own dispatch cost), and that overhead as a multiple of the floor (a handler
-writing one small orjson line per event, recording no content). Handlers with a queue are
-flushed before the clock stops. Peers that are not installed (the `bench` extra:
-openinference-instrumentation-langchain, opentelemetry-instrumentation-langchain) are skipped.
+hits all alike. Inside each process the calls are timed in short blocks that alternate with
+blocks of the same calls through a do-nothing handler (LangChain's own dispatch cost): the
+overhead of a variant is the median of those paired differences, so the machine's noise, tens of
+µs from one call to the next, cancels out. Instrumentors patch LangChain process-wide and have
+no such reference: theirs is the difference to the do-nothing handler's processes. Reported per
+workload: the median µs per call, the overhead (median over rounds, and its range), and the
+overhead as a multiple of the floor (a handler writing one small orjson line per event, recording
+no content). Handlers that buffer (the floor, lclog) are flushed at the end of every timed block.
+Peers that are not installed (the `bench` extra: openinference-instrumentation-langchain,
+opentelemetry-instrumentation-langchain) are skipped.
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ OPTIONAL = {
     "openllmetry": "opentelemetry.instrumentation.langchain",
 }
 STREAM_CHUNKS = 200
+# Calls per timed block; blocks alternate with the paired reference's. The machine's noise is
+# fast (tens of µs from one call to the next), so many short pairs pin the median down best.
+BLOCK = {"invoke": 5, "stream_one": 5, "agent": 1, "stream": 1}
 # The variants measured on the one-chunk stream: enough for the per-token difference.
 PER_TOKEN_VARIANTS = ("noop_handler", "floor_orjson_line", "lclog_content_none", "lclog_redacted",
                       "lclog_stream_tokens")  # fmt: skip
@@ -119,6 +127,9 @@ def make_handler(variant: str, sink: str) -> Any:
 
             def _w(self, name: str, run_id: Any) -> None:
                 out.write(orjson.dumps({"event": name, "run_id": str(run_id), "t": time.time()}) + b"\n")
+
+            def flush(self) -> None:
+                out.flush()
 
             def on_chain_start(self, s: Any, i: Any, *, run_id: Any, **k: Any) -> None:
                 self._w("chain.start", run_id)
@@ -239,34 +250,55 @@ def _instrument(variant: str) -> Any:
 
 
 def child(workload_name: str, variant: str, calls: int) -> None:
+    """Times `calls` calls with the variant, in blocks alternating with a do-nothing handler."""
     runnable, inputs, streamed = workload(workload_name)
     with tempfile.TemporaryDirectory() as tmp:
         handler = make_handler(variant, os.path.join(tmp, "sink.log"))
-        callbacks = [handler] if handler is not None and not isinstance(handler, _Instrumented) else []
-        config = {"callbacks": callbacks} if callbacks else {}
+        instrumented = isinstance(handler, _Instrumented)
+        callbacks = [handler] if handler is not None and not instrumented else []
+        mine: dict[str, Any] = {"callbacks": callbacks} if callbacks else {}
+        # The paired reference: LangChain's dispatch to a handler that does nothing, in this
+        # process. An instrumentor patches LangChain process-wide, so it has no reference here.
+        reference = None if instrumented else {"callbacks": [make_handler("noop_handler", "")]}
+        flush = getattr(handler, "flush", None)
 
-        def call() -> None:
-            if streamed:
-                for _ in runnable.stream(inputs, config=config):
-                    pass
-            else:
-                runnable.invoke(inputs, config=config)
+        def timed(config: Any, n: int, flushed: bool) -> float:
+            start = time.perf_counter()
+            for _ in range(n):
+                if streamed:
+                    for _ in runnable.stream(inputs, config=config):
+                        pass
+                else:
+                    runnable.invoke(inputs, config=config)
+            if flushed and flush is not None:
+                flush()  # queued events are written before the clock stops
+            return (time.perf_counter() - start) / n * 1e6
 
-        for _ in range(min(200, calls // 5)):  # warm up: imports, caches, DFA states
-            call()
-        if isinstance(handler, _Instrumented):
+        warm = max(1, min(200, calls // 5))  # imports, caches, DFA states
+        timed(mine, warm, True)
+        if reference is not None:
+            timed(reference, warm, False)
+        if instrumented:
             handler.close()
-        start = time.perf_counter()
-        for i in range(calls):
-            call()
-            if isinstance(handler, _Instrumented) and i % 100 == 99:
-                handler.exporter.clear()
+        size = BLOCK[workload_name]
+        ours: list[float] = []
+        diffs: list[float] = []
+        for b in range(max(1, calls // size)):
+            if reference is not None and b % 2:
+                base = timed(reference, size, False)
+                ours.append(timed(mine, size, True))
+                diffs.append(ours[-1] - base)
+            elif reference is not None:
+                ours.append(timed(mine, size, True))
+                diffs.append(ours[-1] - timed(reference, size, False))
+            else:
+                ours.append(timed(mine, size, True))
+                handler.close()
         if hasattr(handler, "close"):
-            handler.close()  # queued events are written before the clock stops
-        if hasattr(handler, "flush"):
-            handler.flush()
-        per_call = (time.perf_counter() - start) / calls * 1e6
-    print(json.dumps({"workload": workload_name, "variant": variant, "us": per_call}), file=sys.__stdout__)
+            handler.close()
+    result = {"workload": workload_name, "variant": variant, "us": statistics.median(ours),
+              "paired": statistics.median(diffs) if diffs else None}  # fmt: skip
+    print(json.dumps(result), file=sys.__stdout__)
 
 
 def main() -> None:
@@ -276,7 +308,7 @@ def main() -> None:
     parser.add_argument("--workloads", default="invoke,agent,stream,stream_one")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--invokes", type=int, default=2000, help="calls per process (agent: a fifth)")
+    parser.add_argument("--invokes", type=int, default=2000, help="calls per process (agent and stream: a fifth)")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -284,14 +316,14 @@ def main() -> None:
         child(args.child[0], args.child[1], args.invokes)
         return
     variants = [v for v in args.variants.split(",") if v not in OPTIONAL or _has(OPTIONAL[v])]
-    results: dict[str, dict[str, list[float]]] = {}
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for workload_name in args.workloads.split(","):
         if workload_name == "stream_one":
             names = [v for v in variants if v in PER_TOKEN_VARIANTS]
         else:
             names = [v for v in variants if v != "lclog_stream_tokens" or workload_name == "stream"]
-        calls = args.invokes // 5 if workload_name == "agent" else args.invokes
-        series: dict[str, list[float]] = {v: [] for v in names}
+        calls = args.invokes if workload_name in ("invoke", "stream_one") else args.invokes // 5
+        series: dict[str, list[dict[str, Any]]] = {v: [] for v in names}
         for r in range(args.rounds):
             for variant in names if r % 2 == 0 else names[::-1]:
                 proc = subprocess.run(
@@ -301,7 +333,7 @@ def main() -> None:
                 if proc.returncode != 0:
                     print(f"{workload_name}/{variant} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
                     continue
-                series[variant].append(json.loads(proc.stdout.strip().splitlines()[-1])["us"])
+                series[variant].append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(f"{workload_name}: round {r + 1}/{args.rounds}", file=sys.stderr)
         results[workload_name] = series
     report(results, args.out)
@@ -314,37 +346,54 @@ def _has(module: str) -> bool:
         return False
 
 
-def _overheads(series: dict[str, list[float]]) -> dict[str, float]:
-    """Median µs per call of each variant beyond the do-nothing handler."""
-    med = {v: statistics.median(s) for v, s in series.items() if s}
-    base = med.get("noop_handler", 0.0)
-    return {v: value - base for v, value in med.items()}
+def _overheads(series: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[float, float, float]]:
+    """Per variant: the median µs per call beyond the do-nothing handler, and its min and max.
+
+    Paired in each process (its blocks against the reference's); an instrumentor, which has no
+    reference in its process, against the do-nothing handler's own processes.
+    """
+    base = (
+        statistics.median(r["us"] for r in series.get("noop_handler", []))
+        if series.get("noop_handler")
+        else 0.0
+    )
+    out = {}
+    for v, runs in series.items():
+        if not runs:
+            continue
+        values = [r["paired"] if r["paired"] is not None else r["us"] - base for r in runs]
+        out[v] = (statistics.median(values), min(values), max(values))
+    return out
 
 
-def report(results: dict[str, dict[str, list[float]]], out: str | None) -> None:
+def report(results: dict[str, dict[str, list[dict[str, Any]]]], out: str | None) -> None:
     table: dict[str, list[dict[str, Any]]] = {}
     for workload_name, series in results.items():
-        med = {v: statistics.median(s) for v, s in series.items() if s}
-        base = med.get("noop_handler", 0.0)
-        floor = med.get("floor_orjson_line", 0.0) - base
+        over = _overheads(series)
+        floor = over.get("floor_orjson_line", (0.0,))[0]
         print(f"\n{workload_name}")
-        print(f"{'variant':26s} {'µs/call':>10s} {'overhead µs':>12s} {'x floor':>8s}")
+        print(f"{'variant':26s} {'µs/call':>10s} {'overhead µs':>12s} {'min..max':>15s} {'x floor':>8s}")
         rows = []
-        for v, value in med.items():
-            over = value - base
-            ratio = over / floor if floor > 0 else float("nan")
-            rows.append({"variant": v, "us_per_call": round(value, 1), "overhead_us": round(over, 1),
-                         "x_floor": round(ratio, 2), "runs": len(series[v])})  # fmt: skip
+        for v, (median, low, high) in over.items():
+            value = statistics.median(r["us"] for r in series[v])
+            ratio = median / floor if floor > 0 else float("nan")
+            paired = series[v][0]["paired"] is not None
+            rows.append({"variant": v, "us_per_call": round(value, 1), "overhead_us": round(median, 1),
+                         "overhead_min": round(low, 1), "overhead_max": round(high, 1),
+                         "x_floor": round(ratio, 2), "paired": paired, "runs": len(series[v])})  # fmt: skip
             shown = "" if v in ("no_callbacks", "noop_handler") else f"{ratio:8.1f}"
-            print(f"{v:26s} {value:10.1f} {over:12.1f} {shown:>8s}")
+            spread = f"{low:.1f}..{high:.1f}"
+            mark = "" if paired else " *"
+            print(f"{v + mark:26s} {value:10.1f} {median:12.1f} {spread:>15s} {shown:>8s}")
         table[workload_name] = rows
+    print("\n* an instrumentor: overhead against the do-nothing handler's processes, not paired")
     if "stream" in results and "stream_one" in results:
         print(f"\nper token (stream of {STREAM_CHUNKS + 1} chunks minus a stream of one, beyond dispatch)")
         long, one = (_overheads(results[w]) for w in ("stream", "stream_one"))
         table["per_token"] = []
         for v in ("floor_orjson_line", "lclog_content_none", "lclog_redacted", "lclog_stream_tokens"):
             if v in long and v in one:
-                per_token = (long[v] - one[v]) / STREAM_CHUNKS
+                per_token = (long[v][0] - one[v][0]) / STREAM_CHUNKS
                 table["per_token"].append({"variant": v, "us_per_token": round(per_token, 2)})
                 print(f"{v:26s} {per_token:8.2f} µs")
     if out:
