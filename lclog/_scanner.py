@@ -32,8 +32,11 @@ _JUDGED_MAX_BYTES = 512
 # match that started earlier is alive, so a text of long runs keeping partial matches of one rule
 # alive, with matches of others inside them, costs a scan to the run's end per match: quadratic.
 # Past this budget, far above what any ordinary text takes, the rules run one by one (linear).
+# It grows with the matches found: judging a new secret takes microseconds, so text dense with
+# secrets is slow for that reason alone, and the fused search remains its fastest path.
 _FUSED_BUDGET_NS = 200_000
 _FUSED_NS_PER_BYTE = 50
+_FUSED_NS_PER_MATCH = 20_000
 _CLOCK_EVERY = 8
 # A pattern's next match when it has none left in the text: past any position.
 _NONE_LEFT = (sys.maxsize,)
@@ -161,7 +164,7 @@ class Scanner:
                 now = time.thread_time_ns()  # this thread's work, not its wait for the GIL
                 if deadline is None:
                     deadline = now + budget
-                elif now > deadline:
+                elif now > deadline + _FUSED_NS_PER_MATCH * len(found):
                     # Partial matches of some rule keep the fused search going to their far
                     # end for every match (hostile text): the rules run one by one for the rest.
                     if present is None:
