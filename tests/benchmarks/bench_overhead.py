@@ -308,7 +308,7 @@ def main() -> None:
     parser.add_argument("--workloads", default="invoke,agent,stream,stream_one")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--invokes", type=int, default=2000, help="calls per process (agent and stream: a fifth)")
+    parser.add_argument("--invokes", type=int, default=2000, help="calls a process (agent, stream: a fifth)")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
