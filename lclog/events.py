@@ -142,9 +142,13 @@ class EventBuilder:
 
     def tags(self, tags: Any) -> list[Any]:
         """tags as a short list of labels."""
-        if type(tags) is list and all(type(t) is str and len(t) <= MAX_NAME for t in tags):
-            label = self._label
-            return [label(t) for t in tags[: self._limits.max_items]]
+        if type(tags) is list:
+            for t in tags:
+                if type(t) is not str or len(t) > MAX_NAME:
+                    break
+            else:
+                label = self._label
+                return [label(t) for t in tags[: self._limits.max_items]]
         value = to_jsonable(tags, NAME_LIMITS, self._scrub)
         return value if isinstance(value, list) else [value]
 

@@ -68,6 +68,8 @@ def _name(serialized: dict[str, Any] | None, kwargs: dict[str, Any], default: st
         name = serialized.get("name") or (ids[-1] if isinstance(ids, list) and ids else None)
     if not name:
         return default
+    if type(name) is str and len(name) <= MAX_NAME:
+        return name
     return truncate(name if isinstance(name, str) else to_jsonable(name, NAME_LIMITS), MAX_NAME)
 
 
@@ -226,20 +228,18 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             if writer.put(((build, args, redacted), None)):
                 writer.help_drain()
             return
-        for item in self._process((build, args, redacted)):
+        item = self._process((build, args, redacted))
+        if item is not None:
             # Queued lines are compact; the dict is kept only for outputs that read it.
             writer.put(item if writer.needs_events else (_NO_EVENT, item[1]))
         if writer.backlog() >= writer.defer_limit:
             writer.help_drain()
 
-    def _process(self, captured: Captured) -> list[Any]:
-        """Builds the captured event and runs it through the pipeline: [(event, line)] or []."""
+    def _process(self, captured: Captured) -> tuple[dict[str, Any], bytes] | None:
+        """Builds the captured event and runs it through the pipeline: (event, line), or None."""
         build, args, redacted = captured
         event = build(*args)
-        if event is None:
-            return []
-        result = self.pipeline.process(event, redacted)
-        return [] if result is None else [result]
+        return None if event is None else self.pipeline.process(event, redacted)
 
     def _start(
         self,

@@ -23,7 +23,7 @@ Item = tuple[dict[str, Any], bytes]
 # Queued: a processed item, or what a hook captured (line None), which `process` turns into
 # zero or more items.
 Queued = tuple[Any, bytes | None]
-Process = Callable[[Any], list[Item]]
+Process = Callable[[Any], "Item | None"]
 
 
 class Output:
@@ -70,9 +70,9 @@ class StreamOutput(Output):
             raise OSError(f"{self._stream} is not available")
         if self._format == "pretty":
             color = self._color if self._color is not None else _isatty(stream)
-            stream.write("".join(render_pretty(ev, color=color) + "\n" for ev, _ in items))
+            stream.write("".join([render_pretty(ev, color=color) + "\n" for ev, _ in items]))
             return
-        data = b"".join(line for _, line in items)
+        data = b"".join([line for _, line in items])
         buffer = getattr(stream, "buffer", None)
         if buffer is not None:
             buffer.write(data)
@@ -115,7 +115,7 @@ class FileOutput(Output):
     def write(self, items: Sequence[Item]) -> None:
         file = self._open()
         try:
-            file.write(b"".join(line for _, line in items))
+            file.write(b"".join([line for _, line in items]))
         except OSError:
             self._lose()  # this batch is counted by the writer; earlier buffered lines here
             raise
@@ -307,7 +307,9 @@ class Writer:
                     batch.append((event, line))
                     continue
                 try:
-                    batch.extend(process(event))
+                    item = process(event)
+                    if item is not None:
+                        batch.append(item)
                 except Exception as exc:
                     self._stats.add("internal_errors")
                     self._stats.report("processing failed", type(exc).__name__)
@@ -346,8 +348,8 @@ class Writer:
             self._thread.join(timeout=1.0)
 
 
-def _nothing(captured: Any) -> list[Item]:
-    return []
+def _nothing(captured: Any) -> Item | None:
+    return None
 
 
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()

@@ -105,6 +105,9 @@ class Pipeline:
         `redacted`: every value was redacted as the event was built (lclog's run events when
         redaction fuses with serialization); the redaction step then has nothing to do.
         """
+        if redacted and self._fused and not self.processors and self._schema is None:
+            # lclog's own event, redacted as it was built, and nothing else to run on it.
+            return event, self.render(self._clock(None, "info", event))
         method = event.get("level", "info")
         event = self._clock(None, method, event)
         if not (redacted and self._fused):
