@@ -419,7 +419,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             inputs,
             extra,
         )
-        run.provider = extra.get("provider")
+        if run is not None:  # None: a twin handler logs this run
+            run.provider = extra.get("provider")
 
     def on_llm_start(
         self,

@@ -176,6 +176,22 @@ def test_instrument_plus_a_per_call_handler_logs_each_run_once():
     assert len(memory_global.events) + len(memory_local.events) == 4
 
 
+def test_twin_handlers_log_a_chat_model_run_once_without_failing():
+    config = {"service": "twin-models", "outputs": []}
+    handlers = [LoggingCallbackHandler(config), LoggingCallbackHandler(config)]
+    memories = [MemoryOutput(), MemoryOutput()]
+    for h, memory in zip(handlers, memories, strict=True):
+        h._writer.outputs.append(memory)
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="ok")]))
+    try:
+        assert model.invoke("hi", config={"callbacks": handlers}).content == "ok"
+    finally:
+        for h in handlers:
+            h.close()
+    assert sorted(e["event"] for m in memories for e in m.events) == ["chat_model.end", "chat_model.start"]
+    assert [h.stats.internal_errors for h in handlers] == [0, 0]
+
+
 class KeyedModel(GenericFakeChatModel):
     """A chat model whose invocation parameters carry credentials, as real clients' can."""
 
