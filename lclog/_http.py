@@ -1,35 +1,82 @@
-"""POST with retries: exponential backoff on connection errors, 429 and 5xx (not other 4xx)."""
+"""POST with retries: exponential backoff on connection errors, 429 and 5xx (not other 4xx);
+a server's Retry-After on 429 and 503 is honoured, within the time left."""
 
 from __future__ import annotations
 
+import email.utils
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
-__all__ = ["PostFailed", "post"]
+__all__ = ["PostFailed", "post", "retry_after"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A server asking for a longer pause than this is not waited for: the batch fails (and is counted).
+MAX_RETRY_AFTER_S = 60.0
 
 
 class PostFailed(RuntimeError):
     """The last attempt failed; the message says why (a status or an error type), never the URL."""
 
 
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header asks to wait (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None:
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
 def post(
-    url: str, data: bytes, headers: dict[str, str], *, timeout: float, retries: int, backoff: float
+    url: str,
+    data: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    retries: int,
+    backoff: float,
+    deadline: Callable[[], float | None] = lambda: None,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> None:
-    """POSTs data, trying at most retries + 1 times; raises PostFailed."""
+    """POSTs data, trying at most retries + 1 times; raises PostFailed.
+
+    `deadline()` is read before every attempt and pause: the monotonic time by which to give up
+    (None: no limit); `sleep` waits between attempts (an Event's wait makes it interruptible).
+    """
     for attempt in range(retries + 1):
+        limit = deadline()
+        left = None if limit is None else limit - time.monotonic()
+        if left is not None and left <= 0:
+            raise PostFailed(f"out of time after {attempt} attempts")
         request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        wait = backoff * 2**attempt
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            limit_s = timeout if left is None else min(timeout, left)
+            with urllib.request.urlopen(request, timeout=limit_s) as response:
                 response.read()
             return
         except urllib.error.HTTPError as exc:
             if exc.code not in RETRY_STATUSES or attempt == retries:
                 raise PostFailed(f"HTTP {exc.code}") from None
+            asked = retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
+            if asked is not None:
+                if asked > MAX_RETRY_AFTER_S:
+                    raise PostFailed(f"HTTP {exc.code}, Retry-After {asked:.0f} s") from None
+                wait = asked
         except (urllib.error.URLError, OSError) as exc:
             if attempt == retries:
                 reason = getattr(exc, "reason", exc)
                 raise PostFailed(f"{type(reason).__name__} after {attempt + 1} attempts") from None
-        time.sleep(backoff * 2**attempt)
+        limit = deadline()
+        if limit is not None and time.monotonic() + wait > limit:
+            raise PostFailed(f"out of time after {attempt + 1} attempts")
+        sleep(wait)

@@ -24,6 +24,8 @@ class Run:
         "chunks",
         "depth",
         "first_token_ns",
+        "interrupted",
+        "late",
         "local_root",
         "model",
         "name",
@@ -67,6 +69,8 @@ class Run:
         self.start_ns = time.monotonic_ns()
         self.first_token_ns = 0
         self.chunks = 0
+        self.interrupted = False  # LangGraph paused it (on_interrupt): it ends `interrupted`
+        self.late = False  # ends after it was reported orphaned
         self.model: str | None = None
         self.provider: str | None = None
 
@@ -152,15 +156,19 @@ class RunTable:
 
     def expire(self, started_before_ns: int) -> list[Run]:
         """Forgets and returns the open runs started before the given monotonic time."""
-        stale = []
+        ids = []
         try:
-            for run_id, run in list(itertools.islice(self._runs.items(), 1000)):  # oldest first
+            for run_id, run in itertools.islice(self._runs.items(), 1000):  # oldest first
                 if run.start_ns >= started_before_ns:
                     break
-                if self._runs.pop(run_id, None) is not None:
-                    stale.append(run)
+                ids.append(run_id)
         except RuntimeError:  # resized by another thread; try again later
             pass
+        stale = []
+        for run_id in ids:
+            run = self._runs.pop(run_id, None)
+            if run is not None:
+                stale.append(run)
         return stale
 
     def get(self, run_id: UUID) -> Run | None:

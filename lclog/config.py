@@ -175,7 +175,6 @@ class NotifySettings(_Model):
     slow_ms: float | None = Field(None, gt=0)
     min_interval_s: float = Field(60.0, ge=0)
     queue_size: int = Field(1000, ge=1)
-    flush_timeout_s: float = Field(5.0, ge=0, le=300)
 
 
 class Settings(_Model):
@@ -197,6 +196,8 @@ class Settings(_Model):
     max_open_runs: int = Field(10_000, ge=16)
     queue_size: int = Field(100_000, ge=1)
     flush_interval_s: float = Field(0.2, gt=0, le=60)
+    flush_timeout_s: float = Field(5.0, ge=0, le=300)
+    flush_on_sigterm: bool = True
     outputs: list[OutputSettings] = [OutputSettings()]
     processors: list[str] = []
     redaction: RedactionSettings = RedactionSettings()
@@ -222,12 +223,19 @@ _HINTS = {
 }
 
 
+# Keys that moved: where they are now.
+_MOVED = {
+    "notify.flush_timeout_s": "moved to the top level: `flush_timeout_s` bounds events and "
+    "notifications alike",
+}
+
+
 def _format_errors(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         message = err["msg"].removeprefix("Value error, ")
-        hint = _HINTS.get(err["type"])
+        hint = _MOVED.get(field) or _HINTS.get(err["type"])
         lines.append(f"{field}: {message}" + (f" ({hint})" if hint else ""))
     return f"invalid lclog config {source}:\n  " + "\n  ".join(lines)
 

@@ -135,6 +135,8 @@ class EventBuilder:
         }
         if run.otel is not None:
             base["otel"] = run.otel
+        if run.late:
+            base["late"] = True  # ends after its `*.orphaned` event
         if run.node is not None:
             base["node"] = self._label(run.node) if type(run.node) is str else run.node
             base["step"] = run.step if type(run.step) is int else self.content_of(run.step)
@@ -219,7 +221,11 @@ class EventBuilder:
         usage: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         event = self._base("info", f"{run.run_type}.end", run, wall)
-        event["outcome"] = "ok"
+        if run.interrupted:  # a graph paused by interrupt() returns normally; it did not finish
+            event["outcome"] = "interrupted"
+            event["reason"] = "GraphInterrupt"
+        else:
+            event["outcome"] = "ok"
         duration = self._timing(run, end_ns, event)
         self._metrics.ended(run.run_type, run.model or run.name, duration, usage=usage)
         if self._alerts is not None:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import os
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
+from lclog import _shutdown, writer
 from lclog._otel import span_ids_getter
 from lclog._runs import Run, RunTable
 from lclog._serialize import Limits, to_jsonable, truncate
@@ -23,7 +22,7 @@ from lclog.config import Settings, load_config
 from lclog.events import MAX_NAME, NAME_LIMITS, EventBuilder, usage_of
 from lclog.metrics import Metrics
 from lclog.notify import Alerts, Notifier
-from lclog.outputs import Output, Writer, build_outputs
+from lclog.outputs import Output, acquire_outputs, release_output
 from lclog.pipeline import Pipeline, Processor, import_processor
 from lclog.redaction import Redactor
 from lclog.schemas import schema_processor
@@ -44,7 +43,8 @@ Build = Callable[..., "dict[str, Any] | None"]
 # What a hook hands on: the EventBuilder method, its arguments, and whether it redacts.
 Captured = tuple[Build, tuple[Any, ...], bool]
 _NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
-_live: weakref.WeakSet[LoggingCallbackHandler] = weakref.WeakSet()
+# Runs reported orphaned that are remembered, so a late end is logged as the run it is.
+_MAX_ORPHANS = 1024
 
 
 def _guard(hook: F) -> F:
@@ -123,18 +123,21 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             schema=schema_processor(s.schema_),
         )
         self._span_ids = span_ids_getter()
-        self._writer = Writer(
-            outputs if outputs is not None else build_outputs(s.outputs, self.stats),
+        self._shared_outputs = outputs is None  # from the config: shared with other handlers
+        self._source = writer.Source(
+            acquire_outputs(s.outputs) if outputs is None else outputs,
             self.stats,
             capacity=s.queue_size,
             interval=s.flush_interval_s,
             process=self._process,
+            housekeeping=self._expire_runs,
         )
         # Your processors run in the calling thread, where its context variables are.
         self._inline = bool(self.pipeline.processors)
         # Counts every run at once; reading it first builds the events still queued.
-        self.metrics = Metrics(sync=self._writer.drain)
+        self.metrics = Metrics(sync=self._source.build)
         self._runs = RunTable(s.max_open_runs)
+        self._orphans: dict[UUID, Run] = {}
         self._notifier = Notifier(s.notify, self.redactor, self.stats) if s.notify.targets else None
         self._alerts = (
             Alerts(s.notify, self._notifier, s.service, s.max_open_runs)
@@ -157,7 +160,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._redacts = self._events.redacts
         self._sample_rate = s.sample_rate
         self._ttl_ns = int(s.run_ttl_s * 1e9)
-        self._starts = 0
         self._token_run: Run | None = None
         self._stream_tokens = s.stream_tokens
         self._skipped: set[UUID] = set()
@@ -169,8 +171,9 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if "langgraph.callbacks" in sys.modules:
             self.__class__ = _graph_aware(type(self))
         self._closed = False
-        self._close_lock = threading.Lock()
-        _live.add(self)
+        self._close_lock = threading.RLock()  # SIGTERM may close it while the main thread is
+        writer.register(self._source)
+        _shutdown.track(self, sigterm=s.flush_on_sigterm)
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str], **overrides: Any) -> LoggingCallbackHandler:
@@ -181,26 +184,63 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     @property
     def outputs(self) -> list[Output]:
-        return self._writer.outputs
+        return self._source.outputs
 
-    def flush(self) -> None:
-        """Writes every queued event, flushes the outputs, and delivers pending notifications
-        (waiting at most notify.flush_timeout_s)."""
-        self._writer.flush()
+    def flush(self, timeout: float | None = None) -> bool:
+        """Writes every queued event, flushes the outputs and delivers pending notifications,
+        waiting at most `timeout` seconds (default `flush_timeout_s`) in all.
+
+        Returns True when everything was delivered in time; what was not is still queued."""
+        deadline = time.monotonic() + (self.settings.flush_timeout_s if timeout is None else timeout)
+        return self._flush_by(deadline)
+
+    def _flush_by(self, deadline: float) -> bool:
+        self._expire_runs()
+        done = writer.flush(deadline)
+        for output in self._source.outputs:
+            done = output.wait(deadline) and done
         if self._notifier is not None:
-            self._notifier.flush()
+            done = self._notifier.flush(max(0.0, deadline - time.monotonic())) and done
+        return done
 
-    def close(self) -> None:
-        """Flushes and closes the outputs; later events are dropped. Idempotent."""
+    def close(self, timeout: float | None = None) -> None:
+        """Flushes (at most `timeout`, default `flush_timeout_s`) and closes the outputs; what
+        is not delivered by then is counted as dropped and reported. Later events are dropped.
+        Idempotent."""
+        deadline = time.monotonic() + (self.settings.flush_timeout_s if timeout is None else timeout)
+        self._close_by(deadline)
+
+    def _close_by(self, deadline: float) -> None:
         with self._close_lock:
             if self._closed:
                 return
+            self._expire_runs()
             self._closed = True
-        self._writer.close()
+        self._flush_by(deadline)
+        writer.unregister(self._source)
+        unwritten = self._source.discard()
+        if unwritten:
+            self.stats.add("dropped", unwritten)
+            self.stats.report(
+                "close",
+                f"{unwritten} queued events not written within "
+                f"flush_timeout_s={self.settings.flush_timeout_s:g}",
+            )
+        for output in self._source.outputs:
+            output.deadline = deadline
+            release_output(output, self._close_output)
+            writer.count_losses(output, [self._source])
         _twins[self._twin_key] = _twins.get(self._twin_key, 1) - 1
         if self._notifier is not None:
-            self._notifier.close()
-        _live.discard(self)
+            self._notifier.close(max(0.0, deadline - time.monotonic()))
+        _shutdown.untrack(self)
+
+    def _close_output(self, output: Output) -> None:
+        try:
+            output.close()
+        except Exception as exc:
+            self.stats.add("output_errors")
+            self.stats.report(f"output {output.name} failed", type(exc).__name__)
 
     def __enter__(self) -> LoggingCallbackHandler:
         return self
@@ -223,17 +263,14 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         if self._closed:
             self.stats.add("dropped")
             return
-        writer = self._writer
+        source = self._source
         if not self._inline:
-            if writer.put(((build, args, redacted), None)):
-                writer.help_drain()
+            source.put((build, args, redacted))
             return
         item = self._process((build, args, redacted))
         if item is not None:
             # Queued lines are compact; the dict is kept only for outputs that read it.
-            writer.put(item if writer.needs_events else (_NO_EVENT, item[1]))
-        if writer.backlog() >= writer.defer_limit:
-            writer.help_drain()
+            source.put_built(item if source.needs_events else (_NO_EVENT, item[1]))
 
     def _process(self, captured: Captured) -> tuple[dict[str, Any], bytes] | None:
         """Builds the captured event and runs it through the pipeline: (event, line), or None."""
@@ -258,10 +295,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         run, evicted = self._runs.open(run_id, parent_run_id, run_type, name)
         if evicted is not None:
             self._orphaned(evicted)
-        self._starts += 1
-        if self._starts % 256 == 0:
-            for stale in self._runs.expire(time.monotonic_ns() - self._ttl_ns):
-                self._orphaned(stale)
         if self._span_ids is not None:
             run.otel = self._span_ids()  # read at the start, in the caller's context
         parent = run.parent
@@ -281,8 +314,19 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._submit(self._events.start, args, self._redacts)
         return run
 
+    def _expire_runs(self) -> None:
+        """Reports runs open longer than run_ttl_s as orphaned (on the writer's schedule)."""
+        for stale in self._runs.expire(time.monotonic_ns() - self._ttl_ns):
+            self._orphaned(stale)
+
     def _orphaned(self, run: Run) -> None:
         self.stats.add("evicted_runs")
+        orphans = self._orphans
+        orphans[run.run_id] = run
+        if len(orphans) > _MAX_ORPHANS:
+            # Changed by another thread: trimmed next time.
+            with contextlib.suppress(StopIteration, RuntimeError):
+                orphans.pop(next(iter(orphans)), None)
         age_ms = (time.monotonic_ns() - run.start_ns) / 1e6
         level = self._router.level(f"{run.run_type}.orphaned", "warning", run.local_root)
         if level is None:
@@ -292,7 +336,12 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     def _run_or_stub(self, run_type: str, run_id: UUID, parent_run_id: UUID | None) -> Run:
         run = self._runs.close(run_id)
-        if run is None:  # started before this handler was attached, or evicted
+        if run is None:
+            run = self._orphans.pop(run_id, None) if self._orphans else None
+            if run is not None:  # reported orphaned, ending after all: the run as it was, late
+                run.late = True
+                return run
+            # Started before this handler was attached, or forgotten long ago: ids only.
             run = _stub(run_id, parent_run_id, run_type)
             run.start_ns = 0
         elif _twins.get(self._twin_key, 0) > 1:
@@ -683,6 +732,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     def _graph_event(self, phase: str, payload: Any) -> None:
         run_id = getattr(payload, "run_id", None)
         run = self._runs.get(run_id) if run_id is not None else None
+        if run is not None:
+            run.interrupted = phase == "interrupt"  # its end says so, though LangGraph returns normally
         run_type = run.run_type if run is not None else "chain"
         fields: dict[str, Any] = {
             "status": getattr(payload, "status", None),
@@ -735,11 +786,3 @@ def _tool_name(tool: Any) -> str:
             return str(fn["name"])
         return str(tool.get("name") or tool.get("title") or "tool")
     return str(getattr(tool, "name", type(tool).__name__))
-
-
-@atexit.register
-def _flush_all() -> None:
-    """Delivers what every live handler still has queued when the interpreter exits."""
-    for handler in list(_live):
-        with contextlib.suppress(Exception):
-            handler.flush()

@@ -104,12 +104,27 @@ class Notifier:
         self._suppressed: dict[tuple[Any, ...], int] = {}
         self._thread: threading.Thread | None = None
         _notifiers.add(self)
+        # Started now, not at the first failure: a failure seen as the interpreter exits could
+        # no longer start a thread (Python 3.12 refuses new threads at shutdown).
+        self._ensure_thread()
+
+    def _ensure_thread(self) -> bool:
+        if self._thread is not None:
+            return True
+        try:
+            thread = threading.Thread(target=self._run, name="lclog-notify", daemon=True)
+            thread.start()
+        except RuntimeError:  # interpreter shutdown: flush() delivers in its own thread
+            return False
+        self._thread = thread
+        return True
 
     def _after_fork(self) -> None:
-        """In a forked child: fresh locks and queue; the thread starts again on the next submit."""
+        """In a forked child: fresh locks, queue and thread."""
         self._lock = threading.Lock()
         self._queue = queue.Queue(maxsize=self.settings.queue_size)
         self._thread = None
+        self._ensure_thread()
 
     def submit(self, n: dict[str, Any]) -> None:
         run = n.get("run") or {}
@@ -127,9 +142,7 @@ class Notifier:
             if len(self._last) > 10_000:  # forget the oldest fingerprints
                 for key in list(self._last)[:1000]:
                     del self._last[key]
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="lclog-notify", daemon=True)
-                self._thread.start()
+            self._ensure_thread()
         try:
             self._queue.put_nowait(n)
         except queue.Full:
@@ -165,11 +178,11 @@ class Notifier:
         if ok:
             self._stats.add("notifications_sent")
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Waits until queued notifications are delivered, at most `timeout` (flush_timeout_s)."""
-        if self._thread is None:
-            return True
-        deadline = time.monotonic() + (self.settings.flush_timeout_s if timeout is None else timeout)
+    def flush(self, timeout: float) -> bool:
+        """Waits until queued notifications are delivered, at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        if self._thread is None or not self._thread.is_alive():
+            self._deliver_here(deadline)
         with self._queue.all_tasks_done:
             while self._queue.unfinished_tasks:
                 remaining = deadline - time.monotonic()
@@ -178,10 +191,23 @@ class Notifier:
                 self._queue.all_tasks_done.wait(remaining)
         return True
 
-    def close(self) -> None:
-        """Delivers what it can within flush_timeout_s, then stops the thread."""
-        self.flush()
-        if self._thread is not None:
+    def _deliver_here(self, deadline: float) -> None:
+        """Delivers queued notifications in the calling thread (no thread of its own can run)."""
+        while time.monotonic() < deadline:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if item is not _STOP:
+                    self._deliver(item)
+            finally:
+                self._queue.task_done()
+
+    def close(self, timeout: float) -> None:
+        """Delivers what it can within `timeout` seconds, then stops the thread."""
+        self.flush(timeout)
+        if self._thread is not None and self._thread.is_alive():
             try:
                 self._queue.put_nowait(_STOP)
             except queue.Full:

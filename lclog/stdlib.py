@@ -38,10 +38,22 @@ class StdlibOutput(Output):
     def __init__(self, logger: str = "lclog", formatter: str = "none", stream: str = "stdout") -> None:
         self.name = f"stdlib:{logger}"
         self.logger = logging.getLogger(logger)
+        self._handler: logging.Handler | None = None
         if formatter == "json":
-            self.logger.addHandler(json_handler(stream))
+            self._saved = (self.logger.level, self.logger.propagate)
+            self._handler = json_handler(stream)
+            self.logger.addHandler(self._handler)
             self.logger.setLevel(logging.DEBUG)
             self.logger.propagate = False
+
+    def close(self) -> None:
+        """Removes the handler lclog attached and gives the logger back its level and propagation."""
+        handler, self._handler = self._handler, None
+        if handler is not None:
+            self.logger.removeHandler(handler)
+            self.logger.setLevel(self._saved[0])
+            self.logger.propagate = self._saved[1]
+            handler.close()
 
     def write(self, items: Sequence[Item]) -> None:
         log = self.logger

@@ -238,7 +238,7 @@ def test_logrotate_move_and_create_is_followed(tmp_path):
     RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [handler]})
     handler.flush()
     path.rename(tmp_path / "app.jsonl.1")  # logrotate: move, then the app's file is created anew
-    handler._writer.drain(tick=True)
+    handler.flush()
     RunnableLambda(lambda x: x).invoke(2, config={"callbacks": [handler]})
     handler.close()
     assert len((tmp_path / "app.jsonl.1").read_text().splitlines()) == 2

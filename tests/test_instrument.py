@@ -13,7 +13,7 @@ from lclog.outputs import MemoryOutput
 def _install() -> MemoryOutput:
     handler = lclog.instrument(outputs=[])
     memory = MemoryOutput()
-    handler._writer.outputs.append(memory)
+    handler.outputs.append(memory)
     return memory
 
 

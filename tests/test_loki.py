@@ -131,7 +131,7 @@ def test_huge_lines_are_cut_below_the_limit(loki):
 def test_retries_on_429_and_5xx_but_not_on_400(loki, capfd):
     loki.script = [429, 503]
     h = handler(loki)
-    h._writer.outputs[0]._backoff = 0.01
+    h.outputs[0]._backoff = 0.01
     RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [h]})
     h.flush()
     assert loki.attempts == 3 and len(loki.lines) == 2

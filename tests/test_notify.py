@@ -74,7 +74,8 @@ def failing_chain() -> Any:
 
 
 def handler_for(targets: list[dict[str, Any]], **notify: Any) -> LoggingCallbackHandler:
-    config = {"outputs": [], "notify": {"targets": targets, **notify}}
+    top = {k: notify.pop(k) for k in ("flush_timeout_s",) if k in notify}
+    config = {"outputs": [], "notify": {"targets": targets, **notify}, **top}
     return LoggingCallbackHandler(config, outputs=[MemoryOutput()])
 
 
@@ -210,7 +211,7 @@ def test_full_queue_drops_and_counts():
     handler._notifier.targets[0].send = lambda n: block.wait(5)  # a target that hangs
     for i in range(4):
         run_failing(handler, card=f"card-{i}")
-    handler._writer.drain()  # failures are noticed as the writer builds their events
+    handler.metrics.snapshot()  # failures are noticed as their events are built
     assert handler.stats.notifications_dropped >= 2
     block.set()
     handler.close()

@@ -7,7 +7,6 @@ import threading
 from typing import Any
 
 import orjson
-import pytest
 from langchain_core.runnables import RunnableLambda
 
 from lclog import LoggingCallbackHandler
@@ -75,19 +74,26 @@ def test_a_failing_output_does_not_stop_the_others_and_recovers(capfd):
     assert len(flaky.got) == 2 and len(memory.events) == 4
 
 
-def test_file_deleted_underneath_is_reopened(tmp_path):
+def test_a_file_deleted_underneath_gets_every_later_line(tmp_path):
     path = tmp_path / "e.jsonl"
     out = FileOutput(path)
     out.write([({}, b"1\n")])
     out.flush()
-    out._file.close()  # as if the descriptor went bad (rotation, unmount)
-    os.remove(path)
-    with pytest.raises(ValueError):
-        out.write([({}, b"2\n")])
-    out._reset()
-    out.write([({}, b"3\n")])
+    os.remove(path)  # an operator cleaning up, logrotate without `create`
+    out.write([({}, b"2\n"), ({}, b"3\n")])
     out.close()
-    assert path.read_bytes() == b"3\n"
+    assert path.read_bytes() == b"2\n3\n" and out.take_losses() == (0, 0)
+
+
+def test_a_descriptor_gone_bad_is_reopened(tmp_path):
+    path = tmp_path / "e.jsonl"
+    out = FileOutput(path)
+    out.write([({}, b"1\n")])
+    out.flush()
+    os.close(out._fd)  # as if the descriptor went bad (unmount, a library closing it)
+    out.write([({}, b"2\n")])
+    out.close()
+    assert path.read_bytes() == b"1\n2\n"
 
 
 class _StuckOutput(MemoryOutput):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any, TypedDict
@@ -63,6 +64,9 @@ def test_interrupt_and_resume_are_not_errors(tracer):
         e["event"].endswith(".end") and e["reason"] == "GraphInterrupt" for e in interrupted
     )
     assert "chain.interrupt" in names and "chain.resume" in names
+    # The graph returned normally when it paused, but its run did not finish: the root says so.
+    roots = [e for e in memory.events if e["event"] == "chain.end" and e["depth"] == 0]
+    assert [e["outcome"] for e in roots] == ["interrupted", "ok"]
     (pause,) = [e for e in memory.events if e["event"] == "chain.interrupt"]
     assert pause["interrupts"] == [{"question": "approve refund?"}] and pause["checkpoint_id"]
     ask = [e for e in memory.events if e.get("node") == "ask"]
@@ -164,9 +168,9 @@ def test_instrument_plus_a_per_call_handler_logs_each_run_once():
     config = {"service": "twins", "outputs": []}
     global_handler = lclog.instrument(config)
     memory_global, memory_local = MemoryOutput(), MemoryOutput()
-    global_handler._writer.outputs.append(memory_global)
+    global_handler.outputs.append(memory_global)
     local = LoggingCallbackHandler(config)
-    local._writer.outputs.append(memory_local)
+    local.outputs.append(memory_local)
     try:
         RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [local]})
         RunnableLambda(lambda x: x).invoke(2)
@@ -181,7 +185,7 @@ def test_twin_handlers_log_a_chat_model_run_once_without_failing():
     handlers = [LoggingCallbackHandler(config), LoggingCallbackHandler(config)]
     memories = [MemoryOutput(), MemoryOutput()]
     for h, memory in zip(handlers, memories, strict=True):
-        h._writer.outputs.append(memory)
+        h.outputs.append(memory)
     model = GenericFakeChatModel(messages=iter([AIMessage(content="ok")]))
     try:
         assert model.invoke("hi", config={"callbacks": handlers}).content == "ok"
@@ -245,18 +249,35 @@ def test_usage_provenance():
 
 
 def test_runs_that_never_end_are_closed_by_ttl_as_orphaned():
-    import time
-
     h, memory = handler(run_ttl_s=0.001)
-    for _ in range(255):  # starts that never end
+    for _ in range(300):  # starts that never end
         h.on_chain_start({}, {}, run_id=uuid.uuid4(), name="abandoned")
     time.sleep(0.01)
-    h.on_chain_start({}, {}, run_id=uuid.uuid4(), name="late")  # the 256th start sweeps
-    h.close()
+    h.close()  # close reports what is still open past its ttl
     orphaned = [e for e in memory.events if e["event"] == "chain.orphaned"]
-    assert len(orphaned) >= 255 and all(e["age_ms"] > 0 for e in orphaned)
+    assert len(orphaned) == 300 and all(e["age_ms"] > 0 for e in orphaned)
     assert h.stats.evicted_runs == len(orphaned)
     assert orjson.loads(memory.lines[-1])  # still valid output
+
+
+def test_a_quiet_service_reports_an_open_run_on_time_and_its_late_end_as_itself():
+    h, memory = handler(run_ttl_s=0.2, flush_interval_s=0.05)
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="one two three")]))
+    stream = (RunnableLambda(lambda x: x) | model).stream("go", config={"callbacks": [h]})
+    next(stream)  # the runs are open, and then no callback arrives at all
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len([e for e in memory.events if "orphaned" in e["event"]]) < 2:
+        time.sleep(0.02)
+    orphaned = sorted(e["event"] for e in memory.events if e["event"].endswith(".orphaned"))
+    assert orphaned == ["chain.orphaned", "chat_model.orphaned"]  # without another run or a flush
+    assert "".join(c.content for c in stream) == " two three"  # the stream finishes after all
+    h.close()
+    late = {e["event"]: e for e in memory.events if e.get("late")}
+    assert set(late) == {"chain.end", "chat_model.end"}
+    model_end, root_end = late["chat_model.end"], late["chain.end"]
+    assert (model_end["name"], model_end["depth"]) == ("GenericFakeChatModel", 1)
+    assert model_end["parent_run_id"] == root_end["run_id"] and root_end["depth"] == 0
+    assert model_end["duration_ms"] >= 200 and model_end["outcome"] == "ok"
 
 
 def test_handlers_with_their_own_outputs_are_not_twins():

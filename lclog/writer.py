@@ -1,0 +1,363 @@
+"""The writer: one background thread per process that builds queued captures into events and
+writes them to the outputs. Hooks only queue; no caller ever writes, flushes or sends."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lclog.outputs import Item, Output
+from lclog.stats import Stats
+
+__all__ = ["Source", "flush", "register", "unregister"]
+
+Process = Callable[[Any], "Item | None"]
+
+# Events built and written per round at most; a longer backlog is written in several rounds,
+# each as soon as it is ready.
+_CHUNK = 1024
+# Backlog past which a producer builds queued events itself (CPU only) instead of letting the
+# queue grow: a producer faster than the writer thread slows down rather than drops events.
+_DEFER = 256
+# An output call running longer than this is stalled: producers stop waiting for the writer.
+_STALLED_S = 0.01
+# Global order of everything queued, so that outputs shared by several handlers get one sequence.
+_seq = itertools.count()
+
+
+def _nothing(captured: Any) -> Item | None:
+    return None
+
+
+class Source:
+    """One handler's way into the writer: a bounded queue of captures and of built events.
+
+    `put` never blocks: past `capacity` the event is dropped and counted at once.
+    """
+
+    def __init__(
+        self,
+        outputs: Sequence[Output],
+        stats: Stats,
+        *,
+        capacity: int,
+        interval: float,
+        process: Process | None = None,
+        housekeeping: Callable[[], None] | None = None,
+    ) -> None:
+        self.outputs = list(outputs)
+        self.needs_events = any(o.needs_events for o in self.outputs)
+        self.stats = stats
+        self.capacity = capacity
+        self.interval = interval
+        self.housekeeping = housekeeping  # run on the writer's schedule (expired runs)
+        self._defer = min(_DEFER, capacity)
+        self._process = process or _nothing
+        self._captured: deque[tuple[int, Any]] = deque()
+        self._built: deque[tuple[int, Item]] = deque()
+        # Building happens in queue order, one thread at a time: the writer, or a producer ahead.
+        self._lock = threading.RLock()
+
+    def backlog(self) -> int:
+        return len(self._captured) + len(self._built)
+
+    def _full(self) -> bool:
+        if len(self._captured) + len(self._built) < self.capacity:
+            return False
+        self.stats.add("dropped")
+        self.stats.report("queue full", f"event dropped (queue_size={self.capacity}; is an output down?)")
+        return True
+
+    def put(self, captured: Any) -> None:
+        """Queues what a hook captured, to be built into an event off the caller's path."""
+        if self._full():
+            return
+        self._captured.append((next(_seq), captured))
+        if len(self._captured) >= self._defer:
+            _writer.wake()
+            self._help()
+
+    def put_built(self, item: Item) -> None:
+        """Queues an event already built and rendered (processors that must run in the caller)."""
+        if not self._full():
+            self._built.append((next(_seq), item))
+
+    def _help(self) -> None:
+        # Past half the capacity the producer waits (at most 0.1 s) for the writer's current
+        # chunk rather than skip: building is CPU work, never I/O, so the wait is short.
+        if len(self._captured) >= self.capacity // 2:
+            acquired = self._lock.acquire(timeout=0.1)
+        else:
+            acquired = self._lock.acquire(blocking=False)
+        if acquired:
+            try:
+                self._build(len(self._captured))
+            finally:
+                self._lock.release()
+        if len(self._built) >= self.capacity // 2:
+            _writer.await_progress(self)
+
+    def build(self, limit: int | None = None) -> None:
+        """Builds queued captures into events (all of them, or at most `limit`); never writes."""
+        with self._lock:
+            self._build(len(self._captured) if limit is None else min(limit, len(self._captured)))
+
+    def _build(self, count: int) -> None:
+        captured, built, process = self._captured, self._built, self._process
+        for _ in range(count):
+            try:
+                seq, capture = captured.popleft()
+            except IndexError:  # taken by discard()
+                return
+            try:
+                item = process(capture)
+            except Exception as exc:
+                self.stats.add("internal_errors")
+                self.stats.report("processing failed", type(exc).__name__)
+                continue
+            if item is not None:
+                built.append((seq, item))
+
+    def take(self, limit: int) -> list[tuple[int, Item]]:
+        built = self._built
+        taken = []
+        for _ in range(min(limit, len(built))):
+            try:
+                taken.append(built.popleft())
+            except IndexError:
+                break
+        return taken
+
+    def discard(self) -> int:
+        """Forgets everything still queued (the handler closed without delivering it); returns how much."""
+        with self._lock:
+            lost = len(self._captured) + len(self._built)
+            self._captured.clear()
+            self._built.clear()
+        return lost
+
+
+class _Writer:
+    """The process's writer thread and the sources it serves."""
+
+    def __init__(self) -> None:
+        self._sources: tuple[Source, ...] = ()
+        self._start()
+
+    def _start(self) -> None:
+        """(Re)creates the thread and its locks: at import, and in a forked child, where the
+        parent's thread does not exist and its locks may be held forever."""
+        # Reentrant, like every lock a flush takes: SIGTERM's handler flushes in the main thread,
+        # which may be holding one of them when the signal arrives.
+        self._lock = threading.RLock()  # the sources tuple and flush requests
+        self._cycle_lock = threading.RLock()  # one round of writing at a time
+        self._wake = threading.Event()
+        self._done = threading.Condition(self._lock)
+        self._requested = 0
+        self._completed = 0
+        self._thread: threading.Thread | None = None
+        self._progress = threading.Event()  # set after each batch written
+        self.in_output: float | None = None  # since when the thread is inside an output call
+
+    def _ensure_thread(self) -> bool:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return True
+        try:
+            thread = threading.Thread(target=self._run, name="lclog-writer", daemon=True)
+            thread.start()
+        except RuntimeError:  # interpreter shutdown: flush() writes in its own thread
+            return False
+        self._thread = thread
+        return True
+
+    def wake(self) -> None:
+        """Starts a round now rather than at the next interval."""
+        self._wake.set()
+
+    def register(self, source: Source) -> None:
+        with self._lock:
+            self._sources = (*self._sources, source)
+        self._ensure_thread()
+
+    def unregister(self, source: Source) -> None:
+        with self._lock:
+            self._sources = tuple(s for s in self._sources if s is not source)
+
+    def await_progress(self, source: Source) -> None:
+        """Lets a producer far ahead of the writer wait (0.1 s at most) until the source's backlog
+        is under half its capacity, unless the writer is stuck in an output: a stalled output is
+        never waited on (events past the capacity are dropped and counted instead)."""
+        deadline = time.monotonic() + 0.1
+        while source.backlog() >= source.capacity // 2:
+            now = time.monotonic()
+            since = self.in_output
+            if now >= deadline or (since is not None and now - since > _STALLED_S):
+                return
+            self._progress.clear()
+            self._wake.set()
+            self._progress.wait(min(0.02, deadline - now))
+
+    def _interval(self) -> float:
+        sources = self._sources
+        return min((s.interval for s in sources), default=1.0)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval())
+            self._wake.clear()
+            with self._lock:
+                target = self._requested
+            self.cycle(flush=target > self._completed)
+            with self._done:
+                self._completed = max(self._completed, target)
+                self._done.notify_all()
+
+    def cycle(self, *, flush: bool = False) -> None:
+        """Builds and writes what is queued now (not what arrives meanwhile), then flushes or
+        ticks every output; never raises."""
+        with self._cycle_lock:
+            sources = self._sources
+            for source in sources:
+                if source.housekeeping is not None:
+                    try:
+                        source.housekeeping()
+                    except Exception as exc:
+                        source.stats.add("internal_errors")
+                        source.stats.report("housekeeping failed", type(exc).__name__)
+            budgets = {source: source.backlog() for source in sources}
+            while True:
+                batches = []
+                for source in sources:
+                    left = budgets[source]
+                    if left <= 0:
+                        continue
+                    source.build(min(left, _CHUNK))
+                    taken = source.take(min(left, _CHUNK))
+                    budgets[source] = left - _CHUNK
+                    if taken:
+                        batches.append((source, taken))
+                if not batches:
+                    break
+                self.in_output = time.monotonic()
+                try:
+                    _write(batches)
+                finally:
+                    self.in_output = None
+                self._progress.set()
+            outputs: dict[Output, list[Source]] = {}
+            for source in sources:
+                for output in source.outputs:
+                    outputs.setdefault(output, []).append(source)
+            self.in_output = time.monotonic()
+            try:
+                for output, users in outputs.items():
+                    _call(output, output.flush if flush else output.tick, users)
+                    count_losses(output, users)
+            finally:
+                self.in_output = None
+            self._progress.set()
+
+    def flush(self, deadline: float) -> bool:
+        """Has everything queued so far written and flushed; waits until `deadline` at most.
+
+        True when done in time. Outputs that send from threads of their own (Loki) are waited
+        for separately (Output.wait)."""
+        if threading.current_thread() is self._thread:
+            self.cycle(flush=True)
+            return True
+        if self._ensure_thread():
+            with self._done:
+                self._requested += 1
+                target = self._requested
+                self._wake.set()
+                return self._done.wait_for(
+                    lambda: self._completed >= target, timeout=max(0.0, deadline - time.monotonic())
+                )
+        # No thread can be started (interpreter shutdown): write here, in the flushing thread.
+        if not self._cycle_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return False
+        self._cycle_lock.release()
+        self.cycle(flush=True)
+        return True
+
+    def after_fork(self) -> None:
+        """In a forked child: new thread and locks; what the parent had queued is the parent's."""
+        self._start()
+        for source in self._sources:
+            source._lock = threading.RLock()
+            source.discard()
+        if self._sources:
+            self._ensure_thread()
+
+
+def _write(batches: list[tuple[Source, list[tuple[int, Item]]]]) -> None:
+    if len(batches) == 1:
+        source, taken = batches[0]
+        items = [item for _, item in taken]
+        for output in source.outputs:
+            if not _call(output, output.write, [source], items):
+                source.stats.add("dropped", len(items))
+        source.stats.add("emitted", len(items))
+        return
+    # Several handlers: one merged sequence, so a shared output gets every event in order.
+    per_output: dict[Output, list[Item]] = {}
+    counts: dict[Output, dict[Source, int]] = {}
+    merged = heapq.merge(*[[(seq, i, item) for seq, item in taken] for i, (_, taken) in enumerate(batches)])
+    for _, i, item in merged:
+        source = batches[i][0]
+        for output in source.outputs:
+            per_output.setdefault(output, []).append(item)
+            by_source = counts.setdefault(output, {})
+            by_source[source] = by_source.get(source, 0) + 1
+    for output, items in per_output.items():
+        users = list(counts[output])
+        if not _call(output, output.write, users, items):
+            for source, n in counts[output].items():
+                source.stats.add("dropped", n)
+    for source, taken in batches:
+        source.stats.add("emitted", len(taken))
+
+
+def _call(output: Output, method: Callable[..., Any], users: list[Source], *args: Any) -> bool:
+    try:
+        method(*args)
+        return True
+    except Exception as exc:  # one failing output never stops the others
+        detail = type(exc).__name__ + _errno(exc)
+        for source in users:
+            source.stats.add("output_errors")
+            source.stats.report(f"output {output.name} failed", detail)
+        count_losses(output, users)
+        return False
+
+
+def count_losses(output: Output, users: list[Source]) -> None:
+    """Counts events an output accepted earlier and then lost, on each handler writing to it."""
+    failures, lost = output.take_losses()
+    for source in users:
+        if failures:
+            source.stats.add("output_errors", failures)
+        if lost:
+            source.stats.add("dropped", lost)
+
+
+def _errno(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f" ({exc.strerror})"
+    return ""
+
+
+_writer = _Writer()
+register = _writer.register
+unregister = _writer.unregister
+flush = _writer.flush
+
+if hasattr(os, "register_at_fork"):  # gunicorn --preload and other pre-fork servers
+    os.register_at_fork(after_in_child=_writer.after_fork)
