@@ -24,15 +24,25 @@ class FakeLoki:
     def __init__(self) -> None:
         self.pushes: list[dict[str, Any]] = []
         self.violations: list[str] = []
-        self.script: list[int] = []
+        # Answers to give before checking pushes: a status, or (status, headers).
+        self.script: list[int | tuple[int, dict[str, str]]] = []
+        self.hold_s = 0.0  # how long every request is held before it is answered
+        self.released = threading.Event()  # set: stop holding
         self.attempts = 0
+        self.attempt_times: list[float] = []
         loki = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 loki.attempts += 1
-                status = loki.script.pop(0) if loki.script else loki.check(self)
+                loki.attempt_times.append(time.monotonic())
+                if loki.hold_s:
+                    loki.released.wait(loki.hold_s)
+                answer = loki.script.pop(0) if loki.script else loki.check(self)
+                status, headers = answer if isinstance(answer, tuple) else (answer, {})
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -82,6 +92,7 @@ class FakeLoki:
         ]
 
     def close(self) -> None:
+        self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -93,9 +104,9 @@ def loki() -> Iterator[FakeLoki]:
     server.close()
 
 
-def handler(loki: FakeLoki, **output: Any) -> LoggingCallbackHandler:
+def handler(loki: FakeLoki, top: dict[str, Any] | None = None, **output: Any) -> LoggingCallbackHandler:
     spec = {"type": "loki", "url": loki.url, "labels": {"service": "bot", "env": "test"}, **output}
-    return LoggingCallbackHandler({"service": "bot", "outputs": [spec]})
+    return LoggingCallbackHandler({"service": "bot", "outputs": [spec], **(top or {})})
 
 
 def test_push_follows_the_contract_with_tenant_and_auth(loki, monkeypatch):
@@ -160,3 +171,67 @@ def test_unreachable_loki_never_blocks_the_call():
     assert time.perf_counter() - start < 0.5
     h.close()
     assert h.stats.dropped == 2
+
+
+def test_retry_after_is_honoured(loki):
+    loki.script = [(429, {"Retry-After": "1"})]
+    h = handler(loki, retries=2)
+    h.outputs[0]._backoff = 0.01  # without Retry-After the next attempt would follow at once
+    RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [h]})
+    h.close()
+    assert loki.attempts == 2 and len(loki.lines) == 2 and h.stats.dropped == 0
+    assert loki.attempt_times[1] - loki.attempt_times[0] >= 0.9
+
+
+def test_a_retry_after_past_the_flush_timeout_gives_up_and_counts(loki, capfd):
+    loki.script = [(503, {"Retry-After": "30"})]
+    h = handler(loki, {"flush_timeout_s": 0.5}, retries=3)
+    RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [h]})
+    h.close()
+    assert loki.attempts == 1 and loki.lines == []  # close did not wait 30 s for a second try
+    assert h.stats.dropped == 2
+    assert "2 events dropped" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("down", ["refusing", "holding", "500"])
+def test_loki_down_while_traffic_flows_loses_nothing_uncounted(down, capfd):
+    loki = FakeLoki()
+    if down == "refusing":
+        loki.close()
+    elif down == "holding":
+        loki.hold_s = 10
+    else:
+        loki.script = [500] * 1000
+    h = handler(loki, {"flush_timeout_s": 1}, batch_bytes=4096, max_buffer_bytes=32768, retries=1)
+    h.outputs[0]._backoff = 0.01
+    chain = RunnableLambda(lambda x: x)
+    for i in range(500):
+        chain.invoke(f"request {i}", config={"callbacks": [h]})
+    h.close()
+    # Nothing was acknowledged: every event is counted as dropped (buffer full, failed, or still
+    # in flight at the flush timeout: a held request may yet be taken once Loki answers).
+    assert h.stats.emitted == 1000 and h.stats.dropped == 1000
+    assert "events dropped" in capfd.readouterr().err
+    if down != "holding":
+        assert loki.lines == []
+    loki.close()
+
+
+def test_the_calling_thread_never_posts(loki, monkeypatch):
+    import lclog._http
+
+    posting: set[int] = set()
+    real = lclog._http.urllib.request.urlopen
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        posting.add(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lclog._http.urllib.request, "urlopen", recording)
+    loki.hold_s = 0.05  # a slow Loki: each push takes a while
+    h = handler(loki, batch_bytes=4096)
+    for i in range(300):  # past the queue length at which producers help, and many full batches
+        RunnableLambda(lambda x: x).invoke("x" * 100 + str(i), config={"callbacks": [h]})
+    h.close()
+    assert posting and threading.get_ident() not in posting
+    assert len(loki.lines) == 600

@@ -1,0 +1,86 @@
+"""Process exit: SIGTERM and interpreter exit deliver what is queued, within flush_timeout_s."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+APP = """
+import os, signal, sys, time
+from langchain_core.runnables import RunnableLambda
+import lclog
+{before}
+h = lclog.LoggingCallbackHandler({config})
+for i in range(200):
+    RunnableLambda(lambda x: x).invoke(i, config={{"callbacks": [h]}})
+{after}
+"""
+
+
+def run_app(
+    tmp_path: Path, config: str, before: str = "", after: str = ""
+) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "app.py"
+    script.write_text(APP.format(config=config, before=before, after=after))
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+
+
+def file_config(path: Path, **extra: object) -> str:
+    return repr({"outputs": [{"type": "file", "path": str(path)}], "flush_interval_s": 60, **extra})
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="no SIGTERM on this platform")
+def test_sigterm_keeps_what_was_queued_and_still_ends_the_process(tmp_path):
+    path = tmp_path / "events.jsonl"
+    proc = run_app(
+        tmp_path,
+        file_config(path),
+        after="os.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(10)\nprint('survived')",
+    )
+    assert proc.returncode == -signal.SIGTERM  # the signal is not swallowed: same exit status
+    assert "survived" not in proc.stdout
+    assert len(path.read_text().splitlines()) == 400
+
+
+def test_an_applications_own_sigterm_handler_is_left_alone(tmp_path):
+    path = tmp_path / "events.jsonl"
+    before = (
+        "def graceful(signum, frame):\n    print('graceful')\n    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, graceful)"
+    )
+    after = (
+        "assert signal.getsignal(signal.SIGTERM) is graceful\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(10)"
+    )
+    proc = run_app(tmp_path, file_config(path), before=before, after=after)
+    assert proc.returncode == 0 and "graceful" in proc.stdout, proc.stderr
+    assert len(path.read_text().splitlines()) == 400  # its exit ran atexit, which delivered
+
+
+def test_flush_on_sigterm_false_leaves_sigterm_alone(tmp_path):
+    path = tmp_path / "events.jsonl"
+    after = "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)"
+    proc = run_app(tmp_path, file_config(path, flush_on_sigterm=False), after=after)
+    assert proc.stdout.strip() == "True"
+
+
+def test_exit_with_loki_down_is_bounded_and_names_what_was_lost(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = repr(
+        {
+            "outputs": [
+                {"type": "loki", "url": f"http://127.0.0.1:{port}/loki/api/v1/push", "labels": {"a": "b"}}
+            ],
+            "flush_timeout_s": 1,
+        }
+    )
+    proc = run_app(tmp_path, config, after="print(h.stats.emitted)")
+    assert proc.returncode == 0
+    assert "lclog: output loki failed" in proc.stderr and "events dropped" in proc.stderr
