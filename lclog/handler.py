@@ -196,6 +196,9 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     def _flush_by(self, deadline: float) -> bool:
         self._expire_runs()
+        # The events are built here, by the thread that asked (CPU work, its data still in this
+        # core's cache); only the writing is handed to the writer thread.
+        self._source.build()
         done = writer.flush(deadline)
         for output in self._source.outputs:
             done = output.wait(deadline) and done

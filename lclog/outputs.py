@@ -123,10 +123,9 @@ class FileOutput(Output):
         self._lost = 0
 
     def write(self, items: Sequence[Item]) -> None:
-        pending = self._pending
-        for _, line in items:
-            pending.append(line)
-            self._pending_bytes += len(line)
+        lines = [line for _, line in items]
+        self._pending += lines
+        self._pending_bytes += sum(map(len, lines))
         if self._pending_bytes >= 1 << 16:
             self.flush()
 

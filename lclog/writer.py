@@ -126,13 +126,8 @@ class Source:
 
     def take(self, limit: int) -> list[tuple[int, Item]]:
         built = self._built
-        taken = []
-        for _ in range(min(limit, len(built))):
-            try:
-                taken.append(built.popleft())
-            except IndexError:
-                break
-        return taken
+        with self._lock:  # discard() may empty it meanwhile
+            return [built.popleft() for _ in range(min(limit, len(built)))]
 
     def discard(self) -> int:
         """Forgets everything still queued (the handler closed without delivering it); returns how much."""
@@ -238,7 +233,8 @@ class _Writer:
                     left = budgets[source]
                     if left <= 0:
                         continue
-                    source.build(min(left, _CHUNK))
+                    if source._captured:
+                        source.build(min(left, _CHUNK))
                     taken = source.take(min(left, _CHUNK))
                     budgets[source] = left - _CHUNK
                     if taken:
@@ -262,7 +258,6 @@ class _Writer:
                     count_losses(output, users)
             finally:
                 self.in_output = None
-            self._progress.set()
 
     def flush(self, deadline: float) -> bool:
         """Has everything queued so far written and flushed; waits until `deadline` at most.
