@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import tomllib
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published for older Pythons
+    import tomli as tomllib
 
 __all__ = ["ConfigError", "Settings", "load_config"]
 
