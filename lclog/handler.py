@@ -230,15 +230,16 @@ class LoggingCallbackHandler(BaseCallbackHandler):
                 f"flush_timeout_s={self.settings.flush_timeout_s:g}",
             )
         for output in self._source.outputs:
-            output.deadline = deadline
-            release_output(output, self._close_output)
+            release_output(output, functools.partial(self._close_output, deadline=deadline))
             writer.count_losses(output, [self._source])
         _twins[self._twin_key] = _twins.get(self._twin_key, 1) - 1
         if self._notifier is not None:
             self._notifier.close(max(0.0, deadline - time.monotonic()))
         _shutdown.untrack(self)
 
-    def _close_output(self, output: Output) -> None:
+    def _close_output(self, output: Output, *, deadline: float) -> None:
+        """Closes an output no other handler uses any more, within the deadline."""
+        output.deadline = deadline
         try:
             output.close()
         except Exception as exc:

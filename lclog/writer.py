@@ -209,7 +209,12 @@ class _Writer:
             self._wake.clear()
             with self._lock:
                 target = self._requested
-            self.cycle(flush=target > self._completed)
+            try:
+                self.cycle(flush=target > self._completed)
+            except Exception as exc:  # a bug of lclog's: reported, and the thread goes on
+                for source in self._sources:
+                    source.stats.add("internal_errors")
+                    source.stats.report("writer failed", type(exc).__name__)
             with self._done:
                 self._completed = max(self._completed, target)
                 self._done.notify_all()

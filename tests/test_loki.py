@@ -235,3 +235,15 @@ def test_the_calling_thread_never_posts(loki, monkeypatch):
     h.close()
     assert posting and threading.get_ident() not in posting
     assert len(loki.lines) == 600
+
+
+def test_a_handler_closing_leaves_a_shared_loki_working_for_the_others(loki):
+    first, second = handler(loki, {"flush_timeout_s": 0.2}), handler(loki, {"service": "other"})
+    assert first.outputs[0] is second.outputs[0]
+    first.close()
+    time.sleep(0.3)  # past the closed handler's flush deadline
+    loki.script = [503]  # the next push needs a retry
+    second.outputs[0]._backoff = 0.01
+    RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [second]})
+    second.close()
+    assert len(loki.lines) == 2 and second.stats.dropped == 0
