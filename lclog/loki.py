@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from lclog._http import PostFailed, post
+from lclog._threads import start_daemon
 from lclog.outputs import Item, Output
 from lclog.stats import Stats
 
@@ -98,8 +99,7 @@ class LokiOutput(Output):
         _senders.add(self)
 
     def _start_sender(self) -> None:
-        thread = threading.Thread(target=self._send_loop, name="lclog-loki", daemon=True)
-        thread.start()
+        start_daemon(self._send_loop, "lclog-loki")
 
     def _after_fork(self) -> None:
         """In a forked child: a new sender and lock; the batches are the parent's to send."""

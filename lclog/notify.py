@@ -16,6 +16,7 @@ import orjson
 
 from lclog._http import PostFailed, post
 from lclog._runs import Run, path
+from lclog._threads import start_daemon
 from lclog.config import CallableTarget, LogTarget, NotifySettings, WebhookTarget
 from lclog.pipeline import import_processor
 from lclog.redaction import Redactor
@@ -109,15 +110,10 @@ class Notifier:
         self._ensure_thread()
 
     def _ensure_thread(self) -> bool:
-        if self._thread is not None:
-            return True
-        try:
-            thread = threading.Thread(target=self._run, name="lclog-notify", daemon=True)
-            thread.start()
-        except RuntimeError:  # interpreter shutdown: flush() delivers in its own thread
-            return False
-        self._thread = thread
-        return True
+        # None at interpreter shutdown: flush() then delivers in its own thread.
+        if self._thread is None:
+            self._thread = start_daemon(self._run, "lclog-notify")
+        return self._thread is not None
 
     def _after_fork(self) -> None:
         """In a forked child: fresh locks, queue and thread."""

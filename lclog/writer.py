@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lclog._threads import start_daemon
 from lclog.outputs import Item, Output
 from lclog.stats import Stats
 
@@ -161,16 +162,11 @@ class _Writer:
         self.in_output: float | None = None  # since when the thread is inside an output call
 
     def _ensure_thread(self) -> bool:
+        # None at interpreter shutdown: flush() then writes in its own thread.
         thread = self._thread
-        if thread is not None and thread.is_alive():
-            return True
-        try:
-            thread = threading.Thread(target=self._run, name="lclog-writer", daemon=True)
-            thread.start()
-        except RuntimeError:  # interpreter shutdown: flush() writes in its own thread
-            return False
-        self._thread = thread
-        return True
+        if thread is None or not thread.is_alive():
+            self._thread = thread = start_daemon(self._run, "lclog-writer")
+        return thread is not None
 
     def wake(self) -> None:
         """Starts a round now rather than at the next interval."""
