@@ -135,8 +135,6 @@ class EventBuilder:
         }
         if run.otel is not None:
             base["otel"] = run.otel
-        if run.late:
-            base["late"] = True  # ends after its `*.orphaned` event
         if run.node is not None:
             base["node"] = self._label(run.node) if type(run.node) is str else run.node
             base["step"] = run.step if type(run.step) is int else self.content_of(run.step)
@@ -226,6 +224,8 @@ class EventBuilder:
             event["reason"] = "GraphInterrupt"
         else:
             event["outcome"] = "ok"
+        if run.late:
+            event["late"] = True  # ends after its `*.orphaned` event
         duration = self._timing(run, end_ns, event)
         self._metrics.ended(run.run_type, run.model or run.name, duration, usage=usage)
         if self._alerts is not None:
@@ -281,6 +281,8 @@ class EventBuilder:
             if self._alerts is not None:
                 self._alerts.failed(run, event["error"], duration)
                 self._alerts.ended(run, duration, failed=True)
+        if run.late:
+            event["late"] = True  # ends after its `*.orphaned` event
         level = self._router.level(event["event"], event["level"], run.local_root, run.sampled)
         if level is None:
             return None

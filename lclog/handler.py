@@ -123,8 +123,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             schema=schema_processor(s.schema_),
         )
         self._span_ids = span_ids_getter()
-        self._shared_outputs = outputs is None  # from the config: shared with other handlers
         self._source = writer.Source(
+            # From the config: shared with other handlers naming the same destinations.
             acquire_outputs(s.outputs) if outputs is None else outputs,
             self.stats,
             capacity=s.queue_size,

@@ -273,7 +273,7 @@ def test_a_quiet_service_reports_an_open_run_on_time_and_its_late_end_as_itself(
     assert "".join(c.content for c in stream) == " two three"  # the stream finishes after all
     h.close()
     late = {e["event"]: e for e in memory.events if e.get("late")}
-    assert set(late) == {"chain.end", "chat_model.end"}
+    assert set(late) == {"chain.end", "chat_model.end"}  # the orphaned events are not late
     model_end, root_end = late["chat_model.end"], late["chain.end"]
     assert (model_end["name"], model_end["depth"]) == ("GenericFakeChatModel", 1)
     assert model_end["parent_run_id"] == root_end["run_id"] and root_end["depth"] == 0
