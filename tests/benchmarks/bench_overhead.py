@@ -19,6 +19,9 @@ no such reference: theirs is the difference to the do-nothing handler's processe
 workload: the median µs per call, the overhead (median over rounds, and its range), and the
 overhead as a multiple of the floor (a handler writing one small orjson line per event, recording
 no content). Handlers that buffer (the floor, lclog) are flushed at the end of every timed block.
+Each overhead is measured on two clocks: wall time (what the caller waits, the flush included)
+and the CPU time of the whole process, every thread's (all the work, none of the waiting: a
+flush that hands the writing to another thread waits for it to wake).
 Peers that are not installed (the `bench` extra: openinference-instrumentation-langchain,
 opentelemetry-instrumentation-langchain) are skipped.
 """
@@ -262,8 +265,9 @@ def child(workload_name: str, variant: str, calls: int) -> None:
         reference = None if instrumented else {"callbacks": [make_handler("noop_handler", "")]}
         flush = getattr(handler, "flush", None)
 
-        def timed(config: Any, n: int, flushed: bool) -> float:
-            start = time.perf_counter()
+        def timed(config: Any, n: int, flushed: bool) -> tuple[float, float]:
+            """µs per call: wall time, and CPU time of the whole process (every thread)."""
+            start, cpu = time.perf_counter(), time.process_time()
             for _ in range(n):
                 if streamed:
                     for _ in runnable.stream(inputs, config=config):
@@ -271,8 +275,8 @@ def child(workload_name: str, variant: str, calls: int) -> None:
                 else:
                     runnable.invoke(inputs, config=config)
             if flushed and flush is not None:
-                flush()  # queued events are written before the clock stops
-            return (time.perf_counter() - start) / n * 1e6
+                flush()  # queued events are written before the clocks stop
+            return (time.perf_counter() - start) / n * 1e6, (time.process_time() - cpu) / n * 1e6
 
         warm = max(1, min(200, calls // 5))  # imports, caches, DFA states
         timed(mine, warm, True)
@@ -281,23 +285,28 @@ def child(workload_name: str, variant: str, calls: int) -> None:
         if instrumented:
             handler.close()
         size = BLOCK[workload_name]
-        ours: list[float] = []
+        ours: list[tuple[float, float]] = []
         diffs: list[float] = []
+        cpu_diffs: list[float] = []
         for b in range(max(1, calls // size)):
             if reference is not None and b % 2:
                 base = timed(reference, size, False)
                 ours.append(timed(mine, size, True))
-                diffs.append(ours[-1] - base)
             elif reference is not None:
                 ours.append(timed(mine, size, True))
-                diffs.append(ours[-1] - timed(reference, size, False))
+                base = timed(reference, size, False)
             else:
                 ours.append(timed(mine, size, True))
                 handler.close()
+                continue
+            diffs.append(ours[-1][0] - base[0])
+            cpu_diffs.append(ours[-1][1] - base[1])
         if hasattr(handler, "close"):
             handler.close()
-    result = {"workload": workload_name, "variant": variant, "us": statistics.median(ours),
-              "paired": statistics.median(diffs) if diffs else None}  # fmt: skip
+    result = {"workload": workload_name, "variant": variant,
+              "us": statistics.median(w for w, _ in ours), "cpu_us": statistics.median(c for _, c in ours),
+              "paired": statistics.median(diffs) if diffs else None,
+              "cpu_paired": statistics.median(cpu_diffs) if cpu_diffs else None}  # fmt: skip
     print(json.dumps(result), file=sys.__stdout__)
 
 
@@ -346,14 +355,18 @@ def _has(module: str) -> bool:
         return False
 
 
-def _overheads(series: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[float, float, float]]:
-    """Per variant: the median µs per call beyond the do-nothing handler, and its min and max.
+def _overheads(
+    series: dict[str, list[dict[str, Any]]], clock: str = "wall"
+) -> dict[str, tuple[float, float, float]]:
+    """Per variant: the median µs per call beyond the do-nothing handler, and its min and max,
+    in wall time (what the caller waits) or CPU time (all the work, every thread's).
 
     Paired in each process (its blocks against the reference's); an instrumentor, which has no
     reference in its process, against the do-nothing handler's own processes.
     """
+    own, paired = ("us", "paired") if clock == "wall" else ("cpu_us", "cpu_paired")
     base = (
-        statistics.median(r["us"] for r in series.get("noop_handler", []))
+        statistics.median(r[own] for r in series.get("noop_handler", []))
         if series.get("noop_handler")
         else 0.0
     )
@@ -361,7 +374,7 @@ def _overheads(series: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[float
     for v, runs in series.items():
         if not runs:
             continue
-        values = [r["paired"] if r["paired"] is not None else r["us"] - base for r in runs]
+        values = [r[paired] if r[paired] is not None else r[own] - base for r in runs]
         out[v] = (statistics.median(values), min(values), max(values))
     return out
 
@@ -370,32 +383,46 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], out: str | None)
     table: dict[str, list[dict[str, Any]]] = {}
     for workload_name, series in results.items():
         over = _overheads(series)
+        cpu_over = _overheads(series, "cpu")
         floor = over.get("floor_orjson_line", (0.0,))[0]
         print(f"\n{workload_name}")
-        print(f"{'variant':26s} {'µs/call':>10s} {'overhead µs':>12s} {'min..max':>15s} {'x floor':>8s}")
+        print(
+            f"{'variant':26s} {'µs/call':>10s} {'overhead µs':>12s} {'min..max':>15s} {'x floor':>8s} "
+            f"{'CPU µs':>8s} {'min..max':>15s}"
+        )
         rows = []
         for v, (median, low, high) in over.items():
             value = statistics.median(r["us"] for r in series[v])
             ratio = median / floor if floor > 0 else float("nan")
+            cpu, cpu_low, cpu_high = cpu_over[v]
             paired = series[v][0]["paired"] is not None
             rows.append({"variant": v, "us_per_call": round(value, 1), "overhead_us": round(median, 1),
                          "overhead_min": round(low, 1), "overhead_max": round(high, 1),
+                         "cpu_overhead_us": round(cpu, 1), "cpu_min": round(cpu_low, 1),
+                         "cpu_max": round(cpu_high, 1),
                          "x_floor": round(ratio, 2), "paired": paired, "runs": len(series[v])})  # fmt: skip
             shown = "" if v in ("no_callbacks", "noop_handler") else f"{ratio:8.1f}"
             spread = f"{low:.1f}..{high:.1f}"
+            cpu_spread = f"{cpu_low:.1f}..{cpu_high:.1f}"
             mark = "" if paired else " *"
-            print(f"{v + mark:26s} {value:10.1f} {median:12.1f} {spread:>15s} {shown:>8s}")
+            print(
+                f"{v + mark:26s} {value:10.1f} {median:12.1f} {spread:>15s} {shown:>8s} "
+                f"{cpu:8.1f} {cpu_spread:>15s}"
+            )
         table[workload_name] = rows
     print("\n* an instrumentor: overhead against the do-nothing handler's processes, not paired")
     if "stream" in results and "stream_one" in results:
         print(f"\nper token (stream of {STREAM_CHUNKS + 1} chunks minus a stream of one, beyond dispatch)")
         long, one = (_overheads(results[w]) for w in ("stream", "stream_one"))
+        cpu_long, cpu_one = (_overheads(results[w], "cpu") for w in ("stream", "stream_one"))
         table["per_token"] = []
         for v in ("floor_orjson_line", "lclog_content_none", "lclog_redacted", "lclog_stream_tokens"):
             if v in long and v in one:
                 per_token = (long[v][0] - one[v][0]) / STREAM_CHUNKS
-                table["per_token"].append({"variant": v, "us_per_token": round(per_token, 2)})
-                print(f"{v:26s} {per_token:8.2f} µs")
+                cpu_token = (cpu_long[v][0] - cpu_one[v][0]) / STREAM_CHUNKS
+                row = {"variant": v, "us_per_token": round(per_token, 2)}
+                table["per_token"].append(row | {"cpu_us_per_token": round(cpu_token, 2)})
+                print(f"{v:26s} {per_token:8.2f} µs wall {cpu_token:8.2f} µs CPU")
     if out:
         with open(out, "w") as f:
             json.dump(table, f, indent=2)
