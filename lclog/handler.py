@@ -14,7 +14,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from lclog import _shutdown, writer
+from lclog import _dispatch_fix, _shutdown, writer
 from lclog._otel import span_ids_getter
 from lclog._runs import Run, RunTable
 from lclog._serialize import Limits, to_jsonable, truncate
@@ -174,6 +174,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._close_lock = threading.RLock()  # SIGTERM may close it while the main thread is
         writer.register(self._source)
         _shutdown.track(self, sigterm=s.flush_on_sigterm)
+        _dispatch_fix.apply()  # running inline must not cost other handlers their on_llm_start
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str], **overrides: Any) -> LoggingCallbackHandler:
