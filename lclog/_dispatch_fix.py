@@ -48,7 +48,10 @@ def _is_broken() -> bool:
         asyncio.run(probe())
 
     thread = threading.Thread(target=run, name="lclog-probe")  # the caller may be on a running loop
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:  # interpreter shutdown: no async call is coming
+        return False
     thread.join(5)
     return not other.started
 
