@@ -75,6 +75,12 @@ def _finish_and_model(response: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+def reported_by(response: Any) -> tuple[Any, ...]:
+    """What an LLMResult says, as plain values: (usage, usage source, finish reason, model)."""
+    usage, source = usage_of(response)
+    return (usage, source, *_finish_and_model(response))
+
+
 def control_flow(error: BaseException) -> str | None:
     """The name of the interrupt or cancellation class error is (or derives from), else None."""
     for cls in type(error).__mro__:
@@ -152,7 +158,8 @@ class EventBuilder:
         value = to_jsonable(tags, NAME_LIMITS, self._scrub)
         return value if isinstance(value, list) else [value]
 
-    def _metadata(self, metadata: dict[str, Any]) -> Any:
+    def metadata_of(self, metadata: dict[str, Any]) -> Any:
+        """The caller's metadata as bounded JSON-safe data (redacted when redaction fuses)."""
         # Left out: LangSmith's hints (ls_provider, ls_model_name, lc_versions ...), whose content
         # is in `model`, `provider` and `params`, and LangGraph's per-task keys (langgraph_node,
         # langgraph_step, langgraph_triggers, langgraph_path ...): node and step are fields of
@@ -180,17 +187,18 @@ class EventBuilder:
         level: str | None,
         wall: float,
         tags: Any,
-        metadata: dict[str, Any] | None,
+        metadata: Any,
         extra: dict[str, Any] | None,
         inputs: Any,
     ) -> dict[str, Any] | None:
+        """A run's start; `metadata` as `metadata_of` returned it (None: none)."""
         # Model runs aggregate per model when it is known, other runs per name.
         self._metrics.started(run.run_type, run.model or run.name)
         if level is None:
             return None
         event = self._base(level, f"{run.run_type}.start", run, wall)
         event["tags"] = self.tags(tags) if tags else []
-        event["metadata"] = self._metadata(metadata) if metadata else {}
+        event["metadata"] = metadata if metadata is not None else {}
         if extra:
             event.update(extra)
             if "model" in extra:  # a model run: its names come from the model's settings
@@ -240,11 +248,11 @@ class EventBuilder:
         return event
 
     def model_end(
-        self, run: Run, level: str | None, wall: float, end_ns: int, outputs: Any, response: Any
+        self, run: Run, level: str | None, wall: float, end_ns: int, outputs: Any, reported: tuple[Any, ...]
     ) -> dict[str, Any] | None:
-        """`end` for LLM and chat model runs: model, usage and finish reason from the response."""
-        usage, source = usage_of(response)
-        finish_reason, response_model = _finish_and_model(response)
+        """`end` for LLM and chat model runs: model, usage and finish reason, as `reported_by`
+        read them from the response."""
+        usage, source, finish_reason, response_model = reported
         extra: dict[str, Any] = {"model": response_model or run.model, "usage": usage, "usage_source": source}
         if run.provider:
             extra["provider"] = run.provider
@@ -260,10 +268,11 @@ class EventBuilder:
         run: Run,
         wall: float,
         end_ns: int,
-        error: BaseException,
+        failure: tuple[str | None, dict[str, Any] | None],
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        kind = control_flow(error)
+        """A run's error, as `failure_of` captured it; interrupts and cancellations end it."""
+        kind, fields = failure
         if kind is not None:
             outcome = "interrupted" if kind in INTERRUPTS else "cancelled"
             level = "warning" if outcome == "cancelled" else "info"
@@ -276,7 +285,7 @@ class EventBuilder:
             event = self._base("error", f"{run.run_type}.error", run, wall)
             event["outcome"] = "error"
             duration = self._timing(run, end_ns, event)
-            event["error"] = self.error_fields(error)
+            event["error"] = fields
             self._metrics.ended(run.run_type, run.model or run.name, duration, error=True)
             if self._alerts is not None:
                 self._alerts.failed(run, event["error"], duration)
@@ -290,6 +299,12 @@ class EventBuilder:
         if extra:
             event.update(extra)
         return event
+
+    def failure_of(self, error: BaseException) -> tuple[str | None, dict[str, Any] | None]:
+        """(the interrupt or cancellation class, None) or (None, error fields): what lclog keeps
+        of an exception, whose traceback would otherwise hold the failed frames alive."""
+        kind = control_flow(error)
+        return (kind, None) if kind is not None else (None, self.error_fields(error))
 
     def error_fields(self, error: BaseException) -> dict[str, Any]:
         """The error's type, message and (when configured) stack trace, bounded."""

@@ -19,7 +19,7 @@ from lclog._otel import span_ids_getter
 from lclog._runs import Run, RunTable
 from lclog._serialize import Limits, to_jsonable, truncate
 from lclog.config import Settings, load_config
-from lclog.events import MAX_NAME, NAME_LIMITS, EventBuilder, usage_of
+from lclog.events import MAX_NAME, NAME_LIMITS, EventBuilder, reported_by, usage_of
 from lclog.metrics import Metrics
 from lclog.notify import Alerts, Notifier
 from lclog.outputs import Output, acquire_outputs, release_output
@@ -311,10 +311,13 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             run.step = metadata.get("langgraph_step")
         level = self._router.level(f"{run_type}.start", "info", run.local_root, run.sampled)
         if level is not None:
-            # Copied now: LangChain may add to its lists and dicts once the hook returns.
+            # Taken now, as lclog's own data: LangChain may change its lists and dicts once the
+            # hook returns, and nothing of the caller's may stay alive in the queue.
             tags = tags[:] if type(tags) is list else tags
-            metadata = dict(metadata) if metadata else None
+            metadata = self._events.metadata_of(metadata) if metadata else None
             inputs = self._content_of(inputs) if self._content else None
+        else:  # not written: only the run is counted
+            tags = metadata = inputs = None
         args = (run, level, time.time(), tags, metadata, extra, inputs)
         self._submit(self._events.start, args, self._redacts)
         return run
@@ -371,7 +374,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         level = self._router.level(f"{run.run_type}.end", "info", run.local_root, run.sampled)
         outputs = self._content_of(outputs) if level is not None and self._content else None
         if response is not None:
-            args = (run, level, time.time(), end_ns, outputs, response)
+            args = (run, level, time.time(), end_ns, outputs, reported_by(response))
             self._submit(self._events.model_end, args, self._redacts)
         else:
             self._submit(self._events.end, (run, level, time.time(), end_ns, outputs, extra), self._redacts)
@@ -389,7 +392,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             self._skipped.discard(run_id)
             return
         run = self._run_or_stub(run_type, run_id, parent_run_id)
-        self._submit(self._events.error, (run, time.time(), end_ns, error, extra))
+        failure = self._events.failure_of(error)  # the exception itself is not kept
+        self._submit(self._events.error, (run, time.time(), end_ns, failure, extra))
 
     # -- chains ----------------------------------------------------------------------------
     # The hooks of every run's start and end guard themselves inline (a wrapper would cost a call

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -166,3 +167,45 @@ def test_a_file_removed_while_traffic_flows_loses_nothing(tmp_path):
     after = path.read_bytes().splitlines()
     assert len(before) > 0 and len(before) + len(after) == 6000
     assert handler.stats.dropped == 0 and handler.stats.output_errors == 0
+
+
+class _Marker:
+    """An object of the caller's, passed in metadata and held by a failing frame."""
+
+
+def _foreign(value: Any, seen: set[int] | None = None) -> list[Any]:
+    """Objects in a queued capture that are not lclog's own plain data."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return []
+    seen.add(id(value))
+    if isinstance(value, (_Marker, BaseException)) or type(value).__module__.startswith(
+        ("langchain", "langgraph")
+    ):
+        return [value]
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _foreign(k, seen) + _foreign(v, seen)]
+    if isinstance(value, (list, tuple)):
+        return [f for v in value for f in _foreign(v, seen)]
+    return []
+
+
+def test_nothing_of_langchains_or_the_callers_outlives_the_hook():
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    handler = LoggingCallbackHandler({"flush_interval_s": 60}, outputs=[MemoryOutput()])
+
+    def fail(x: int) -> int:
+        held = _Marker()  # the traceback keeps this frame, and so this object, alive
+        raise ValueError(f"failed with {held!r}")
+
+    config = {"callbacks": [handler], "metadata": {"tenant": _Marker(), "request": "r-1"}}
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="ok")]))
+    model.invoke("hi", config=config)
+    with contextlib.suppress(ValueError):
+        RunnableLambda(fail).invoke(1, config=config)
+    queued = [capture for _, capture in handler._source._captured]
+    assert len(queued) == 4  # nothing written yet: all of it is still queued
+    assert _foreign([args for _, args, _ in queued]) == []
+    handler.close()
