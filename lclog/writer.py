@@ -26,8 +26,8 @@ _CHUNK = 1024
 # Backlog past which a producer builds queued events itself (CPU only) instead of letting the
 # queue grow: a producer faster than the writer thread slows down rather than drops events.
 _DEFER = 256
-# An output call running longer than this is stalled: producers stop waiting for the writer.
-_STALLED_S = 0.01
+# How long a producer far ahead waits for the writer at most, per event.
+_WAIT_S = 0.1
 # Global order of everything queued, so that outputs shared by several handlers get one sequence.
 _seq = itertools.count()
 
@@ -159,7 +159,8 @@ class _Writer:
         self._completed = 0
         self._thread: threading.Thread | None = None
         self._progress = threading.Event()  # set after each batch written
-        self.in_output: float | None = None  # since when the thread is inside an output call
+        self._written = 0  # batches written so far
+        self._stuck_at = -1  # _written when a producer last waited in vain: the writer is stuck
 
     def _ensure_thread(self) -> bool:
         # None at interpreter shutdown: flush() then writes in its own thread.
@@ -183,13 +184,18 @@ class _Writer:
 
     def await_progress(self, source: Source) -> None:
         """Lets a producer far ahead of the writer wait (0.1 s at most) until the source's backlog
-        is under half its capacity, unless the writer is stuck in an output: a stalled output is
-        never waited on (events past the capacity are dropped and counted instead)."""
-        deadline = time.monotonic() + 0.1
+        is under half its capacity, giving the writer the GIL. A writer that wrote nothing during
+        such a wait is stuck in an output, and is not waited on again until it writes: events
+        past the capacity are dropped and counted instead."""
+        written = self._written
+        if self._stuck_at == written:
+            return
+        deadline = time.monotonic() + _WAIT_S
         while source.backlog() >= source.capacity // 2:
             now = time.monotonic()
-            since = self.in_output
-            if now >= deadline or (since is not None and now - since > _STALLED_S):
+            if now >= deadline:
+                if self._written == written:
+                    self._stuck_at = written
                 return
             self._progress.clear()
             self._wake.set()
@@ -242,23 +248,16 @@ class _Writer:
                         batches.append((source, taken))
                 if not batches:
                     break
-                self.in_output = time.monotonic()
-                try:
-                    _write(batches)
-                finally:
-                    self.in_output = None
+                _write(batches)
+                self._written += 1
                 self._progress.set()
             outputs: dict[Output, list[Source]] = {}
             for source in sources:
                 for output in source.outputs:
                     outputs.setdefault(output, []).append(source)
-            self.in_output = time.monotonic()
-            try:
-                for output, users in outputs.items():
-                    _call(output, output.flush if flush else output.tick, users)
-                    count_losses(output, users)
-            finally:
-                self.in_output = None
+            for output, users in outputs.items():
+                _call(output, output.flush if flush else output.tick, users)
+                count_losses(output, users)
 
     def flush(self, deadline: float) -> bool:
         """Has everything queued so far written and flushed; waits until `deadline` at most.
