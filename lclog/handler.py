@@ -232,20 +232,21 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             )
         for output in self._source.outputs:
             release_output(output, functools.partial(self._close_output, deadline=deadline))
-            writer.count_losses(output, [self._source])
         _twins[self._twin_key] = _twins.get(self._twin_key, 1) - 1
         if self._notifier is not None:
             self._notifier.close(max(0.0, deadline - time.monotonic()))
         _shutdown.untrack(self)
 
     def _close_output(self, output: Output, *, deadline: float) -> None:
-        """Closes an output no other handler uses any more, within the deadline."""
+        """Closes an output no other handler uses any more, within the deadline, and counts
+        what it lost (while others still use it, the writer counts its losses on each of them)."""
         output.deadline = deadline
         try:
             output.close()
         except Exception as exc:
             self.stats.add("output_errors")
             self.stats.report(f"output {output.name} failed", type(exc).__name__)
+        writer.count_losses(output, [self._source])
 
     def __enter__(self) -> LoggingCallbackHandler:
         return self

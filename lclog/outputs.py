@@ -244,11 +244,9 @@ def acquire_outputs(settings: Sequence[OutputSettings]) -> list[Output]:
             entry = _shared.get(key)
             if entry is None:
                 entry = _shared[key] = [_build(spec), 0]
-            entry[1] += 1
-            if entry[0] not in outputs:
+            if entry[0] not in outputs:  # named twice in one config: one output, one user
+                entry[1] += 1
                 outputs.append(entry[0])
-            else:
-                entry[1] -= 1  # named twice in one config: one output, one user
     return outputs
 
 
