@@ -2,8 +2,9 @@
 
 One RE2 search over all patterns at once finds each next match; which pattern it was comes from
 an RE2 set run on the match and its neighbouring characters. A match the caller rejects (a
-validator said no) leaves its pattern searching after it while the others may still match
-inside it: then the patterns run one by one until the text is past every rejected span.
+validator said no) is first tried shorter, from the same start (an IBAN followed by a currency
+code); failing that, its pattern searches again from the next character while the others may
+still match inside it: then the patterns run one by one until the text is past every rejected span.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from typing import Any
 
 import re2
 
-__all__ = ["ACCEPT", "LEAVE", "REJECT", "Scanner"]
+__all__ = ["ACCEPT", "LEAVE", "REJECT", "SHIELD", "Scanner"]
 
-# What the caller makes of a match: report it, leave the text as it is, or not a match at all.
-ACCEPT, LEAVE, REJECT = "accept", "leave", "reject"
+# What the caller makes of a match: report it, leave the text as it is, not a match at all, or
+# not a match that still covers its text (an invalid IBAN: its digits are not a phone number).
+ACCEPT, LEAVE, REJECT, SHIELD = "accept", "leave", "reject", "shield"
 
 _BOTH = re2._Anchor.ANCHOR_BOTH
+_START = re2._Anchor.ANCHOR_START
 _UNANCHORED = re2._Anchor.UNANCHORED
 _NO_MATCH = -1
 _ANY = "(?s:.)"
@@ -38,6 +41,9 @@ _FUSED_BUDGET_NS = 200_000
 _FUSED_NS_PER_BYTE = 50
 _FUSED_NS_PER_MATCH = 20_000
 _CLOCK_EVERY = 8
+# A rejected match up to this long is tried shorter and searched again from its next character;
+# a longer one only after its end, so that hostile text costs linear time.
+_RETRY_MAX_BYTES = 64
 # A pattern's next match when it has none left in the text: past any position.
 _NONE_LEFT = (sys.maxsize,)
 
@@ -127,13 +133,22 @@ def _reported(spans: list[tuple[int, int]], group: int) -> tuple[int, int]:
     return spans[0]
 
 
+def _again(start: int, stop: int) -> int:
+    """Where a pattern whose match [start, stop) was rejected searches again."""
+    return start + 1 if stop - start <= _RETRY_MAX_BYTES else stop
+
+
 class Scanner:
     """Finds non-overlapping matches of ordered patterns; the caller judges each match."""
 
-    def __init__(self, patterns: list[str], groups: list[int], verdict: Verdict) -> None:
+    def __init__(
+        self, patterns: list[str], groups: list[int], verdict: Verdict, shorter: list[bool] | None = None
+    ) -> None:
         # groups[i]: the capture group holding what to report (0: the whole match, -1: the
         # first group that took part).
         self._singles = [(compile_pattern(p), g) for p, g in zip(patterns, groups, strict=True)]
+        # Per pattern: whether a rejected match of it is tried shorter from the same start.
+        self._shorter_ok = shorter or [False] * len(patterns)
         self._verdict = verdict
         present = re2.Set.SearchSet(options())
         for p in patterns:
@@ -186,11 +201,19 @@ class Scanner:
             if seen is None:
                 seen = self._judge(data, start, stop, key, before < start, after > stop)
             index, s, e, outcome = seen
+            if outcome is REJECT or outcome is SHIELD:
+                shorter = self._shorter(data, index, start, stop)
+                if shorter is not None:
+                    stop, s, e, outcome = shorter
+                    s, e = s - start, e - start
+                elif outcome is SHIELD:
+                    outcome = LEAVE
             if outcome is ACCEPT:
                 found.append((start + s, start + e, index))
             if outcome is REJECT or stop == start:
-                # That pattern searches again after its match, the others from where text is free.
-                floor = stop if stop > start else stop + 1
+                # That pattern searches again inside or after its match, the others from where
+                # text is free.
+                floor = _again(start, stop) if outcome is REJECT else stop + 1
                 pos = taken if outcome is REJECT else stop
                 if present is None:
                     present = self._present.Match(data)
@@ -210,6 +233,23 @@ class Scanner:
                 self._judged.clear()
             self._judged[key] = seen
         return seen
+
+    def _shorter(self, data: bytes, index: int, start: int, stop: int) -> tuple[int, int, int, str] | None:
+        """The longest shorter match of a rejected pattern at the same start that is not rejected:
+        (its end, reported span, verdict), or None."""
+        if stop - start > _RETRY_MAX_BYTES or not self._shorter_ok[index]:
+            return None
+        regexp, group = self._singles[index]
+        while stop - 1 > start:
+            spans = regexp.Match(_START, data, start, stop - 1)
+            if spans[0][0] == _NO_MATCH or spans[0][1] == start:
+                return None
+            stop = spans[0][1]
+            s, e = _reported(spans, group)
+            outcome = self._verdict(data, index, s, e)
+            if outcome is not REJECT and outcome is not SHIELD:
+                return stop, s, e, outcome
+        return None
 
     def scan_each(self, data: bytes) -> list[Span]:
         """What `scan` returns, found by running each pattern on its own (slower, same result)."""
@@ -313,11 +353,19 @@ class Scanner:
                 push(index, taken)
                 continue
             after = stop if stop > start else stop + 1
-            push(index, after)
             outcome = verdict(data, index, s, e)
-            if outcome is REJECT:
-                limit = max(limit, after)
-                continue
+            if outcome is REJECT or outcome is SHIELD:
+                shorter = self._shorter(data, index, start, stop)
+                if shorter is not None:
+                    stop, s, e, outcome = shorter
+                    after = stop
+                elif outcome is REJECT:
+                    limit = max(limit, after)
+                    push(index, _again(start, stop))
+                    continue
+                else:
+                    outcome = LEAVE
+            push(index, after)
             if outcome is ACCEPT:
                 found.append((s, e, index))
             taken = stop
