@@ -13,10 +13,18 @@ from typing import Any
 
 import re2
 
-from lclog._scanner import ACCEPT, LEAVE, REJECT, Scanner, compile_pattern
+from lclog._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compile_pattern
 from lclog._serialize import DROP, KEEP
 from lclog.config import ConfigError, RedactionSettings
-from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS, KEEP_PATTERNS, QUOTE, Rule, normalize_key
+from lclog.rules import (
+    BUILTIN_RULES,
+    DEFAULT_KEYS,
+    KEEP_PATTERNS,
+    QUOTE,
+    Rule,
+    normalize_key,
+    not_placeholder,
+)
 
 __all__ = ["Finding", "Redactor"]
 
@@ -77,15 +85,25 @@ def _compile(pattern: str, what: str) -> Any:
         ) from None
 
 
+# Between a key and its value: `=`, `:`, Go's `:=`, Make's `::=`, `:::=` and `?=`, `+=`, PHP's
+# `.=`, `??=`, Ruby's and logstash's `=>`, also percent-encoded; or a type between a name and
+# `=` (`var token string = "..."`, `String token = "..."`).
+_ASSIGN = (
+    r"(?:[ \t]|%20)*(?::{1,3}=|[.?+]=|\?\?=|=>|[:=]|%3[ad])"
+    r"|[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]<>]{0,40}[ \t]*="
+)
+
+
 def _key_value_rule(keys: Iterable[str]) -> Rule:
-    """`key=value`, `key: value` and `"key": "value"` in text (quotes escaped or percent-encoded too)."""
+    """A denylisted key's value in text: `key=value`, `key: value`, `"key": "value"`, `key := "value"`,
+    `<key>value</key>`, `("KEY", "value")` (quotes escaped or percent-encoded too)."""
     alternatives = sorted(  # longest first, so that a longer key wins over its suffix
         {"[-_ .]?".join(re2.escape(part) for part in _split_words(k)) for k in keys},
         key=lambda name: (-len(name), name),
     )
     names = "|".join(alternatives)
     value = (
-        r"(?:\"((?:[^\"\\\n]|\\.)+)\"|'((?:[^'\\\n]|\\.)+)'"  # quoted, escapes inside
+        r"(?:\"((?:[^\"\\\n]|\\.)+)\"|'((?:[^'\\\n]|\\.)+)'|`([^`\n]+)`"  # quoted
         # quotes escaped once or more: JSON inside a JSON string ({\"password\": \"...\"})
         r"|\\+\"((?:[^\"\\\n]|\\+[^\"\\\n])+)\\+\"|\\+'((?:[^'\\\n]|\\+[^'\\\n])+)\\+'"
         # unquoted, or after a quote that never closes
@@ -93,9 +111,12 @@ def _key_value_rule(keys: Iterable[str]) -> Rule:
     )
     return Rule(
         "key_value",
-        rf"(?i)(?:{names})(?:{QUOTE}|%2[27])?(?:[ \t]|%20)*(?:[:=]|%3[ad])(?:[ \t]|%20)*{value}",
+        rf"(?i)(?:{names})(?:(?:{QUOTE}|%2[27])?(?:{_ASSIGN})(?:[ \t]|%20)*|>\s*){value}"
+        # a call's first two arguments: setProperty("API_TOKEN", "value")
+        rf"|\(\s*{QUOTE}[A-Za-z0-9_.-]{{0,40}}(?:{names}){QUOTE}[ \t]*,[ \t]*{value}",
         "values of denylisted keys written inside text (query strings, also URL-encoded, headers, "
-        "JSON, .env)",
+        "JSON, .env, source code assignments, XML elements, call arguments)",
+        validator=not_placeholder,
         group=-1,
     )
 
@@ -158,15 +179,18 @@ class Redactor:
         self._n_keep = len(KEEP_PATTERNS)
         # Per pattern: what to check on a match (None: nothing), and its fixed mask if any.
         needs_text = bool(self._allow_values or self._allow)
-        self._checks: list[tuple[Any, bool] | None] = [None] * self._n_keep + [
-            (r.validator, bool(r.group)) if (r.validator or r.group or needs_text) else None
+        self._checks: list[tuple[Any, bool, str] | None] = [None] * self._n_keep + [
+            (r.validator, bool(r.group), SHIELD if r.shield else REJECT)
+            if (r.validator or r.group or needs_text)
+            else None
             for r in self.rules
         ]
         self._masks: list[bytes | None] = [None] * self._n_keep + [
             f"[REDACTED:{r.name}]".encode() if self._modes[r.name] == "mask" else None for r in self.rules
         ]
         try:
-            self._scanner = Scanner(patterns, groups, self._verdict)
+            shorter = [False] * len(KEEP_PATTERNS) + [r.shorter for r in self.rules]
+            self._scanner = Scanner(patterns, groups, self._verdict, shorter)
         except re2.error:
             raise ConfigError(
                 "invalid lclog config: redaction.patterns: the rules together are too large for "
@@ -207,9 +231,9 @@ class Redactor:
         if check is None:
             return ACCEPT
         secret = data[s:e].decode("utf-8", "surrogatepass")
-        validator, grouped = check
+        validator, grouped, rejected = check
         if validator is not None and not validator(secret):
-            return REJECT
+            return rejected
         if (
             secret in self._allow_values
             or (grouped and _is_marker(secret))

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-__all__ = ["BUILTIN_RULES", "DEFAULT_KEYS", "KEEP_PATTERNS", "QUOTE", "Rule", "normalize_key"]
+__all__ = [
+    "BUILTIN_RULES",
+    "DEFAULT_KEYS",
+    "KEEP_PATTERNS",
+    "QUOTE",
+    "Rule",
+    "normalize_key",
+    "not_placeholder",
+]
 
 # Keys whose values are secrets wherever they appear. Sources: sentry-python's DEFAULT_DENYLIST,
 # HTTP auth headers (RFC 7235, RFC 6265), OAuth 2.0 token fields (RFC 6749, OpenID Connect), the
@@ -68,6 +77,12 @@ class Rule:
     validator: Callable[[str], bool] | None = None
     group: int = 0
     mode: str | None = None  # None: the configured default mode
+    # A match failing its validator still covers its text: nothing inside it is redacted by
+    # another rule (the digits of an invalid IBAN are not a phone number).
+    shield: bool = False
+    # A match failing its validator is tried shorter, from the same start (an IBAN followed by a
+    # currency code, a phone number followed by more digits).
+    shorter: bool = False
 
 
 # Validators keep false positives down.
@@ -95,7 +110,7 @@ def luhn(text: str) -> bool:
 
 def iban_ok(text: str) -> bool:
     """True for an IBAN whose ISO 13616 mod-97 check holds."""
-    s = text.replace(" ", "").upper()
+    s = text.replace(" ", "").replace("-", "").upper()
     if not 15 <= len(s) <= 34:
         return False
     moved = s[4:] + s[:4]
@@ -108,7 +123,7 @@ def iban_ok(text: str) -> bool:
 
 def ssn_ok(text: str) -> bool:
     """True for an SSN the SSA could issue (no 000/666/9xx area, 00 group, 0000 serial)."""
-    area, group, serial = text.split("-")
+    area, group, serial = text[:3], text[4:6], text[7:]
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
@@ -124,12 +139,13 @@ def ipv4_ok(text: str) -> bool:
 
 
 def ipv6_ok(text: str) -> bool:
-    """True for an address Python parses as IPv6 with at least three groups."""
+    """True for an address Python parses as IPv6 with at least three groups (an embedded IPv4
+    address counts as two): `::1`, `fe80::1` and the like are left alone."""
     try:
         ipaddress.IPv6Address(text)
     except ValueError:
         return False
-    return sum(1 for part in text.split(":") if part) >= 3
+    return sum(1 + ("." in part) for part in text.split(":") if part) >= 3
 
 
 def token_like(text: str) -> bool:
@@ -145,6 +161,42 @@ def high_entropy(text: str) -> bool:
     counts = Counter(text)
     entropy = -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
     return entropy >= 3.5
+
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+_SEQUENCES = ("abcdefgh", "bcdefghi", "qrstuvwx", "12345678", "23456789", "34567890")
+# Values that stand for a secret in documentation and templates: a variable or command
+# reference, an <angle bracket> or {{template}} placeholder, an auth scheme word alone.
+_REFERENCE_STARTS = ("$", "<", "{{", "%(", "...", "***")
+_SCHEME_WORDS = frozenset({"bearer", "basic", "token", "digest"})
+
+
+def placeholder(text: str) -> bool:
+    """True for a documentation placeholder: EXAMPLE, runs of one character (xxxx, 0000, ####),
+    alphabet or digit sequences (abcdefgh, 12345678)."""
+    body = _NOT_ALNUM.sub("", text).lower()
+    if len(body) < 8:
+        return False
+    if "example" in body or any(seq in body for seq in _SEQUENCES):
+        return True
+    return max(map(body.count, set(body))) * 4 >= len(body) * 3
+
+
+def not_token_placeholder(text: str) -> bool:
+    """Validator: false for a documentation placeholder of a token (ghp_xxxx..., AKIA...EXAMPLE)."""
+    return not placeholder(text)
+
+
+def not_placeholder(text: str) -> bool:
+    """Validator of a denylisted key's value: false for references and masks ($API_KEY, ${TOKEN},
+    $(cmd), <your token>, {{ secret }}, xxxxxxxx, ********, a scheme word alone). A weak password
+    (aaaaaaaa, 12345678, MyExample1) is still a password: only those shapes are left."""
+    stripped = text.strip()
+    return not (
+        stripped.startswith(_REFERENCE_STARTS)
+        or stripped.lower() in _SCHEME_WORDS
+        or (len(stripped) >= 3 and not stripped.strip("xX*#.•"))
+    )
 
 
 # Shapes that are never secrets and are consumed before any rule sees them: lclog's own
@@ -168,16 +220,16 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         # +) and `Name: value` header lines (encrypted keys), up to the END line if any. Every
         # part is bounded or stops at the first other character, so no search waits on an END
         # line that never comes.
-        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----"
+        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
         r"(?:[A-Za-z0-9+/=\s\\\"']|[A-Za-z-]{1,40}: [^\n\\]{0,200}(?:\r?\n|\\r\\n|\\n))*"
-        r"(?:-----END [A-Z ]{0,40}PRIVATE KEY-----)?",
-        "PEM private key blocks (RSA, EC, OpenSSH, PKCS#8, encrypted), also escaped in JSON or "
-        "source, and when cut off",
+        r"(?:-----END [A-Z ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?",
+        "PEM private key blocks (RSA, EC, OpenSSH, PKCS#8, encrypted) and PGP private key blocks, "
+        "also escaped in JSON or source, and when cut off",
     ),
     Rule(
         "jwt",
-        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-        "JSON Web Tokens (header.payload.signature)",
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?",
+        "JSON Web Tokens (header.payload.signature; unsigned ones too)",
     ),
     Rule(
         "url_credentials",
@@ -187,13 +239,18 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "slack_webhook",
-        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}",
-        "Slack incoming webhook URLs",
+        r"(?:\bhttps?://)?\bhooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}",
+        "Slack incoming webhook and workflow URLs, with https://, http:// or no scheme",
     ),
     Rule(
         "aws_access_key_id",
         r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
         "AWS access key ids (AKIA..., ASIA...)",
+    ),
+    Rule(
+        "aws_bedrock_api_key",
+        r"\bABSK[A-Za-z0-9+/]{109,269}={0,2}|\bbedrock-api-key-[A-Za-z0-9+/=]{20,}",
+        "Amazon Bedrock API keys, long-lived (ABSK...) and short-lived (bedrock-api-key-...)",
     ),
     Rule(
         "aws_secret_access_key",
@@ -213,24 +270,48 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
         "OpenAI API keys (sk-..., sk-proj-...)",
     ),
-    Rule("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "Slack bot, user and app tokens (xox?-)"),
-    Rule("stripe_key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}", "Stripe secret and restricted keys"),
+    Rule(
+        "slack_token",
+        r"\b(?:xox[abposre]|xoxe\.xox[bp]|xapp)-[A-Za-z0-9-]{10,}",
+        "Slack bot, user, workspace, configuration and app tokens (xoxb-, xoxp-, xoxe-, xapp- ...)",
+    ),
+    Rule(
+        "stripe_key",
+        r"\b(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{16,}",
+        "Stripe secret and restricted keys (sk_live_, rk_test_ ...)",
+    ),
     Rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}", "Google API keys (AIza...)"),
-    Rule("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}\b", "Hugging Face access tokens (hf_...)"),
+    Rule(
+        "huggingface_token",
+        r"\b(?:hf_|api_org_)[A-Za-z0-9]{30,}\b",
+        "Hugging Face access and organization tokens (hf_..., api_org_...)",
+    ),
     Rule("groq_key", r"\bgsk_[A-Za-z0-9]{40,}\b", "Groq API keys (gsk_...)"),
     Rule("replicate_token", r"\br8_[A-Za-z0-9]{30,}\b", "Replicate API tokens (r8_...)"),
-    Rule("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}", "GitLab personal access tokens (glpat-...)"),
+    Rule(
+        "gitlab_token",
+        # Every prefix GitLab documents; routable tokens end in `.<base36 checksum part>`.
+        r"\b(?:gl(?:pat|oas|dt|rt|cbt|ptt|ft|imt|agent|soat|ffct|wt)-[A-Za-z0-9_-]{20,}"
+        r"(?:\.[A-Za-z0-9]{2,12})?|GR1348941[A-Za-z0-9_-]{20,})",
+        "GitLab tokens: personal, OAuth, deploy, runner, CI job, trigger, feed, mail, agent, SCIM, "
+        "feature flag and workspace tokens (glpat-, glrt-, glcbt- ...), runner registration "
+        "tokens (GR1348941...), with the checksum part of routable tokens",
+    ),
     Rule("npm_token", r"\bnpm_[A-Za-z0-9]{36,}\b", "npm access tokens (npm_...)"),
     Rule(
         "sendgrid_key",
-        r"\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{32,64}",
+        r"\bSG\.[A-Za-z0-9_=.-]{50,100}",
         "SendGrid API keys (SG.xxx.yyy)",
     ),
     Rule(
         "bearer_token",
-        r"\b(?:[Bb]earer|BEARER|Token)\s+([A-Za-z0-9._~+/=-]{8,})",
-        "Bearer/Token credentials in Authorization headers; the scheme word is kept",
-        validator=token_like,
+        r"\b(?:[Bb]earer|BEARER|Token"
+        rf"|(?i:(?:proxy-)?authorization)(?:{QUOTE})?[ \t]*[:=][ \t]*"
+        rf"(?:{QUOTE})?[A-Za-z][A-Za-z0-9-]{{1,30}})"
+        r"\s+([A-Za-z0-9._~+/=-]{8,})",
+        "credentials after an Authorization header's scheme (Basic, Digest, Api-Token, any) and "
+        "after Bearer/Token anywhere; the scheme word is kept",
+        validator=lambda text: token_like(text) and not placeholder(text),
         group=1,
     ),
     Rule(
@@ -250,27 +331,52 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"\b(?:\d{13,19}|\d{4}([ -])\d{4}[ -]\d{4}[ -]\d{4}|\d{4}[ -]\d{6}[ -]\d{5})\b",
         "payment card numbers, 13-19 digits with a valid Luhn checksum",
         validator=luhn,
+        shorter=True,
+        shield=True,
     ),
     Rule(
         "iban",
-        r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b",
-        "IBANs with a valid mod-97 checksum",
+        r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,4})?\b",
+        "IBANs with a valid mod-97 checksum, grouped by spaces or dashes or not at all",
         validator=iban_ok,
+        shorter=True,
+        shield=True,
     ),
-    Rule("us_ssn", r"\b\d{3}-\d{2}-\d{4}\b", "US social security numbers", validator=ssn_ok),
+    Rule(
+        "us_ssn",
+        r"\b(?:\d{3}-\d{2}-\d{4}|\d{3}\.\d{2}\.\d{4}|\d{3} \d{2} \d{4})\b",
+        "US social security numbers, 3-2-4 digits separated by dashes, dots or spaces",
+        validator=ssn_ok,
+        shorter=True,
+    ),
     Rule(
         "phone",
-        r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?|\b\d{2,4}[ .-])\d{2,4}[ .-]?\d{3,4}\b"
-        r"|\+\d{7,15}\b",
+        r"\+\d{1,3}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,10})){1,6}\b"
+        r"|(?:\b\d{1,3}[ .-])?(?:\(\d{1,4}\)[ .-]?|\b\d{2,4}[ .-])\d{2,4}[ .-]?\d{3,4}\b",
         "phone numbers written with separators or a leading + (10-15 digits)",
         validator=phone_ok,
+        shorter=True,
     ),
-    Rule("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "IPv4 addresses", validator=ipv4_ok),
+    Rule("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "IPv4 addresses", validator=ipv4_ok, shorter=True),
     Rule(
         "ipv6",
-        r"(?i)\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b"
+        r"(?i)(?:\b(?:[0-9a-f]{1,4}:){1,6}|::)(?:[0-9a-f]{1,4}:){0,5}(?:\d{1,3}\.){3}\d{1,3}\b"
+        r"|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b"
         r"|\b(?:[0-9a-f]{1,4}:){1,6}(?::[0-9a-f]{1,4}){1,6}\b",
-        "IPv6 addresses (full and :: compressed)",
+        "IPv6 addresses (full, :: compressed, with an embedded IPv4 address)",
         validator=ipv6_ok,
+        shorter=True,
     ),
+)
+
+# Vendor tokens: a documentation placeholder in the vendor's shape (ghp_xxxx..., AKIA...EXAMPLE,
+# sk-ant-...abc123xyz...) is left as it is.
+_TOKENS = frozenset({
+    "slack_webhook", "aws_access_key_id", "aws_bedrock_api_key", "aws_secret_access_key",
+    "github_token", "github_fine_grained_token", "anthropic_key", "openai_key", "slack_token",
+    "stripe_key", "google_api_key", "huggingface_token", "groq_key", "replicate_token",
+    "gitlab_token", "npm_token", "sendgrid_key",
+})  # fmt: skip
+BUILTIN_RULES = tuple(
+    replace(r, validator=not_token_placeholder) if r.name in _TOKENS else r for r in BUILTIN_RULES
 )

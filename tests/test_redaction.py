@@ -19,13 +19,14 @@ from langchain_core.tools import tool
 from lclog import ConfigError, LoggingCallbackHandler, Redactor, load_config
 from lclog.config import RedactionSettings
 from lclog.outputs import MemoryOutput
-from lclog.rules import BUILTIN_RULES, iban_ok, luhn
+from lclog.rules import BUILTIN_RULES, iban_ok, luhn, placeholder
 
 ALNUM = string.ascii_letters + string.digits
 
 
 def _text(alphabet: str, lo: int, hi: int) -> st.SearchStrategy[str]:
-    return st.text(alphabet=alphabet, min_size=lo, max_size=hi)
+    # Documentation placeholders (xxxx, 0000, abcdefgh, EXAMPLE) are left alone by design.
+    return st.text(alphabet=alphabet, min_size=lo, max_size=hi).filter(lambda s: not placeholder(s))
 
 
 @st.composite
@@ -79,6 +80,7 @@ SECRETS: dict[str, st.SearchStrategy[str]] = {
     "groq_key": st.builds(lambda s: "gsk_" + s, _text(ALNUM, 52, 52)),
     "replicate_token": st.builds(lambda s: "r8_" + s, _text(ALNUM, 37, 37)),
     "gitlab_token": st.builds(lambda s: "glpat-" + s, _text(ALNUM + "_-", 20, 20)),
+    "aws_bedrock_api_key": st.builds(lambda s: "ABSK" + s, _text(ALNUM + "+/", 120, 140)),
     "npm_token": st.builds(lambda s: "npm_" + s, _text(ALNUM, 36, 36)),
     "sendgrid_key": st.builds(
         lambda a, b: f"SG.{a}.{b}", _text(ALNUM + "_-", 22, 22), _text(ALNUM + "_-", 43, 43)
@@ -228,7 +230,26 @@ def test_card_checksum_is_the_textbook_luhn(digits, separator):
     ("text", "expected"),
     [
         ("mail bob@corp.io now", "mail [REDACTED:email] now"),
-        ("Authorization: Bearer abcdefghijklmnop", "Authorization: [REDACTED:key_value]"),
+        ("Authorization: Bearer q8Wz3LmN0pX7vR2s", "Authorization: Bearer [REDACTED:bearer_token]"),
+        (
+            "Authorization: Api-Token 22cb987851bc5659l29114c62e",
+            "Authorization: Api-Token [REDACTED:bearer_token]",
+        ),
+        ('gitlabToken := "glft-qahmy48orck96o0r0zr5"', 'gitlabToken := "[REDACTED:key_value]"'),
+        ("$secret .= 'hunter2hunter'", "$secret .= '[REDACTED:key_value]'"),
+        ("<apiToken>\n  s3cr3tValue9\n</apiToken>", "<apiToken>\n  [REDACTED:key_value]\n</apiToken>"),
+        ('setProperty("DB_PASSWORD", "hunter22")', 'setProperty("DB_PASSWORD", "[REDACTED:key_value]")'),
+        ("password=$DB_PASSWORD", "password=$DB_PASSWORD"),
+        ("ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+        ("password=abcdefgh", "password=[REDACTED:key_value]"),
+        ("xapp-1-A052FGTS2DL-5171572773297-610b6a11f4b7", "[REDACTED:slack_token]"),
+        ("hooks.slack.com/services/T024TTTTT/BBB72BBL/AZAAA9u0pA4ad666eMgbi555", "[REDACTED:slack_webhook]"),
+        ("SSN 078.05.1123 or 078 05 1123", "SSN [REDACTED:us_ssn] or [REDACTED:us_ssn]"),
+        (
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQWGBGSVV4YBDAClvRnx\n"
+            "-----END PGP PRIVATE KEY BLOCK-----",
+            "[REDACTED:private_key]",
+        ),
         ("curl -H 'X-Api-Key: 12345abcdef'", "curl -H 'X-Api-Key: [REDACTED:key_value]'"),
         ('{"password": "hunter2", "user": "bob"}', '{"password": "[REDACTED:key_value]", "user": "bob"}'),
         ("https://x.io/cb?token=abc123&page=2", "https://x.io/cb?token=[REDACTED:key_value]&page=2"),
@@ -330,11 +351,12 @@ def test_modes_hash_partial_drop():
 
 
 def test_explain_reports_rules_and_offsets_without_revealing_secrets():
-    text = "hi bob@corp.io key ghp_" + "a" * 36
+    token = "ghp_" + "q8Wz3LmN0pX7vR2s" * 2 + "k9Tb"
+    text = "hi bob@corp.io key " + token
     findings = REDACTOR.explain(text)
     assert [(f.rule, text[f.start : f.end]) for f in findings] == [
         ("email", "bob@corp.io"),
-        ("github_token", "ghp_" + "a" * 36),
+        ("github_token", token),
     ]
     assert all("a" * 10 not in f.preview and "corp" not in f.preview for f in findings)
 

@@ -99,9 +99,17 @@ def test_fused_search_agrees_with_custom_patterns_and_allowlists(text, extra):
 
 
 def test_a_rejected_match_leaves_room_for_other_rules_inside_it():
-    # No card (Luhn fails), but its first twelve digits are written like a phone number.
+    # A key's value that is a variable reference is no secret, but an email inside it is.
+    text = "token=$HOME/bob@corp.io and more"
+    assert DEFAULT.redact_text(text) == "token=$HOME/[REDACTED:email] and more"
+    fused, each = _both(DEFAULT, text)
+    assert fused == each
+
+
+def test_a_card_number_failing_luhn_is_left_whole():
+    # Not a card, and its digits are not a phone number either: the number stays as written.
     text = "call 4111 1111 1111 1112 or bob@corp.io"
-    assert DEFAULT.redact_text(text) == "call [REDACTED:phone] 1112 or [REDACTED:email]"
+    assert DEFAULT.redact_text(text) == "call 4111 1111 1111 1112 or [REDACTED:email]"
     fused, each = _both(DEFAULT, text)
     assert fused == each
 
@@ -174,7 +182,7 @@ class _Counting:
 
 
 def test_text_alternating_rejected_and_accepted_matches_is_searched_in_one_pass():
-    # Each rejected card hands over to the rules one by one; each email after it hands back.
+    # Each rejected key value hands over to the rules one by one; each email after it hands back.
     # However many times that happens, no rule searches the same text again: the IBAN at the
     # very end is found once, and which rules occur is asked once.
     redactor = Redactor()
@@ -184,7 +192,7 @@ def test_text_alternating_rejected_and_accepted_matches_is_searched_in_one_pass(
     regexp, group = scanner._singles[iban]
     counting = _Counting(regexp)
     scanner._singles[iban] = (counting, group)
-    text = "4111 1111 1111 1112 a@b.io " * 300 + "DE89 3704 0044 0532 0130 00"
+    text = "token=$HOME_DIR a@b.io " * 300 + "DE89 3704 0044 0532 0130 00"
     out = redactor.redact_text(text)
     assert out.count("[REDACTED:email]") == 300 and out.endswith("[REDACTED:iban]")
     assert scanner._present.calls == 1

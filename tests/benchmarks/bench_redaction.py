@@ -32,7 +32,7 @@ _PROSE = (
 WORDS = _PROSE.split()
 SECRETS = [
     "jane.doe@example.com",
-    "AKIAIOSFODNN7EXAMPLE",
+    "AKIA2OGYBAH6STMMNXNN",
     "ghp_" + "x7Vq" * 9,
     "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1",
     "api_key=abcdef123456",
