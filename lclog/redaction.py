@@ -94,9 +94,9 @@ _ASSIGN = (
 )
 
 
-def _key_value_rule(keys: Iterable[str]) -> Rule:
+def _key_value_rules(keys: Iterable[str]) -> tuple[Rule, Rule]:
     """A denylisted key's value in text: `key=value`, `key: value`, `"key": "value"`, `key := "value"`,
-    `<key>value</key>`, `("KEY", "value")` (quotes escaped or percent-encoded too)."""
+    `<key>value</key>` (quotes escaped or percent-encoded too); and `("KEY", "value")`."""
     alternatives = sorted(  # longest first, so that a longer key wins over its suffix
         {"[-_ .]?".join(re2.escape(part) for part in _split_words(k)) for k in keys},
         key=lambda name: (-len(name), name),
@@ -109,16 +109,25 @@ def _key_value_rule(keys: Iterable[str]) -> Rule:
         # unquoted, or after a quote that never closes
         rf"|(?:{QUOTE}|%2[27])?((?:(?:bearer|basic|token|digest)\s+)?[^\s,;&\"'}}\[\])<>\\][^\s,;&\"'}}\])<>]*))"
     )
-    return Rule(
+    what = "values of denylisted keys written inside text"
+    assigned = Rule(
         "key_value",
-        rf"(?i)(?:{names})(?:(?:{QUOTE}|%2[27])?(?:{_ASSIGN})(?:[ \t]|%20)*|>\s*){value}"
-        # a call's first two arguments: setProperty("API_TOKEN", "value")
-        rf"|\(\s*{QUOTE}[A-Za-z0-9_.-]{{0,40}}(?:{names}){QUOTE}[ \t]*,[ \t]*{value}",
-        "values of denylisted keys written inside text (query strings, also URL-encoded, headers, "
-        "JSON, .env, source code assignments, XML elements, call arguments)",
+        rf"(?i)(?:{names})(?:(?:{QUOTE}|%2[27])?(?:{_ASSIGN})(?:[ \t]|%20)*|>\s*){value}",
+        f"{what} (query strings, also URL-encoded, headers, JSON, .env, source code, XML elements)",
         validator=not_placeholder,
         group=-1,
     )
+    # A call's first two arguments: setProperty("API_TOKEN", "value"). A rule of its own, so that
+    # neither program carries the key names twice.
+    argument = Rule(
+        "key_value",
+        rf"(?i)\(\s*{QUOTE}[A-Za-z0-9_.-]{{0,40}}(?:{names}){QUOTE}[ \t]*,[ \t]*"
+        r"(?:\"([^\"\\\n]+)\"|'([^'\\\n]+)')",
+        f"{what} (call arguments)",
+        validator=not_placeholder,
+        group=-1,
+    )
+    return assigned, argument
 
 
 def _split_words(key: str) -> list[str]:
@@ -153,8 +162,8 @@ class Redactor:
                 + ", ".join(sorted(known))
             )
         rules: list[Rule] = []
-        for rule in (*BUILTIN_RULES, _key_value_rule(keys) if keys else None):
-            if rule is None or rule.name in settings.disable:
+        for rule in (*BUILTIN_RULES, *(_key_value_rules(keys) if keys else ())):
+            if rule.name in settings.disable:
                 continue
             rules.append(rule)
         custom = [Rule(p.name, p.regex, "custom pattern", mode=p.mode) for p in settings.patterns]

@@ -23,7 +23,7 @@ from lclog.redaction import Redactor
 CORPUS = Path(__file__).parent / "data" / "redaction_corpus.jsonl"
 # Samples of real text a default redactor changes although they hold no secret: measured on this
 # corpus, a ceiling so that a greedier rule fails here (lower it when a rule gets stricter).
-OVER_REDACTION_CEILING = 66
+OVER_REDACTION_CEILING = 65
 
 
 def samples() -> list[dict]:
