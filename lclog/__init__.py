@@ -1,9 +1,15 @@
 """lclog: structured, redacted JSON logs for every LangChain run."""
 
-from lclog.config import ConfigError, Settings, load_config
-from lclog.handler import LoggingCallbackHandler
-from lclog.instrument import instrument, instrumented_handler, uninstrument
-from lclog.redaction import Redactor
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lclog.config import ConfigError, Settings, load_config
+    from lclog.handler import LoggingCallbackHandler
+    from lclog.instrument import instrument, instrumented_handler, uninstrument
+    from lclog.redaction import Redactor
 
 __all__ = [
     "ConfigError",
@@ -16,3 +22,29 @@ __all__ = [
     "uninstrument",
 ]
 __version__ = "0.1.0"
+
+# Each public name is imported on first use, so that `import lclog` and the command-line tools
+# that need no LangChain (redact, pretty, stats, check-config) do not load it.
+_HOMES = {
+    "ConfigError": "lclog.config",
+    "Settings": "lclog.config",
+    "load_config": "lclog.config",
+    "LoggingCallbackHandler": "lclog.handler",
+    "instrument": "lclog.instrument",
+    "instrumented_handler": "lclog.instrument",
+    "uninstrument": "lclog.instrument",
+    "Redactor": "lclog.redaction",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'lclog' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

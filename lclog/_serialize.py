@@ -5,13 +5,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import sys
 import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
-
-from langchain_core.documents import Document
-from langchain_core.messages import BaseMessage
-from langchain_core.prompt_values import PromptValue
 
 __all__ = ["Limits", "Scrubber", "to_jsonable", "truncate"]
 
@@ -113,13 +110,32 @@ def _document(doc: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrub
     }
 
 
+# LangChain's types by the module defining them: an object can be one only once that module is
+# loaded, so looking them up there (never importing) keeps the command-line tools free of LangChain.
+_LANGCHAIN_TYPES = (
+    ("langchain_core.messages.base", "BaseMessage", "message"),
+    ("langchain_core.documents.base", "Document", "document"),
+    ("langchain_core.prompt_values", "PromptValue", "prompt"),
+)
+
+
+def _langchain_kind(obj: Any) -> str | None:
+    """ "message", "document" or "prompt" for those LangChain objects, else None."""
+    for module, name, kind in _LANGCHAIN_TYPES:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(obj, getattr(loaded, name)):
+            return kind
+    return None
+
+
 def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> Any:
     """Slow path: LangChain objects, pydantic models, dataclasses, anything else."""
-    if isinstance(obj, BaseMessage):
+    kind = _langchain_kind(obj)
+    if kind == "message":
         return _message(obj, limits, depth, seen, scrub)
-    if isinstance(obj, Document):
+    if kind == "document":
         return _document(obj, limits, depth, seen, scrub)
-    if isinstance(obj, PromptValue):
+    if kind == "prompt":
         return [_message(m, limits, depth, seen, scrub) for m in obj.to_messages()[: limits.max_items]]
     if isinstance(obj, int) and not isinstance(obj, bool):
         return _walk(int(obj), limits, depth, seen, scrub)

@@ -11,6 +11,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lclog._imports import import_callable
+from lclog.errors import ConfigError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # the same parser, published for older Pythons
@@ -25,10 +28,6 @@ ENV_PREFIX = "LCLOG_"
 
 # ${NAME}, or ${NAME:-default} used when NAME is not set.
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the field and the fix."""
 
 
 class _Model(BaseModel):
@@ -345,16 +344,15 @@ def load_config(
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, label)) from None
     # Rules compile and processors import at load time, so a bad config fails here.
-    from lclog.pipeline import import_processor
-    from lclog.redaction import Redactor
+    from lclog.redaction import Redactor  # redaction reads its settings from here
 
     try:
         Redactor(settings.redaction)  # compiles the rules; a bad pattern raises here
         for path in settings.processors:
-            import_processor(path)
+            import_callable(path)
         for i, target in enumerate(settings.notify.targets):
             if isinstance(target, CallableTarget):
-                import_processor(target.target, f"notify.targets.{i}.target")
+                import_callable(target.target, f"notify.targets.{i}.target")
     except ConfigError as exc:
         raise _from(label, exc) from None
     return settings

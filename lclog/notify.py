@@ -15,10 +15,10 @@ from typing import Any
 import orjson
 
 from lclog._http import PostFailed, post
+from lclog._imports import import_callable
 from lclog._runs import Run, path
 from lclog._threads import start_daemon
 from lclog.config import CallableTarget, LogTarget, NotifySettings, WebhookTarget
-from lclog.pipeline import import_processor
 from lclog.redaction import Redactor
 from lclog.stats import Stats
 
@@ -73,7 +73,7 @@ class _Log:
 class _Callable:
     def __init__(self, spec: CallableTarget) -> None:
         self.name = f"callable {spec.target}"
-        self._fn: Callable[[dict[str, Any]], Any] = import_processor(spec.target, "notify.targets")  # type: ignore[assignment]
+        self._fn: Callable[[dict[str, Any]], Any] = import_callable(spec.target, "notify.targets")  # type: ignore[assignment]
 
     def send(self, n: dict[str, Any]) -> None:
         self._fn(n)

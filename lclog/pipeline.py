@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import orjson
 import structlog
 
-from lclog.config import ConfigError
+from lclog._imports import import_callable
 from lclog.redaction import Redactor
 from lclog.stats import Stats
 
@@ -62,20 +61,8 @@ def _fallback(obj: Any) -> str:
 
 
 def import_processor(path: str, field: str = "processors") -> Processor:
-    """Resolves 'package.module:callable'; raises ConfigError naming the config field."""
-    module_name, _, attr = path.partition(":")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except Exception as exc:
-        raise ConfigError(
-            f"invalid lclog config: {field}: cannot import {path!r} "
-            f"({type(exc).__name__}: {exc}); check the module is installed and the name exists"
-        ) from None
-    if not callable(target):
-        raise ConfigError(f"invalid lclog config: {field}: {path!r} is not callable")
-    return target
+    """Resolves a processor's 'package.module:callable'; raises ConfigError naming the field."""
+    return import_callable(path, field)
 
 
 class Pipeline:

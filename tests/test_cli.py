@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import orjson
+import pytest
 
 from lclog.demo import DEMO_API_KEY, DEMO_EMAIL
 
@@ -62,3 +63,36 @@ def test_check_config(tmp_path):
     bad.write_text("redaction:\n  patterns:\n    - {name: x, regex: '(a)\\1'}\n")
     proc = run("check-config", str(bad))
     assert proc.returncode == 2 and "redaction.patterns.x" in proc.stderr
+
+
+_LOADED = """
+import json, sys
+from lclog.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = ("langchain", "langsmith", "langgraph", "pydantic", "structlog")
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules if m.startswith(heavy)})), file=sys.stderr)
+"""
+_EVENT = orjson.dumps({"event": "llm.end", "run_id": "r1", "name": "m", "duration_ms": 5}).decode()
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "allowed"),
+    [
+        (["--help"], "", set()),
+        (["pretty", "--no-color"], _EVENT, set()),
+        (["stats"], _EVENT, set()),
+        (["redact"], "mail a@b.io", {"pydantic", "pydantic_core"}),
+        (["check-config", "config/elk.yaml"], "", {"pydantic", "pydantic_core", "structlog"}),
+    ],
+)
+def test_command_line_tools_start_without_langchain(argv, stdin, allowed):
+    # The tools that read logs or configs never need LangChain: they do not load it, and the
+    # log readers load no config machinery either (start-up time: see the README).
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED, *argv], input=stdin, capture_output=True, text=True, timeout=60
+    )
+    loaded = set(orjson.loads(done.stderr.strip().splitlines()[-1]))
+    assert loaded <= allowed, f"{argv} loaded {sorted(loaded - allowed)}"
