@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lclog import fields
 from lclog._imports import import_callable
 from lclog.errors import ConfigError
 
@@ -36,11 +37,8 @@ class _Model(BaseModel):
 
 # Event fields whose value changes per event: as Loki stream labels they would create a stream
 # per run (Loki's cardinality limits); they belong in the line, queried with `| json`.
-_PER_EVENT_FIELDS = frozenset(
-    {"run_id", "parent_run_id", "trace_id", "span_id", "model", "name", "timestamp", "event",
-     "duration_ms", "ttft_ms", "tags", "metadata", "inputs", "outputs", "error", "usage", "depth",
-     "outcome", "level", "provider", "finish_reason", "otel"}
-)  # fmt: skip
+# Event fields a Loki stream label may not be named after: the label would take it out of lines.
+_PER_EVENT_FIELDS = fields.PER_EVENT | {"span_id"}
 _OUTPUT_KEYS = {
     "stdout": {"format"},
     "stderr": {"format"},

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from lclog import _dispatch_fix, _shutdown, writer
+from lclog import _dispatch_fix, _shutdown, fields, writer
 from lclog._otel import span_ids_getter
 from lclog._runs import Run, RunTable
 from lclog._serialize import Limits, to_jsonable, truncate
@@ -31,10 +31,6 @@ from lclog.volume import Router, sampled
 
 __all__ = ["LoggingCallbackHandler"]
 
-# Fields whose values come only from `content_of`, so they are redacted as they are serialized.
-_CONTENT_KEYS = frozenset(
-    {"inputs", "outputs", "metadata", "params", "token", "data", "tool_input", "log", "text"}
-)
 # Invocation parameters worth logging; the rest (headers, keys, clients) never are.
 _PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
 
@@ -119,7 +115,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
             self.redactor,
             chain,
             self.stats,
-            redacted_keys=_CONTENT_KEYS,
+            redacted_keys=fields.CONTENT,
             schema=schema_processor(s.schema_),
         )
         self._span_ids = span_ids_getter()

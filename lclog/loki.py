@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from lclog import fields
 from lclog._http import PostFailed, post
 from lclog._threads import start_daemon
 from lclog.outputs import Item, Output
@@ -25,7 +26,9 @@ __all__ = ["MAX_LINE_BYTES", "LokiOutput"]
 # Loki's default max_line_size is 256 KB; longer lines are rejected.
 MAX_LINE_BYTES = 256 * 1024
 # Content fields dropped, in this order, from a line that is still too long.
-_BULKY = ("inputs", "outputs", "data", "metadata", "gen_ai", "attributes", "error")
+# Dropped from an over-long line in this order: lclog's bulky fields, then the ecs and otel
+# layouts' containers of content, then the error.
+_BULKY = (*fields.BULKY[:-1], "gen_ai", "lclog", "attributes", fields.BULKY[-1])
 
 
 _senders: weakref.WeakSet[LokiOutput] = weakref.WeakSet()

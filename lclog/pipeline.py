@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import structlog
 
+from lclog import fields
 from lclog._imports import import_callable
 from lclog.redaction import Redactor
 from lclog.stats import Stats
@@ -18,18 +19,7 @@ __all__ = ["Pipeline", "Processor", "import_processor"]
 Processor = Callable[[Any, str, dict[str, Any]], Any]
 
 # Kept when the redactor itself fails: ids and names, never content.
-_MINIMAL_KEYS = (
-    "timestamp",
-    "level",
-    "event",
-    "service",
-    "run_id",
-    "parent_run_id",
-    "trace_id",
-    "depth",
-    "duration_ms",
-    "outcome",
-)
+_MINIMAL_KEYS = fields.MINIMAL
 
 
 class _Clock:

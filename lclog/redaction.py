@@ -13,6 +13,7 @@ from typing import Any
 
 import re2
 
+from lclog import fields
 from lclog._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compile_pattern
 from lclog._serialize import DROP, KEEP
 from lclog.config import ConfigError, RedactionSettings
@@ -36,32 +37,9 @@ _MIN_LEN = 5
 # Distinct strings remembered per redactor (prompts repeat across a run's events).
 _CACHE_ENTRIES = 4096
 _CACHE_MAX_CHARS = 200_000
-# Event keys lclog fills itself with ids, numbers and fixed words: never user content.
 _UNSEEN = object()
-_TRUSTED_KEYS = frozenset(
-    {
-        "timestamp",
-        "level",
-        "event",
-        "run_id",
-        "parent_run_id",
-        "trace_id",
-        "duration_ms",
-        "ttft_ms",
-        "chunks",
-        "depth",
-        "usage",
-        "outcome",
-        "run_type",
-        "service",
-        "index",
-        "age_ms",
-        "attempt",
-        "wait_s",
-        "documents",
-        "otel",
-    }
-)
+# Event keys lclog fills itself with ids, numbers and fixed words: never user content.
+_TRUSTED_KEYS = fields.TRUSTED
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 
+from lclog import fields
+
 __all__ = ["ECS_VERSION", "schema_processor", "span_id", "to_ecs", "to_otel", "trace_hex"]
 
 # ECS version the `ecs` layout follows (ecs-logging spec: `ecs.version` is required).
@@ -13,15 +15,14 @@ ECS_VERSION = "8.11.0"
 # Elasticsearch maps every new field; labels are capped so no event can add hundreds.
 MAX_LABELS = 64
 MAX_LABEL_CHARS = 1024
-# lclog's own fields, kept under `lclog.*` in both layouts (a fixed set of fields).
-_LCLOG_FIELDS = ("run_id", "parent_run_id", "name", "depth", "run_type", "outcome", "reason", "ttft_ms",
-                 "chunks", "finish_reason", "documents", "custom_event", "attempt", "wait_s", "age_ms",
-                 "index", "tool", "lclog_processor_error", "lclog_error")  # fmt: skip
+# lclog's own fields, kept under `lclog.*` in both layouts (a fixed set of fields, see fields.py):
+# as they are, and structured content as JSON strings.
+_LCLOG_FIELDS = fields.LCLOG
+_LCLOG_JSON = fields.LCLOG_JSON
 _ECS_OUTCOME = {"ok": "success", "error": "failure"}
 _OTEL_OPERATION = {"chat_model": "chat", "llm": "text_completion", "tool": "execute_tool",
                    "retriever": "retrieval", "chain": "invoke_chain"}  # fmt: skip
 _SEVERITY = {"debug": 5, "info": 9, "warning": 13, "error": 17}
-_CONTENT = ("inputs", "outputs", "data", "tool_input", "log", "text", "token")
 
 
 def trace_hex(value: str | None) -> str | None:
@@ -131,7 +132,7 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     if labels:
         out["labels"] = labels
     lclog = {k: event[k] for k in _LCLOG_FIELDS if event.get(k) is not None}
-    for key in ("data", "params"):
+    for key in _LCLOG_JSON:
         if event.get(key) is not None:
             lclog[key] = _json(event[key])
     out["lclog"] = lclog
@@ -161,7 +162,7 @@ def to_otel(event: dict[str, Any]) -> dict[str, Any]:
         attributes["gen_ai.input.messages"] = _json(event["inputs"])
     if event.get("outputs") is not None:
         attributes["gen_ai.output.messages"] = _json(event["outputs"])
-    for key in _CONTENT[2:]:
+    for key in _LCLOG_JSON:
         if event.get(key) is not None:
             attributes[f"lclog.{key}"] = _json(event[key])
     if event.get("tags"):
