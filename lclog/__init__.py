@@ -6,10 +6,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lclog.capture.handler import LoggingCallbackHandler
     from lclog.config import ConfigError, Settings, load_config
-    from lclog.handler import LoggingCallbackHandler
     from lclog.instrument import instrument, instrumented_handler, uninstrument
-    from lclog.redaction import Redactor
+    from lclog.redact.redactor import Redactor
 
 __all__ = [
     "ConfigError",
@@ -29,11 +29,11 @@ _HOMES = {
     "ConfigError": "lclog.config",
     "Settings": "lclog.config",
     "load_config": "lclog.config",
-    "LoggingCallbackHandler": "lclog.handler",
+    "LoggingCallbackHandler": "lclog.capture.handler",
     "instrument": "lclog.instrument",
     "instrumented_handler": "lclog.instrument",
     "uninstrument": "lclog.instrument",
-    "Redactor": "lclog.redaction",
+    "Redactor": "lclog.redact.redactor",
 }
 
 

@@ -1,5 +1,5 @@
 import sys
 
-from lclog.cli import main
+from lclog.cli.main import main
 
 sys.exit(main())

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lclog import fields
 from lclog._imports import import_callable
 from lclog.errors import ConfigError
+from lclog.events import fields
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -342,7 +342,7 @@ def load_config(
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, label)) from None
     # Rules compile and processors import at load time, so a bad config fails here.
-    from lclog.redaction import Redactor  # redaction reads its settings from here
+    from lclog.redact.redactor import Redactor  # redaction reads its settings from here
 
     try:
         Redactor(settings.redaction)  # compiles the rules; a bad pattern raises here

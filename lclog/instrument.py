@@ -8,8 +8,8 @@ from typing import Any
 
 from langchain_core.tracers.context import register_configure_hook
 
+from lclog.capture.handler import LoggingCallbackHandler
 from lclog.config import Settings
-from lclog.handler import LoggingCallbackHandler
 
 __all__ = ["instrument", "instrumented_handler", "uninstrument"]
 

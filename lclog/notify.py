@@ -14,13 +14,13 @@ from typing import Any
 
 import orjson
 
-from lclog._http import PostFailed, post
 from lclog._imports import import_callable
-from lclog._runs import Run, path
 from lclog._threads import start_daemon
+from lclog.capture.runs import Run, path
 from lclog.config import CallableTarget, LogTarget, NotifySettings, WebhookTarget
-from lclog.redaction import Redactor
-from lclog.stats import Stats
+from lclog.counters import Stats
+from lclog.outputs._http import PostFailed, post
+from lclog.redact.redactor import Redactor
 
 __all__ = ["Alerts", "Notifier", "summary"]
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lclog.handler import LoggingCallbackHandler
+from lclog.capture.handler import LoggingCallbackHandler
 from lclog.outputs import MemoryOutput
 
 __all__ = ["CapturedEvents", "capture"]

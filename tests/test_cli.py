@@ -8,7 +8,7 @@ import sys
 import orjson
 import pytest
 
-from lclog.demo import DEMO_API_KEY, DEMO_EMAIL
+from lclog.cli.demo import DEMO_API_KEY, DEMO_EMAIL
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -67,7 +67,7 @@ def test_check_config(tmp_path):
 
 _LOADED = """
 import json, sys
-from lclog.cli import main
+from lclog.cli.main import main
 try:
     main(sys.argv[1:])
 except SystemExit:

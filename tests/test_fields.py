@@ -10,8 +10,9 @@ from langchain_core.callbacks.manager import dispatch_custom_event
 from langchain_core.runnables import RunnableLambda
 from langgraph.types import Command
 
-from lclog import LoggingCallbackHandler, fields
-from lclog.demo import run_demo
+from lclog import LoggingCallbackHandler
+from lclog.cli.demo import run_demo
+from lclog.events import fields
 from lclog.outputs import MemoryOutput
 from lclog.testing import capture
 from tests.test_handler import FlakyLLM

@@ -21,7 +21,7 @@ from langchain_core.tools import tool
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_none
 
 from lclog import LoggingCallbackHandler
-from lclog.demo import FakeToolChatModel, agent_messages, build_agent
+from lclog.cli.demo import FakeToolChatModel, agent_messages, build_agent
 from lclog.outputs import MemoryOutput
 from tests.conftest import assert_matches_tree
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from lclog import LoggingCallbackHandler
 from lclog.outputs import FileOutput, MemoryOutput
-from lclog.pretty import render_pretty
+from lclog.outputs.pretty import render_pretty
 from tests.test_redaction import SECRETS
 
 # -- hostile values -----------------------------------------------------------------------

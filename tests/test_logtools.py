@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
-from lclog.logstats import Histogram, LogStats
-from lclog.schemas import to_ecs
+from lclog.cli.summary import Histogram, LogStats
+from lclog.pipeline.layouts import to_ecs
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,7 @@ import pytest
 from langchain_core.runnables import RunnableLambda
 
 from lclog import LoggingCallbackHandler
-from lclog.loki import MAX_LINE_BYTES
+from lclog.outputs.loki import MAX_LINE_BYTES
 
 
 class FakeLoki:
@@ -216,16 +216,16 @@ def test_loki_down_while_traffic_flows_loses_nothing_uncounted(down, capfd):
 
 
 def test_the_calling_thread_never_posts(loki, monkeypatch):
-    import lclog._http
+    import lclog.outputs._http
 
     posting: set[int] = set()
-    real = lclog._http.urllib.request.urlopen
+    real = lclog.outputs._http.urllib.request.urlopen
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         posting.add(threading.get_ident())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(lclog._http.urllib.request, "urlopen", recording)
+    monkeypatch.setattr(lclog.outputs._http.urllib.request, "urlopen", recording)
     loki.hold_s = 0.05  # a slow Loki: each push takes a while
     h = handler(loki, batch_bytes=4096)
     for i in range(300):  # past the queue length at which producers help, and many full batches

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from lclog.metrics import Metrics
+from lclog.events.metrics import Metrics
 
 
 def test_totals_snapshot_and_summary():

@@ -17,7 +17,7 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
 
 from lclog import LoggingCallbackHandler
-from lclog.demo import FakeToolChatModel, agent_messages, build_agent
+from lclog.cli.demo import FakeToolChatModel, agent_messages, build_agent
 from lclog.outputs import MemoryOutput
 
 RECEIVED: list[dict[str, Any]] = []

@@ -19,7 +19,7 @@ from langchain_core.tools import tool
 from lclog import ConfigError, LoggingCallbackHandler, Redactor, load_config
 from lclog.config import RedactionSettings
 from lclog.outputs import MemoryOutput
-from lclog.rules import BUILTIN_RULES, iban_ok, luhn, placeholder
+from lclog.redact.rules import BUILTIN_RULES, iban_ok, luhn, placeholder
 
 ALNUM = string.ascii_letters + string.digits
 

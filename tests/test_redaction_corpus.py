@@ -18,7 +18,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lclog.redaction import Redactor
+from lclog.redact.redactor import Redactor
 
 CORPUS = Path(__file__).parent / "data" / "redaction_corpus.jsonl"
 # Samples of real text a default redactor changes although they hold no secret: measured on this

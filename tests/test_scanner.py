@@ -10,9 +10,10 @@ import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lclog import ConfigError, Redactor, _scanner, load_config
-from lclog._scanner import compile_pattern, without_groups
+from lclog import ConfigError, Redactor, load_config
 from lclog.config import RedactionSettings
+from lclog.redact import _scanner
+from lclog.redact._scanner import compile_pattern, without_groups
 from tests.test_redaction import SECRETS
 
 _UNANCHORED = re2._Anchor.UNANCHORED

@@ -13,7 +13,7 @@ from langchain_core.runnables import RunnableLambda
 
 from lclog import LoggingCallbackHandler
 from lclog.outputs import MemoryOutput
-from lclog.schemas import MAX_LABELS
+from lclog.pipeline.layouts import MAX_LABELS
 
 USAGE = {"input_tokens": 12, "output_tokens": 4, "total_tokens": 16}
 
@@ -116,7 +116,7 @@ def test_span_ids_match_opentelemetrys_own_answer():
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
-    from lclog._otel import span_ids_getter
+    from lclog.integrations.otel import span_ids_getter
 
     def public() -> dict[str, str] | None:
         context = trace.get_current_span().get_span_context()

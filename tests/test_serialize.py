@@ -16,7 +16,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from pydantic import BaseModel
 
-from lclog._serialize import Limits, to_jsonable
+from lclog.events.serialize import Limits, to_jsonable
 
 
 class BadRepr:

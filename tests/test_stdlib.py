@@ -10,7 +10,7 @@ import orjson
 from langchain_core.runnables import RunnableLambda
 
 from lclog import LoggingCallbackHandler
-from lclog.stdlib import json_handler
+from lclog.outputs.stdlib import json_handler
 
 
 def test_events_reach_the_services_own_handlers_as_record_attributes(caplog):

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from lclog.volume import Router, sampled
+from lclog.events.routing import Router, sampled
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,7 @@ def workload(name: str) -> tuple[Any, Any, bool]:
             messages=itertools.cycle([AIMessage(content=words, usage_metadata=usage)])
         )
         return model, "Stream something long.", True
-    from lclog.demo import FakeToolChatModel, build_agent
+    from lclog.cli.demo import FakeToolChatModel, build_agent
 
     def replies() -> Any:
         while True:

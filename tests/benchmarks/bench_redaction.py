@@ -22,8 +22,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from lclog.redaction import Redactor, _key_value_rules
-from lclog.rules import BUILTIN_RULES, DEFAULT_KEYS
+from lclog.redact.redactor import Redactor, _key_value_rules
+from lclog.redact.rules import BUILTIN_RULES, DEFAULT_KEYS
 
 _PROSE = (
     "the quarterly report covers revenue costs and hiring plans for the next year while the "

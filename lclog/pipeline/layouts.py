@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from lclog import fields
+from lclog.events import fields
 
 __all__ = ["ECS_VERSION", "schema_processor", "span_id", "to_ecs", "to_otel", "trace_hex"]
 

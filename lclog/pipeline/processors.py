@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import structlog
 
-from lclog import fields
 from lclog._imports import import_callable
-from lclog.redaction import Redactor
-from lclog.stats import Stats
+from lclog.counters import Stats
+from lclog.events import fields
+from lclog.redact.redactor import Redactor
 
 __all__ = ["Pipeline", "Processor", "import_processor"]
 

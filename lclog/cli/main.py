@@ -18,9 +18,9 @@ __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from lclog.capture.handler import LoggingCallbackHandler
+    from lclog.cli.demo import run_demo
     from lclog.config import LogTarget, NotifySettings, OutputSettings, load_config
-    from lclog.demo import run_demo
-    from lclog.handler import LoggingCallbackHandler
 
     fmt = args.format or ("pretty" if sys.stdout.isatty() else "json")
     overrides: dict[str, object] = {}
@@ -57,7 +57,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _redact(args: argparse.Namespace) -> int:
     from lclog.config import load_config
-    from lclog.redaction import Redactor
+    from lclog.redact.redactor import Redactor
 
     settings = load_config(args.config)
     redactor = Redactor(settings.redaction)
@@ -80,8 +80,8 @@ def _redact(args: argparse.Namespace) -> int:
 
 
 def _pretty(args: argparse.Namespace) -> int:
-    from lclog._lines import follow, open_inputs, parse
-    from lclog.pretty import render_pretty
+    from lclog.cli.lines import follow, open_inputs, parse
+    from lclog.outputs.pretty import render_pretty
 
     color = sys.stdout.isatty() if args.color is None else args.color
     out = sys.stdout
@@ -103,8 +103,8 @@ def _pretty(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from lclog._lines import open_inputs, parse
-    from lclog.logstats import LogStats
+    from lclog.cli.lines import open_inputs, parse
+    from lclog.cli.summary import LogStats
 
     stats = LogStats(by=args.by)
     progress = sys.stderr.isatty() and not args.json
@@ -130,7 +130,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     from lclog.config import load_config
-    from lclog.schemas import schema_processor
+    from lclog.pipeline.layouts import schema_processor
 
     # Validates every field, compiles the redaction rules and imports processors and targets.
     settings = load_config(args.path)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lclog._threads import start_daemon
-from lclog.outputs import Item, Output
-from lclog.stats import Stats
+from lclog.counters import Stats
+from lclog.outputs.base import Item, Output
 
 __all__ = ["Source", "flush", "register", "unregister"]
 

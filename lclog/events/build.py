@@ -10,11 +10,11 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from lclog._runs import Run
-from lclog._serialize import Limits, Scrubber, to_jsonable, truncate
-from lclog.metrics import Metrics
+from lclog.capture.runs import Run
+from lclog.events.metrics import Metrics
+from lclog.events.routing import Router
+from lclog.events.serialize import Limits, Scrubber, to_jsonable, truncate
 from lclog.notify import Alerts
-from lclog.volume import Router
 
 __all__ = ["EventBuilder"]
 

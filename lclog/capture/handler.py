@@ -14,20 +14,24 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from lclog import _dispatch_fix, _shutdown, fields, writer
-from lclog._otel import span_ids_getter
-from lclog._runs import Run, RunTable
-from lclog._serialize import Limits, to_jsonable, truncate
+from lclog import _shutdown
+from lclog.capture import dispatch_fix
+from lclog.capture.runs import Run, RunTable
 from lclog.config import Settings, load_config
-from lclog.events import MAX_NAME, NAME_LIMITS, EventBuilder, reported_by, usage_of
-from lclog.metrics import Metrics
+from lclog.counters import Stats
+from lclog.events import fields
+from lclog.events.build import MAX_NAME, NAME_LIMITS, EventBuilder, reported_by, usage_of
+from lclog.events.metrics import Metrics
+from lclog.events.routing import Router, sampled
+from lclog.events.serialize import Limits, to_jsonable, truncate
+from lclog.integrations.otel import span_ids_getter
 from lclog.notify import Alerts, Notifier
-from lclog.outputs import Output, acquire_outputs, release_output
-from lclog.pipeline import Pipeline, Processor, import_processor
-from lclog.redaction import Redactor
-from lclog.schemas import schema_processor
-from lclog.stats import Stats
-from lclog.volume import Router, sampled
+from lclog.outputs import writer
+from lclog.outputs.base import Output
+from lclog.outputs.registry import acquire_outputs, release_output
+from lclog.pipeline.layouts import schema_processor
+from lclog.pipeline.processors import Pipeline, Processor, import_processor
+from lclog.redact.redactor import Redactor
 
 __all__ = ["LoggingCallbackHandler"]
 
@@ -170,7 +174,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._close_lock = threading.RLock()  # SIGTERM may close it while the main thread is
         writer.register(self._source)
         _shutdown.track(self, sigterm=s.flush_on_sigterm)
-        _dispatch_fix.apply()  # running inline must not cost other handlers their on_llm_start
+        dispatch_fix.apply()  # running inline must not cost other handlers their on_llm_start
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str], **overrides: Any) -> LoggingCallbackHandler:

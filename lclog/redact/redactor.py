@@ -13,11 +13,11 @@ from typing import Any
 
 import re2
 
-from lclog import fields
-from lclog._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compile_pattern
-from lclog._serialize import DROP, KEEP
 from lclog.config import ConfigError, RedactionSettings
-from lclog.rules import (
+from lclog.events import fields
+from lclog.events.serialize import DROP, KEEP
+from lclog.redact._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compile_pattern
+from lclog.redact.rules import (
     BUILTIN_RULES,
     DEFAULT_KEYS,
     KEEP_PATTERNS,

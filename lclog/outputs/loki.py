@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from lclog import fields
-from lclog._http import PostFailed, post
 from lclog._threads import start_daemon
-from lclog.outputs import Item, Output
-from lclog.stats import Stats
+from lclog.counters import Stats
+from lclog.events import fields
+from lclog.outputs._http import PostFailed, post
+from lclog.outputs.base import Item, Output
 
 __all__ = ["MAX_LINE_BYTES", "LokiOutput"]
 

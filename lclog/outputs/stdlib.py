@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lclog.outputs import Item, Output
+from lclog.outputs.base import Item, Output
 
 __all__ = ["StdlibOutput", "json_handler"]
 

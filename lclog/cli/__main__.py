@@ -1,0 +1,5 @@
+import sys
+
+from lclog.cli.main import main
+
+sys.exit(main())

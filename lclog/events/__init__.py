@@ -1,0 +1,1 @@
+"""Capture -> event: the event vocabulary, serialization, routing by level and run metrics."""

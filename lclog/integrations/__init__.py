@@ -1,0 +1,1 @@
+"""What lclog does with other libraries when they are present (OpenTelemetry)."""

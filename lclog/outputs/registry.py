@@ -1,0 +1,83 @@
+"""Outputs by destination: handlers naming the same file, logger or Loki stream share one."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from lclog.config import OutputSettings
+from lclog.outputs.base import FileOutput, Output, StreamOutput
+from lclog.outputs.loki import LokiOutput
+from lclog.outputs.stdlib import StdlibOutput
+
+__all__ = ["acquire_outputs", "release_output"]
+
+
+def _key(spec: OutputSettings) -> Hashable:
+    """What makes two outputs the same destination."""
+    if spec.type == "file":
+        return ("file", os.path.realpath(spec.path or ""))
+    if spec.type == "stdlib":
+        return ("stdlib", spec.logger, spec.formatter, spec.stream)
+    if spec.type == "loki":
+        return ("loki", spec.url, tuple(sorted(spec.labels.items())), spec.tenant)
+    return (spec.type, spec.format)
+
+
+def _build(spec: OutputSettings) -> Output:
+    if spec.type == "file":
+        return FileOutput(spec.path or "")
+    if spec.type == "stdlib":
+        return StdlibOutput(spec.logger, spec.formatter, spec.stream)
+    if spec.type == "loki":
+        return LokiOutput(
+            spec.url or "",
+            spec.labels,
+            tenant=spec.tenant,
+            headers=spec.headers,
+            batch_bytes=spec.batch_bytes,
+            flush_interval_s=spec.flush_interval_s,
+            timeout_s=spec.timeout_s,
+            retries=spec.retries,
+            max_buffer_bytes=spec.max_buffer_bytes,
+        )
+    return StreamOutput(spec.type, spec.format)
+
+
+# Outputs belong to the process: handlers naming the same destination share one output (one
+# file is written by one writer, in order; a stdlib logger gets one handler), which is closed
+# when the last of them is released.
+_shared: dict[Hashable, list[Any]] = {}  # key -> [output, users]
+_shared_lock = threading.Lock()
+
+
+def acquire_outputs(settings: Sequence[OutputSettings]) -> list[Output]:
+    """Returns the outputs a config names, shared with other handlers naming the same ones.
+
+    Settings other than the destination (a Loki batch size ...) come from the first handler."""
+    outputs: list[Output] = []
+    with _shared_lock:
+        for spec in settings:
+            key = _key(spec)
+            entry = _shared.get(key)
+            if entry is None:
+                entry = _shared[key] = [_build(spec), 0]
+            if entry[0] not in outputs:  # named twice in one config: one output, one user
+                entry[1] += 1
+                outputs.append(entry[0])
+    return outputs
+
+
+def release_output(output: Output, close: Callable[[Output], None]) -> None:
+    """Gives back an output; the last user closes it (with `close`), others leave it open."""
+    with _shared_lock:
+        for key, entry in _shared.items():
+            if entry[0] is output:
+                entry[1] -= 1
+                if entry[1] > 0:
+                    return
+                del _shared[key]
+                break
+    close(output)
