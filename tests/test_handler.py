@@ -375,7 +375,7 @@ def test_open_runs_are_bounded_and_evictions_reported(make_captured):
 
     for _ in range(20):  # runs that start and never end
         h.on_chain_start({}, {}, run_id=uuid.uuid4(), name="stuck")
-    assert len(h._runs) == 16
+    assert len(h._recorder.runs) == 16
     assert h.stats.evicted_runs == 4
     orphaned = cap.named("chain.orphaned")
     assert len(orphaned) == 4 and all(e["age_ms"] >= 0 for e in orphaned)

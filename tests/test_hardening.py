@@ -331,7 +331,7 @@ def test_memory_is_bounded_over_many_runs():
     second, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     handler.close()
-    assert len(handler._runs) <= 1000
+    assert len(handler._recorder.runs) <= 1000
     assert second - first < 8 * 1024 * 1024
 
 

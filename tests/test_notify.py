@@ -208,7 +208,7 @@ def test_full_queue_drops_and_counts():
         min_interval_s=0,
     )
     block = threading.Event()
-    handler._notifier.targets[0].send = lambda n: block.wait(5)  # a target that hangs
+    handler._recorder.notifier.targets[0].send = lambda n: block.wait(5)  # a target that hangs
     for i in range(4):
         run_failing(handler, card=f"card-{i}")
     handler.metrics.snapshot()  # failures are noticed as their events are built
@@ -274,7 +274,7 @@ def test_slow_runs_notify():
 
 def test_no_targets_means_no_notifier():
     handler = LoggingCallbackHandler(outputs=[])
-    assert handler._notifier is None
+    assert handler._recorder.notifier is None
     run_failing(handler)
     handler.close()
     assert handler.stats.notifications_sent == 0

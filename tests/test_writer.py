@@ -205,7 +205,7 @@ def test_nothing_of_langchains_or_the_callers_outlives_the_hook():
     model.invoke("hi", config=config)
     with contextlib.suppress(ValueError):
         RunnableLambda(fail).invoke(1, config=config)
-    queued = [capture for _, capture in handler._source._captured]
+    queued = [capture for _, capture in handler._recorder.source._captured]
     assert len(queued) == 4  # nothing written yet: all of it is still queued
-    assert _foreign([args for _, args, _ in queued]) == []
+    assert _foreign([tuple(capture) for capture in queued]) == []
     handler.close()

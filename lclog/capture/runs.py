@@ -7,7 +7,7 @@ import time
 from typing import Any
 from uuid import UUID
 
-__all__ = ["Run", "RunTable", "path"]
+__all__ = ["Run", "RunTable", "path", "stub"]
 
 
 class Run:
@@ -180,3 +180,10 @@ class RunTable:
 
     def __len__(self) -> int:
         return len(self._runs)
+
+
+def stub(run_id: UUID, parent_run_id: UUID | None, name: str) -> Run:
+    """A run lclog never saw start: ids only."""
+    run = Run(run_id, name, name, 0, None, parent_run_id)
+    run.local_root = False
+    return run

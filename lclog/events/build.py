@@ -11,6 +11,7 @@ import traceback
 from typing import Any
 
 from lclog.capture.runs import Run
+from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
 from lclog.events.serialize import Limits, Scrubber, to_jsonable, truncate
@@ -120,6 +121,17 @@ class EventBuilder:
         self._router = router
         self._metrics = metrics
         self._alerts = alerts
+        self._builders: dict[type, Any] = {
+            Start: self.start,
+            End: self.end,
+            ModelEnd: self.model_end,
+            Failure: self.error,
+            Point: self.point,
+        }
+
+    def build(self, capture: Capture) -> dict[str, Any] | None:
+        """The event of a capture (None: not written); counts it in metrics and alerts."""
+        return self._builders[type(capture)](*capture)  # type: ignore[no-any-return]
 
     def content_of(self, value: Any) -> Any:
         """value as bounded JSON-safe data, redacted as it is serialized when redaction fuses."""

@@ -50,8 +50,9 @@ def main() -> None:
                 handler.on_chain_start({}, {"q": "never ends"}, run_id=uuid.uuid4(), name="abandoned")
             if i % args.every == 0:
                 handler.flush()
+                open_runs = len(handler._recorder.runs)
                 print(
-                    f"{i:10d} {rss_mib():9.1f} {len(handler._runs):10d} {handler.stats.evicted_runs:9d} "
+                    f"{i:10d} {rss_mib():9.1f} {open_runs:10d} {handler.stats.evicted_runs:9d} "
                     f"{time.perf_counter() - start:7.1f}",
                     flush=True,
                 )

@@ -1,0 +1,54 @@
+"""What lclog reads of LangChain's hook arguments: run names, models, parameters, tool names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lclog.events.build import MAX_NAME, NAME_LIMITS
+from lclog.events.serialize import to_jsonable, truncate
+
+__all__ = ["PARAMS", "model_of", "name_of", "tool_name_of"]
+
+# Invocation parameters worth logging; the rest (headers, keys, clients) never are.
+PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
+
+
+def name_of(serialized: dict[str, Any] | None, kwargs: dict[str, Any], default: str) -> str:
+    """The run's name (the `name` kwarg, else the serialized name or class), at most MAX_NAME
+    characters."""
+    name: Any = kwargs.get("name")
+    if not name and isinstance(serialized, dict):
+        ids = serialized.get("id")
+        name = serialized.get("name") or (ids[-1] if isinstance(ids, list) and ids else None)
+    if not name:
+        return default
+    if type(name) is str and len(name) <= MAX_NAME:
+        return name
+    return truncate(name if isinstance(name, str) else to_jsonable(name, NAME_LIMITS), MAX_NAME)
+
+
+def model_of(
+    serialized: dict[str, Any] | None, params: dict[str, Any], metadata: dict[str, Any]
+) -> str | None:
+    """The model requested: invocation params, then LangSmith's `ls_model_name`, then the model's
+    serialized kwargs; None when none says."""
+    for key in ("model", "model_name", "model_id", "deployment_name"):
+        if isinstance(params.get(key), str):
+            return params[key]
+    if isinstance(metadata.get("ls_model_name"), str):
+        return metadata["ls_model_name"]
+    kwargs = (serialized or {}).get("kwargs") or {}
+    for key in ("model", "model_name", "model_id"):
+        if isinstance(kwargs.get(key), str):
+            return kwargs[key]
+    return None
+
+
+def tool_name_of(tool: Any) -> str:
+    """A bound tool's name, whatever shape the model's params give it in."""
+    if isinstance(tool, dict):
+        fn = tool.get("function")
+        if isinstance(fn, dict) and fn.get("name"):
+            return str(fn["name"])
+        return str(tool.get("name") or tool.get("title") or "tool")
+    return str(getattr(tool, "name", type(tool).__name__))

@@ -1,0 +1,353 @@
+"""The recorder: run state and what each hook hands on, from the handler to the writer.
+
+It owns a handler's parts (redactor, pipeline, queue, run table, metrics, notifier), keeps the
+open runs, and turns each hook's arguments into a typed capture (`events/captures.py`) queued for
+the writer; the writer builds it with `EventBuilder.build` and runs it through the pipeline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from lclog.capture import twins
+from lclog.capture.runs import Run, RunTable, stub
+from lclog.config import Settings
+from lclog.counters import Stats
+from lclog.events import fields
+from lclog.events.build import EventBuilder, reported_by
+from lclog.events.captures import REDACTED_AS_BUILT, Capture, End, Failure, ModelEnd, Point, Start
+from lclog.events.metrics import Metrics
+from lclog.events.routing import Router, sampled
+from lclog.events.serialize import Limits
+from lclog.integrations.otel import span_ids_getter
+from lclog.notify import Alerts, Notifier
+from lclog.outputs import writer
+from lclog.outputs.base import Item, Output
+from lclog.outputs.registry import acquire_outputs, release_output
+from lclog.pipeline.layouts import schema_processor
+from lclog.pipeline.processors import Pipeline, Processor, import_processor
+from lclog.redact.redactor import Redactor
+
+__all__ = ["Recorder"]
+
+_NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
+# Runs reported orphaned that are remembered, so a late end is logged as the run it is.
+_MAX_ORPHANS = 1024
+
+
+def event_step(builder: EventBuilder, pipeline: Pipeline) -> Callable[[Capture], Item | None]:
+    """What the writer runs on each capture: build the event, then the pipeline."""
+    fused = builder.redacts
+
+    def process(capture: Capture) -> Item | None:
+        event = builder.build(capture)
+        if event is None:
+            return None
+        return pipeline.process(event, fused and type(capture) in REDACTED_AS_BUILT)
+
+    return process
+
+
+class Recorder:
+    """A handler's run state and parts; every method may be called from any thread."""
+
+    def __init__(
+        self, settings: Settings, outputs: Sequence[Output] | None, processors: Sequence[Processor]
+    ) -> None:
+        s = self.settings = settings
+        self.stats = Stats()
+        self.redactor = Redactor(s.redaction)
+        chain = [import_processor(p) for p in s.processors] + list(processors)
+        self.pipeline = Pipeline(
+            self.redactor, chain, self.stats, redacted_keys=fields.CONTENT, schema=schema_processor(s.schema_)
+        )
+        self._span_ids = span_ids_getter()
+        self.content = s.content != "none"
+        self._router = Router(s.verbosity, s.events, s.level)
+        self.runs = RunTable(s.max_open_runs)
+        self._orphans: dict[UUID, Run] = {}
+        self.notifier = Notifier(s.notify, self.redactor, self.stats) if s.notify.targets else None
+        alerts = (
+            Alerts(s.notify, self.notifier, s.service, s.max_open_runs) if self.notifier is not None else None
+        )
+        # Counts every run at once; reading it first builds the events still queued.
+        self.metrics = Metrics(sync=self.build_queued)
+        self.events = EventBuilder(
+            service=s.service,
+            limits=Limits(s.max_depth, s.max_items, s.max_field_chars),
+            scrub=self.redactor if self.redactor.fuses else None,
+            content=self.content,
+            include_stacktrace=s.include_stacktrace,
+            router=self._router,
+            metrics=self.metrics,
+            alerts=alerts,
+        )
+        self._process = event_step(self.events, self.pipeline)
+        self.source = writer.Source(
+            # From the config: shared with other handlers naming the same destinations.
+            acquire_outputs(s.outputs) if outputs is None else outputs,
+            self.stats,
+            capacity=s.queue_size,
+            interval=s.flush_interval_s,
+            process=self._process,
+            housekeeping=self.expire_runs,
+        )
+        # Your processors run in the calling thread, where its context variables are.
+        self._inline = bool(self.pipeline.processors)
+        self.content_of = self.events.content_of
+        self._redacts = self.events.redacts
+        self._sample_rate = s.sample_rate
+        self._ttl_ns = int(s.run_ttl_s * 1e9)
+        self._token_run: Run | None = None
+        self._stream_tokens = s.stream_tokens
+        self._skipped: set[UUID] = set()
+        # Recorders built from the same settings log each run once between them.
+        self._twin_key = s.model_dump_json()
+        if outputs is not None or processors:  # set in code, not config: never someone's twin
+            self._twin_key += f"|{id(self)}"
+        twins.joined(self._twin_key)
+        self.closed = False
+        writer.register(self.source)
+
+    def build_queued(self) -> None:
+        """Builds the captures still queued into events (CPU only, never writes)."""
+        self.source.build()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def flush_by(self, deadline: float) -> bool:
+        """Delivers what is queued and pending by the monotonic deadline; True if all was."""
+        self.expire_runs()
+        # The events are built here, by the thread that asked (CPU work, its data still in this
+        # core's cache); only the writing is handed to the writer thread.
+        self.source.build()
+        done = writer.flush(deadline)
+        for output in self.source.outputs:
+            done = output.wait(deadline) and done
+        if self.notifier is not None:
+            done = self.notifier.flush(max(0.0, deadline - time.monotonic())) and done
+        return done
+
+    def close_by(self, deadline: float) -> None:
+        """Flushes by the deadline, then releases the outputs; what is left is counted as dropped."""
+        self.expire_runs()
+        self.closed = True
+        self.flush_by(deadline)
+        writer.unregister(self.source)
+        unwritten = self.source.discard()
+        if unwritten:
+            self.stats.add("dropped", unwritten)
+            self.stats.report(
+                "close",
+                f"{unwritten} queued events not written within "
+                f"flush_timeout_s={self.settings.flush_timeout_s:g}",
+            )
+        for output in self.source.outputs:
+            release_output(output, functools.partial(self._close_output, deadline=deadline))
+        twins.left(self._twin_key)
+        if self.notifier is not None:
+            self.notifier.close(max(0.0, deadline - time.monotonic()))
+
+    def _close_output(self, output: Output, *, deadline: float) -> None:
+        """Closes an output no other handler uses any more, within the deadline, and counts
+        what it lost (while others still use it, the writer counts its losses on each of them)."""
+        output.deadline = deadline
+        try:
+            output.close()
+        except Exception as exc:
+            self.stats.add("output_errors")
+            self.stats.report(f"output {output.name} failed", type(exc).__name__)
+        writer.count_losses(output, [self.source])
+
+    def failed(self, hook: str, exc: Exception) -> None:
+        """Counts a hook's failure and reports its type on the fallback channel (never content)."""
+        self.stats.add("internal_errors")
+        self.stats.report(f"{hook} failed", type(exc).__name__)
+
+    # -- captures --------------------------------------------------------------------------
+
+    def _submit(self, capture: Capture) -> None:
+        """Queues a capture for the writer, which builds and processes its event later."""
+        if self.closed:
+            self.stats.add("dropped")
+            return
+        source = self.source
+        if not self._inline:
+            source.put(capture)
+            return
+        item = self._process(capture)
+        if item is not None:
+            # Queued lines are compact; the dict is kept only for outputs that read it.
+            source.put_built(item if source.needs_events else (_NO_EVENT, item[1]))
+
+    def start(
+        self,
+        run_type: str,
+        name: str,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: dict[str, Any] | None,
+        inputs: Any,
+        extra: dict[str, Any] | None = None,
+    ) -> Run | None:
+        """A run's start; returns its run, or None when a twin handler logs it."""
+        if twins.count(self._twin_key) > 1 and twins.claim(run_id, self) is not self:
+            self._skipped.add(run_id)
+            return None
+        run, evicted = self.runs.open(run_id, parent_run_id, run_type, name)
+        if evicted is not None:
+            self.orphaned(evicted)
+        if self._span_ids is not None:
+            run.otel = self._span_ids()  # read at the start, in the caller's context
+        parent = run.parent
+        run.sampled = parent.sampled if parent is not None else sampled(run.trace_uuid, self._sample_rate)
+        if extra:
+            run.model = extra.get("model")
+            run.provider = extra.get("provider")
+        if metadata and "langgraph_node" in metadata:
+            run.node = metadata.get("langgraph_node")
+            run.step = metadata.get("langgraph_step")
+        level = self._router.level(f"{run_type}.start", "info", run.local_root, run.sampled)
+        if level is not None:
+            # Taken now, as lclog's own data: LangChain may change its lists and dicts once the
+            # hook returns, and nothing of the caller's may stay alive in the queue.
+            tags = tags[:] if type(tags) is list else tags
+            metadata = self.events.metadata_of(metadata) if metadata else None
+            inputs = self.content_of(inputs) if self.content else None
+        else:  # not written: only the run is counted
+            tags = metadata = inputs = None
+        self._submit(Start(run, level, time.time(), tags, metadata, extra, inputs))
+        return run
+
+    def expire_runs(self) -> None:
+        """Reports runs open longer than run_ttl_s as orphaned (on the writer's schedule)."""
+        for stale in self.runs.expire(time.monotonic_ns() - self._ttl_ns):
+            self.orphaned(stale)
+
+    def orphaned(self, run: Run) -> None:
+        self.stats.add("evicted_runs")
+        orphans = self._orphans
+        orphans[run.run_id] = run
+        if len(orphans) > _MAX_ORPHANS:
+            # Changed by another thread: trimmed next time.
+            with contextlib.suppress(StopIteration, RuntimeError):
+                orphans.pop(next(iter(orphans)), None)
+        age_ms = (time.monotonic_ns() - run.start_ns) / 1e6
+        level = self._router.level(f"{run.run_type}.orphaned", "warning", run.local_root)
+        if level is not None:
+            fields = {"age_ms": round(age_ms, 3)}
+            self._submit(Point(run, level, f"{run.run_type}.orphaned", time.time(), fields))
+
+    def _ending(self, run_type: str, run_id: UUID, parent_run_id: UUID | None) -> Run | None:
+        """The run ending: open, reported orphaned (then `late`), or a stub of ids; None when a
+        twin handler logs it."""
+        if self._skipped and run_id in self._skipped:
+            self._skipped.discard(run_id)
+            return None
+        run = self.runs.close(run_id)
+        if run is None:
+            run = self._orphans.pop(run_id, None) if self._orphans else None
+            if run is not None:  # reported orphaned, ending after all: the run as it was, late
+                run.late = True
+                return run
+            # Started before this handler was attached, or forgotten long ago: ids only.
+            run = stub(run_id, parent_run_id, run_type)
+            run.start_ns = 0
+        elif twins.count(self._twin_key) > 1:
+            twins.release(run_id)
+        return run
+
+    def end(
+        self,
+        run_type: str,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        outputs: Any,
+        extra: dict[str, Any] | None = None,
+        response: Any = None,
+    ) -> None:
+        """A run's end; `response` (an LLMResult) gives a model run's usage and finish reason."""
+        end_ns = time.monotonic_ns()
+        run = self._ending(run_type, run_id, parent_run_id)
+        if run is None:
+            return
+        level = self._router.level(f"{run.run_type}.end", "info", run.local_root, run.sampled)
+        outputs = self.content_of(outputs) if level is not None and self.content else None
+        if response is not None:
+            self._submit(ModelEnd(run, level, time.time(), end_ns, outputs, reported_by(response)))
+        else:
+            self._submit(End(run, level, time.time(), end_ns, outputs, extra))
+
+    def error(
+        self,
+        run_type: str,
+        error: BaseException,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        end_ns = time.monotonic_ns()
+        run = self._ending(run_type, run_id, parent_run_id)
+        if run is None:
+            return
+        failure = self.events.failure_of(error)  # the exception itself is not kept
+        self._submit(Failure(run, time.time(), end_ns, failure, extra))
+
+    def token(self, run_id: UUID, token: Any) -> None:
+        """A streamed token: counted and timed; written with `stream_tokens`."""
+        run = self._token_run
+        # LangChain passes the same run id object for every token of a run: found by identity.
+        if run is None or run.run_id is not run_id:
+            run = self.runs.get(run_id)
+            if run is None:
+                return
+            self._token_run = run
+        if not run.first_token_ns:
+            run.first_token_ns = time.monotonic_ns()
+        run.chunks += 1
+        if self._stream_tokens:
+            level = self._router.level(f"{run.run_type}.token", "info", False, run.sampled)
+            if level is not None:
+                fields: dict[str, Any] = {"index": run.chunks - 1}
+                if self.content:
+                    fields["token"] = self.content_of(token)
+                self._submit(Point(run, level, f"{run.run_type}.token", time.time(), fields))
+
+    def first_output(self, run_id: UUID) -> None:
+        """The run's first streamed output (v3 stream events): time to first token."""
+        run = self.runs.get(run_id)
+        if run is not None and not run.first_token_ns:
+            run.first_token_ns = time.monotonic_ns()
+
+    def point(
+        self, level: str, name: str, run_id: UUID, parent_run_id: UUID | None, fields: dict[str, Any]
+    ) -> None:
+        """An event inside a run (agent action, retry, custom event, text ...)."""
+        run = self.runs.get(run_id) or stub(run_id, parent_run_id, name)
+        routed = self._router.level(name, level, False, run.sampled)
+        if routed is not None:
+            self._submit(Point(run, routed, name, time.time(), fields))
+
+    def graph_event(self, phase: str, payload: Any) -> None:
+        """LangGraph paused (`interrupt`) or resumed (`resume`) a graph run."""
+        run_id = getattr(payload, "run_id", None)
+        run = self.runs.get(run_id) if run_id is not None else None
+        if run is not None:
+            run.interrupted = phase == "interrupt"  # its end says so, though LangGraph returns normally
+        run_type = run.run_type if run is not None else "chain"
+        fields: dict[str, Any] = {
+            "status": getattr(payload, "status", None),
+            "checkpoint_id": getattr(payload, "checkpoint_id", None),
+            "checkpoint_ns": list(getattr(payload, "checkpoint_ns", ()) or ()),
+        }
+        interrupts = getattr(payload, "interrupts", None)
+        if interrupts is not None and self.content:
+            fields["interrupts"] = self.content_of([getattr(i, "value", i) for i in interrupts])
+        if run_id is not None:
+            self.point("info", f"{run_type}.{phase}", run_id, None, fields)
