@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.tracers.context import register_configure_hook
 
 from lclog.capture.handler import LoggingCallbackHandler
-from lclog.config import Settings
+from lclog.settings import Settings
 
 __all__ = ["instrument", "instrumented_handler", "uninstrument"]
 

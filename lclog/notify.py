@@ -17,10 +17,10 @@ import orjson
 from lclog._imports import import_callable
 from lclog._threads import start_daemon
 from lclog.capture.runs import Run, path
-from lclog.config import CallableTarget, LogTarget, NotifySettings, WebhookTarget
 from lclog.counters import Stats
 from lclog.outputs._http import PostFailed, post
 from lclog.redact.redactor import Redactor
+from lclog.settings import CallableTarget, LogTarget, NotifySettings, WebhookTarget
 
 __all__ = ["Alerts", "Notifier", "summary"]
 

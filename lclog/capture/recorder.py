@@ -16,7 +16,6 @@ from uuid import UUID
 
 from lclog.capture import twins
 from lclog.capture.runs import Run, RunTable, stub
-from lclog.config import Settings
 from lclog.counters import Stats
 from lclog.events import fields
 from lclog.events.build import EventBuilder, reported_by
@@ -31,7 +30,8 @@ from lclog.outputs.base import Item, Output
 from lclog.outputs.registry import acquire_outputs, release_output
 from lclog.pipeline.layouts import schema_processor
 from lclog.pipeline.processors import Pipeline, Processor, import_processor
-from lclog.redact.redactor import Redactor
+from lclog.redact.redactor import shared_redactor
+from lclog.settings import Settings
 
 __all__ = ["Recorder"]
 
@@ -61,7 +61,7 @@ class Recorder:
     ) -> None:
         s = self.settings = settings
         self.stats = Stats()
-        self.redactor = Redactor(s.redaction)
+        self.redactor = shared_redactor(s.redaction)  # compiled once, when the config was loaded
         chain = [import_processor(p) for p in s.processors] + list(processors)
         self.pipeline = Pipeline(
             self.redactor, chain, self.stats, redacted_keys=fields.CONTENT, schema=schema_processor(s.schema_)

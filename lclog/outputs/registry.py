@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from lclog.config import OutputSettings
 from lclog.outputs.base import FileOutput, Output, StreamOutput
 from lclog.outputs.loki import LokiOutput
 from lclog.outputs.stdlib import StdlibOutput
+from lclog.settings import OutputSettings
 
 __all__ = ["acquire_outputs", "release_output"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -13,7 +14,7 @@ from typing import Any
 
 import re2
 
-from lclog.config import ConfigError, RedactionSettings
+from lclog.errors import ConfigError
 from lclog.events import fields
 from lclog.events.serialize import DROP, KEEP
 from lclog.redact._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compile_pattern
@@ -26,8 +27,9 @@ from lclog.redact.rules import (
     normalize_key,
     not_placeholder,
 )
+from lclog.settings import RedactionSettings
 
-__all__ = ["Finding", "Redactor"]
+__all__ = ["Finding", "Redactor", "shared_redactor"]
 
 _ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
 _NO_MATCH = -1
@@ -421,3 +423,14 @@ def _preview(secret: str) -> str:
     """A masked preview: at most the first 3 characters and the length."""
     head = secret[:3] if len(secret) >= 12 else secret[:1]
     return f"{head}…({len(secret)} chars)"
+
+
+@functools.lru_cache(maxsize=16)
+def _shared(settings_json: str, hash_key: str | None) -> Redactor:
+    return Redactor(RedactionSettings.model_validate_json(settings_json))
+
+
+def shared_redactor(settings: RedactionSettings) -> Redactor:
+    """The Redactor for these settings, compiled once per process: `load_config` checks the rules
+    with it and every handler built from the same settings uses it (one hash key between them)."""
+    return _shared(settings.model_dump_json(), os.environ.get(settings.hash_key_env))
