@@ -9,11 +9,17 @@ if TYPE_CHECKING:
     from lclog.capture.handler import LoggingCallbackHandler
     from lclog.config import ConfigError, Settings, load_config
     from lclog.instrument import instrument, instrumented_handler, uninstrument
+    from lclog.outputs.base import FileOutput, MemoryOutput, Output
+    from lclog.pipeline.processors import Processor
     from lclog.redact.redactor import Redactor
 
 __all__ = [
     "ConfigError",
+    "FileOutput",
     "LoggingCallbackHandler",
+    "MemoryOutput",
+    "Output",
+    "Processor",
     "Redactor",
     "Settings",
     "instrument",
@@ -34,6 +40,11 @@ _HOMES = {
     "instrumented_handler": "lclog.instrument",
     "uninstrument": "lclog.instrument",
     "Redactor": "lclog.redact.redactor",
+    # Extension points: your own outputs and processors.
+    "Output": "lclog.outputs.base",
+    "FileOutput": "lclog.outputs.base",
+    "MemoryOutput": "lclog.outputs.base",
+    "Processor": "lclog.pipeline.processors",
 }
 
 

@@ -7,15 +7,17 @@ import threading
 import time
 from dataclasses import dataclass, field, fields
 
-__all__ = ["Stats"]
+__all__ = ["Counters"]
 
 # One fallback line per kind of failure at most this often; the rest are counted.
 FALLBACK_INTERVAL_S = 10.0
 
 
 @dataclass
-class Stats:
-    """Counts; read them any time (`handler.stats.emitted`), or `as_dict()` for a snapshot."""
+class Counters:
+    """lclog's own counters (`handler.stats`): events emitted and lost, failures of its parts.
+
+    Read them any time (`handler.stats.emitted`), or `as_dict()` for a snapshot."""
 
     emitted: int = 0  # events handed to the outputs
     dropped: int = 0  # events lost: queue full, or per output whose write failed

@@ -17,7 +17,7 @@ import orjson
 from lclog._imports import import_callable
 from lclog._threads import start_daemon
 from lclog.capture.runs import Run, path
-from lclog.counters import Stats
+from lclog.counters import Counters
 from lclog.outputs._http import PostFailed, post
 from lclog.redact.redactor import Redactor
 from lclog.settings import CallableTarget, LogTarget, NotifySettings, WebhookTarget
@@ -94,7 +94,7 @@ class Notifier:
     says how many were suppressed) and enqueues; a full queue drops and counts.
     """
 
-    def __init__(self, settings: NotifySettings, redactor: Redactor, stats: Stats) -> None:
+    def __init__(self, settings: NotifySettings, redactor: Redactor, stats: Counters) -> None:
         self.settings = settings
         self.targets = [_target(t) for t in settings.targets]
         self._redactor = redactor

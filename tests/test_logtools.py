@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from lclog.cli.summary import Histogram, LogStats
+from lclog.cli.summary import Histogram, LogSummary
 from lclog.pipeline.layouts import to_ecs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def test_percentiles_are_within_two_percent():
         h.add(float(v))
     for q, exact in ((0.5, 5000), (0.95, 9500), (0.99, 9900)):
         assert abs(h.quantile(q) - exact) / exact < 0.02
-    stats = LogStats()
+    stats = LogSummary()
     for i in range(100_000):  # memory grows with groups, not events
         stats.add({"event": "tool.end", "name": f"t{i % 3}", "duration_ms": i % 50})
     assert len(stats.groups) == 3 and all(len(g.latency.counts) < 300 for g in stats.groups.values())

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from langchain_core.runnables import RunnableLambda
 
+import lclog
 from lclog import LoggingCallbackHandler
 from lclog.outputs import FileOutput, MemoryOutput, Output
 
@@ -139,3 +140,22 @@ def test_stdout_json_and_pretty(capsys):
     pretty = captured.err.splitlines()
     assert len(pretty) == 2 and "chain.start" in pretty[0] and "echo" in pretty[0]
     assert "\x1b" not in captured.err and "\\x1b[2J" in captured.err
+
+
+def test_a_custom_output_from_the_public_api_gets_ordered_lines():
+    class Lines(lclog.Output):
+        name = "lines"
+
+        def __init__(self) -> None:
+            self.lines: list[bytes] = []
+
+        def write(self, items):
+            self.lines.extend(line for _, line in items)
+
+    mine = Lines()
+    handler = lclog.LoggingCallbackHandler(outputs=[mine])
+    RunnableLambda(lambda x: x + 1).invoke(1, config={"callbacks": [handler]})
+    handler.close()
+    events = [orjson.loads(line) for line in mine.lines]
+    assert [e["event"] for e in events] == ["chain.start", "chain.end"]
+    assert events[1]["outputs"] == 2

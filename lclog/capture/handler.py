@@ -17,7 +17,7 @@ from lclog.capture import dispatch_fix
 from lclog.capture.arguments import PARAMS, model_of, name_of, tool_name_of
 from lclog.capture.recorder import Recorder
 from lclog.config import Settings, load_config
-from lclog.counters import Stats
+from lclog.counters import Counters
 from lclog.events.build import MAX_NAME, usage_of
 from lclog.events.metrics import Metrics
 from lclog.events.serialize import truncate
@@ -87,7 +87,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     # -- what the handler offers -------------------------------------------------------------
 
     @property
-    def stats(self) -> Stats:
+    def stats(self) -> Counters:
         """lclog's own counters: events emitted, dropped, failures of its parts."""
         return self._recorder.stats
 

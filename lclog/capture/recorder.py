@@ -16,7 +16,7 @@ from uuid import UUID
 
 from lclog.capture import twins
 from lclog.capture.runs import Run, RunTable, stub
-from lclog.counters import Stats
+from lclog.counters import Counters
 from lclog.events import fields
 from lclog.events.build import EventBuilder, reported_by
 from lclog.events.captures import REDACTED_AS_BUILT, Capture, End, Failure, ModelEnd, Point, Start
@@ -60,7 +60,7 @@ class Recorder:
         self, settings: Settings, outputs: Sequence[Output] | None, processors: Sequence[Processor]
     ) -> None:
         s = self.settings = settings
-        self.stats = Stats()
+        self.stats = Counters()
         self.redactor = shared_redactor(s.redaction)  # compiled once, when the config was loaded
         chain = [import_processor(p) for p in s.processors] + list(processors)
         self.pipeline = Pipeline(

@@ -104,9 +104,9 @@ def _pretty(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     from lclog.cli.lines import open_inputs, parse
-    from lclog.cli.summary import LogStats
+    from lclog.cli.summary import LogSummary
 
-    stats = LogStats(by=args.by)
+    stats = LogSummary(by=args.by)
     progress = sys.stderr.isatty() and not args.json
     for name, stream in open_inputs(args.files):
         total = os.path.getsize(name) if name != "<stdin>" else 0

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GROUPINGS", "Histogram", "LogStats"]
+__all__ = ["GROUPINGS", "Histogram", "LogSummary"]
 
 # Log-scale buckets 2% wide: percentiles within 2%, in bounded memory, whatever the log size.
 _RATIO = math.log(1.02)
@@ -80,7 +80,7 @@ GROUPINGS = {
 }
 
 
-class LogStats:
+class LogSummary:
     """Aggregates end and error events; memory grows with the number of groups only."""
 
     def __init__(self, by: str = "model") -> None:
@@ -106,7 +106,7 @@ class LogStats:
             group.input_tokens += int(usage.get("input_tokens") or 0)
             group.output_tokens += int(usage.get("output_tokens") or 0)
 
-    def add_all(self, events: Iterable[dict[str, Any]]) -> LogStats:
+    def add_all(self, events: Iterable[dict[str, Any]]) -> LogSummary:
         for e in events:
             self.add(e)
         return self

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from lclog._threads import start_daemon
-from lclog.counters import Stats
+from lclog.counters import Counters
 from lclog.events import fields
 from lclog.outputs._http import PostFailed, post
 from lclog.outputs.base import Item, Output
@@ -88,7 +88,7 @@ class LokiOutput(Output):
         self._values: list[tuple[str, str]] = []
         self._size = 0  # bytes buffered here
         self._last_push = time.monotonic()
-        self._report = Stats()  # rate-limits this output's own fallback lines
+        self._report = Counters()  # rate-limits this output's own fallback lines
         # The sender: batches waiting, the one in flight, and the bytes of both.
         self._cond = threading.Condition()
         self._batches: deque[tuple[list[tuple[str, str]], int]] = deque()

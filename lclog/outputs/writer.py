@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lclog._threads import start_daemon
-from lclog.counters import Stats
+from lclog.counters import Counters
 from lclog.outputs.base import Item, Output
 
 __all__ = ["Source", "flush", "register", "unregister"]
@@ -45,7 +45,7 @@ class Source:
     def __init__(
         self,
         outputs: Sequence[Output],
-        stats: Stats,
+        stats: Counters,
         *,
         capacity: int,
         interval: float,

@@ -10,7 +10,7 @@ import orjson
 import structlog
 
 from lclog._imports import import_callable
-from lclog.counters import Stats
+from lclog.counters import Counters
 from lclog.events import fields
 from lclog.redact.redactor import Redactor
 
@@ -62,7 +62,7 @@ class Pipeline:
         self,
         redactor: Redactor,
         processors: Sequence[Processor],
-        stats: Stats,
+        stats: Counters,
         *,
         redacted_keys: frozenset[str] = frozenset(),
         schema: Processor | None = None,
