@@ -185,8 +185,8 @@ def load_config(
     # Rules compile and processors import at load time, so a bad config fails here.
     try:
         shared_redactor(settings.redaction)  # compiles the rules (once); a bad pattern raises here
-        for path in settings.processors:
-            import_callable(path)
+        for processor in settings.processors:
+            import_callable(processor)
         for i, target in enumerate(settings.notify.targets):
             if isinstance(target, CallableTarget):
                 import_callable(target.target, f"notify.targets.{i}.target")

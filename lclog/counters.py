@@ -64,6 +64,8 @@ class Counters:
         line = f"lclog: {kind}: {detail}{more}\n"
         try:
             stream = sys.stderr or sys.__stderr__
+            if stream is None:  # no stderr at all (pythonw): nowhere to report
+                return
             stream.write(line.replace("\r", " ").replace("\x1b", " "))
             stream.flush()
         except Exception:

@@ -31,7 +31,9 @@ def summary(n: dict[str, Any]) -> str:
     """Returns a notification as one readable line (Slack `text`, log message)."""
     run = n.get("run") or {}
     error = n.get("error") or {}
-    what = {"error": "failed", "recovered": "failed (recovered)", "slow": "was slow"}.get(n.get("kind"), "")
+    what = {"error": "failed", "recovered": "failed (recovered)", "slow": "was slow"}.get(
+        str(n.get("kind")), ""
+    )
     parts = [f"[{n.get('service')}] {run.get('type')} {run.get('name')} {what}"]
     if error:
         parts.append(f": {error.get('type')}: {error.get('message')}")
@@ -73,7 +75,7 @@ class _Log:
 class _Callable:
     def __init__(self, spec: CallableTarget) -> None:
         self.name = f"callable {spec.target}"
-        self._fn: Callable[[dict[str, Any]], Any] = import_callable(spec.target, "notify.targets")  # type: ignore[assignment]
+        self._fn: Callable[[dict[str, Any]], Any] = import_callable(spec.target, "notify.targets")
 
     def send(self, n: dict[str, Any]) -> None:
         self._fn(n)
@@ -213,7 +215,12 @@ class Notifier:
 
 _notifiers: weakref.WeakSet[Notifier] = weakref.WeakSet()
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: [n._after_fork() for n in list(_notifiers)])
+
+    def _restart_notifiers() -> None:
+        for notifier in list(_notifiers):
+            notifier._after_fork()
+
+    os.register_at_fork(after_in_child=_restart_notifiers)
 
 
 class Alerts:

@@ -12,7 +12,7 @@ from lclog.outputs import MemoryOutput
 __all__ = ["CapturedEvents", "capture"]
 
 
-class CapturedEvents(list):  # type: ignore[type-arg]
+class CapturedEvents(list[dict[str, Any]]):
     """The processed events (dicts, after redaction and processors), plus the handler."""
 
     handler: LoggingCallbackHandler

@@ -17,9 +17,8 @@ from uuid import UUID
 from lclog.capture import twins
 from lclog.capture.runs import Run, RunTable, stub
 from lclog.counters import Counters
-from lclog.events import fields
 from lclog.events.build import EventBuilder, reported_by
-from lclog.events.captures import REDACTED_AS_BUILT, Capture, End, Failure, ModelEnd, Point, Start
+from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router, sampled
 from lclog.events.serialize import Limits
@@ -42,13 +41,10 @@ _MAX_ORPHANS = 1024
 
 def event_step(builder: EventBuilder, pipeline: Pipeline) -> Callable[[Capture], Item | None]:
     """What the writer runs on each capture: build the event, then the pipeline."""
-    fused = builder.redacts
 
     def process(capture: Capture) -> Item | None:
         event = builder.build(capture)
-        if event is None:
-            return None
-        return pipeline.process(event, fused and type(capture) in REDACTED_AS_BUILT)
+        return None if event is None else pipeline.process(event)
 
     return process
 
@@ -63,9 +59,7 @@ class Recorder:
         self.stats = Counters()
         self.redactor = shared_redactor(s.redaction)  # compiled once, when the config was loaded
         chain = [import_processor(p) for p in s.processors] + list(processors)
-        self.pipeline = Pipeline(
-            self.redactor, chain, self.stats, redacted_keys=fields.CONTENT, schema=schema_processor(s.schema_)
-        )
+        self.pipeline = Pipeline(self.redactor, chain, self.stats, schema=schema_processor(s.schema_))
         self._span_ids = span_ids_getter()
         self.content = s.content != "none"
         self._router = Router(s.verbosity, s.events, s.level)
@@ -100,7 +94,6 @@ class Recorder:
         # Your processors run in the calling thread, where its context variables are.
         self._inline = bool(self.pipeline.processors)
         self.content_of = self.events.content_of
-        self._redacts = self.events.redacts
         self._sample_rate = s.sample_rate
         self._ttl_ns = int(s.run_ttl_s * 1e9)
         self._token_run: Run | None = None

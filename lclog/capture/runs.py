@@ -116,7 +116,7 @@ class Run:
 
 def path(run: Run) -> list[Run]:
     """The runs from the local root down to run."""
-    chain = []
+    chain: list[Run] = []
     node: Run | None = run
     while node is not None and len(chain) < 64:
         chain.append(node)
@@ -166,9 +166,9 @@ class RunTable:
             pass
         stale = []
         for run_id in ids:
-            run = self._runs.pop(run_id, None)
-            if run is not None:
-                stale.append(run)
+            gone = self._runs.pop(run_id, None)
+            if gone is not None:
+                stale.append(gone)
         return stale
 
     def get(self, run_id: UUID) -> Run | None:

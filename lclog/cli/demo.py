@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+from langchain_core.runnables import RunnableConfig, RunnableLambda, RunnablePassthrough
 from langchain_core.tools import tool
 
 __all__ = ["FakeToolChatModel", "agent_messages", "build_agent", "run_demo"]
@@ -131,7 +131,7 @@ def _loop_agent(model: FakeToolChatModel, tools: list[Any], handle_tool_errors: 
 
 def run_demo(callbacks: list[BaseCallbackHandler], say: Callable[[str], None] = print) -> None:
     """Runs every workload with callbacks; `say` prints a heading before each."""
-    config: dict[str, Any] = {"callbacks": callbacks, "metadata": {"demo": "lclog"}}
+    config: RunnableConfig = {"callbacks": callbacks, "metadata": {"demo": "lclog"}}
 
     say("1. prompt | chat model | parser (the prompt carries an email and an API key)")
     replies = itertools.cycle(

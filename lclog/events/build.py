@@ -11,6 +11,7 @@ import traceback
 from typing import Any
 
 from lclog.capture.runs import Run
+from lclog.events import fields as _fields
 from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
@@ -24,6 +25,8 @@ INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "Par
 CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
 # Metadata key prefixes that are LangChain's and LangGraph's, not the caller's (see _metadata).
 _HINTS = ("ls_", "langgraph_")
+# Fields the builder redacts as it writes them (tags come labelled by `tags`, names by `_base`).
+_LABELS = _fields.LABELS - {"name", "node", "step", "tags"}
 # Names and tags are labels, not content: kept short whatever a caller passes.
 MAX_NAME = 256
 NAME_LIMITS = Limits(max_depth=1, max_items=8, max_chars=MAX_NAME)
@@ -112,9 +115,8 @@ class EventBuilder:
         self._service = service
         self._limits = limits
         self._scrub = scrub
-        # Names, tags, model names: redacted here when content is (run events then need no
-        # redaction pass of their own; see Pipeline.process).
-        self.redacts = scrub is not None
+        # Names, tags, models, error texts: redacted here when content is (events then need no
+        # redaction pass of their own; see Pipeline).
         self._label = scrub.scrub_text if scrub is not None else _same
         self._content = content
         self._include_stacktrace = include_stacktrace
@@ -131,7 +133,8 @@ class EventBuilder:
 
     def build(self, capture: Capture) -> dict[str, Any] | None:
         """The event of a capture (None: not written); counts it in metrics and alerts."""
-        return self._builders[type(capture)](*capture)  # type: ignore[no-any-return]
+        event: dict[str, Any] | None = self._builders[type(capture)](*capture)
+        return event
 
     def content_of(self, value: Any) -> Any:
         """value as bounded JSON-safe data, redacted as it is serialized when redaction fuses."""
@@ -220,13 +223,18 @@ class EventBuilder:
         return event
 
     def _label_models(self, event: dict[str, Any]) -> None:
-        label = self._label
         for key in ("model", "provider", "finish_reason"):
             value = event.get(key)
-            if type(value) is str:
-                event[key] = label(value)
-            elif value is not None:
-                event[key] = self.content_of(value)
+            if value is not None:
+                event[key] = self._labelled(value)
+
+    def _labelled(self, value: Any) -> Any:
+        """A label field's value, redacted when redaction fuses (see fields.py)."""
+        if type(value) is str:
+            return self._label(value)
+        if type(value) is dict and self._scrub is not None:  # an error: its texts, not cut shorter
+            return {k: self._label(v) if type(v) is str else self.content_of(v) for k, v in value.items()}
+        return self.content_of(value) if self._scrub is not None else value
 
     def end(
         self,
@@ -297,19 +305,21 @@ class EventBuilder:
             event = self._base("error", f"{run.run_type}.error", run, wall)
             event["outcome"] = "error"
             duration = self._timing(run, end_ns, event)
-            event["error"] = fields
+            event["error"] = self._labelled(fields)
             self._metrics.ended(run.run_type, run.model or run.name, duration, error=True)
             if self._alerts is not None:
                 self._alerts.failed(run, event["error"], duration)
                 self._alerts.ended(run, duration, failed=True)
         if run.late:
             event["late"] = True  # ends after its `*.orphaned` event
-        level = self._router.level(event["event"], event["level"], run.local_root, run.sampled)
-        if level is None:
+        routed = self._router.level(event["event"], event["level"], run.local_root, run.sampled)
+        if routed is None:
             return None
-        event["level"] = level
+        event["level"] = routed
         if extra:
             event.update(extra)
+            if "model" in extra:
+                self._label_models(event)
         return event
 
     def failure_of(self, error: BaseException) -> tuple[str | None, dict[str, Any] | None]:
@@ -335,5 +345,6 @@ class EventBuilder:
     def point(self, run: Run, level: str, name: str, wall: float, fields: dict[str, Any]) -> dict[str, Any]:
         """An event inside a run: agent action, retry, custom event, token, orphaned run ..."""
         event = self._base(level, name, run, wall)
-        event.update(fields)
+        for key, value in fields.items():
+            event[key] = self._labelled(value) if key in _LABELS else value
         return event

@@ -69,6 +69,3 @@ class Point(NamedTuple):
 
 
 Capture = Start | End | ModelEnd | Failure | Point
-# Captures whose every value the builder redacts as it serializes them (when redaction fuses
-# with serialization): their events need no redaction pass in the pipeline.
-REDACTED_AS_BUILT: frozenset[type] = frozenset({Start, End, ModelEnd})

@@ -10,13 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["BULKY", "CONTENT", "FIELDS", "LCLOG", "LCLOG_JSON", "MINIMAL", "PER_EVENT", "TRUSTED", "Field"]
+__all__ = [
+    "BULKY",
+    "CONTENT",
+    "FIELDS",
+    "LABELS",
+    "LCLOG",
+    "LCLOG_JSON",
+    "MINIMAL",
+    "PER_EVENT",
+    "TRUSTED",
+    "Field",
+]
 
 # What a field's value is, which decides how redaction treats it:
 #   trusted - ids, numbers, clocks, fixed words and settings lclog fills in itself: never redacted
-#   label   - names, labels and error text from the caller's code or LangChain: redacted
-#   content - prompts, outputs, arguments, metadata: serialized by `EventBuilder.content_of`, and
-#             redacted as it is serialized when redaction fuses with serialization
+#   label   - names, labels and error text from the caller's code or LangChain: redacted by
+#             `EventBuilder` as it puts them in the event
+#   content - prompts, outputs, arguments, metadata: serialized by `EventBuilder.content_of` in
+#             the hook, and redacted as they are serialized
+# When redaction fuses with serialization (no per-field rules), that is the only time anything is
+# redacted: the pipeline's redaction pass runs only without fusing, over every field not trusted.
 Kind = Literal["trusted", "label", "content"]
 # How the `ecs` and `otel` layouts carry it:
 #   core       - mapped by each layout to its own fields (`@timestamp`, `gen_ai.*`, `error.*` ...)
@@ -98,6 +112,7 @@ FIELDS: tuple[Field, ...] = (
 
 BY_NAME = {f.name: f for f in FIELDS}
 TRUSTED = frozenset(f.name for f in FIELDS if f.kind == "trusted")
+LABELS = frozenset(f.name for f in FIELDS if f.kind == "label")
 CONTENT = frozenset(f.name for f in FIELDS if f.kind == "content")
 PER_EVENT = frozenset(f.name for f in FIELDS if f.per_event)
 MINIMAL = tuple(f.name for f in FIELDS if f.minimal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID
 
 __all__ = ["LEVELS", "Router", "sampled"]
@@ -29,7 +30,7 @@ def sampled(trace_id: str | UUID, rate: float) -> bool:
 class Router:
     """Returns the level an event is written at, or None when it is not written."""
 
-    def __init__(self, verbosity: str, overrides: dict[str, str], min_level: str) -> None:
+    def __init__(self, verbosity: str, overrides: Mapping[str, str], min_level: str) -> None:
         self._verbosity = verbosity
         self._overrides = dict(overrides)
         self._min = LEVELS[min_level]

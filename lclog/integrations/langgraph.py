@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 
 __all__ = ["graph_aware", "langgraph_loaded"]
@@ -13,9 +12,14 @@ def langgraph_loaded() -> bool:
     return "langgraph.callbacks" in sys.modules
 
 
-@functools.cache
+_aware: dict[type, type] = {}
+
+
 def graph_aware(cls: type) -> type:
     """cls as a LangGraph GraphCallbackHandler too, so LangGraph sends it on_interrupt/on_resume."""
-    from langgraph.callbacks import GraphCallbackHandler  # optional: only when LangGraph is in use
+    aware = _aware.get(cls)
+    if aware is None:
+        from langgraph.callbacks import GraphCallbackHandler  # optional: only when LangGraph is in use
 
-    return type(cls.__name__, (cls, GraphCallbackHandler), {"__module__": cls.__module__})
+        aware = _aware[cls] = type(cls.__name__, (cls, GraphCallbackHandler), {"__module__": cls.__module__})
+    return aware

@@ -33,7 +33,12 @@ _BULKY = (*fields.BULKY[:-1], "gen_ai", "lclog", "attributes", fields.BULKY[-1])
 
 _senders: weakref.WeakSet[LokiOutput] = weakref.WeakSet()
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: [s._after_fork() for s in list(_senders)])
+
+    def _restart_senders() -> None:
+        for sender in list(_senders):
+            sender._after_fork()
+
+    os.register_at_fork(after_in_child=_restart_senders)
 
 
 def _timestamp_ns(event: dict[str, Any]) -> str:

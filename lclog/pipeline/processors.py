@@ -56,7 +56,12 @@ def import_processor(path: str, field: str = "processors") -> Processor:
 
 
 class Pipeline:
-    """Runs an event through timestamp -> redaction -> user processors, then renders JSON."""
+    """Runs an event through timestamp -> redaction -> user processors, then renders JSON.
+
+    Redaction happens once, in one of two places: as the event is built, when the redactor fuses
+    with serialization (`Redactor.fuses`: no per-field rules), or else here, over every field
+    that is not lclog's own (`fields.TRUSTED`). `tests/test_redact_once.py` holds both to it.
+    """
 
     def __init__(
         self,
@@ -64,32 +69,25 @@ class Pipeline:
         processors: Sequence[Processor],
         stats: Counters,
         *,
-        redacted_keys: frozenset[str] = frozenset(),
         schema: Processor | None = None,
     ) -> None:
         self.redactor = redactor
         self._schema = schema  # the field layout, applied last so your processors see lclog's fields
-        # Fields the handler already redacted while serializing them (see Redactor.fuses).
-        self._skip = redactor.trusted | (redacted_keys if redactor.fuses else frozenset())
-        self._fused = redactor.fuses
+        self._redacts = not redactor.fuses  # events arrive redacted as they were built otherwise
         self.processors = list(processors)
         self._stats = stats
         self._clock = _Clock()
 
-    def process(self, event: dict[str, Any], redacted: bool = False) -> tuple[dict[str, Any], bytes] | None:
-        """Returns the processed event and its JSON line, or None when a processor dropped it.
-
-        `redacted`: every value was redacted as the event was built (lclog's run events when
-        redaction fuses with serialization); the redaction step then has nothing to do.
-        """
-        if redacted and self._fused and not self.processors and self._schema is None:
-            # lclog's own event, redacted as it was built, and nothing else to run on it.
+    def process(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
+        """Returns the processed event and its JSON line, or None when a processor dropped it."""
+        if not self._redacts and not self.processors and self._schema is None:
+            # Redacted as it was built, and nothing else to run on it.
             return event, self.render(self._clock(None, "info", event))
         method = event.get("level", "info")
         event = self._clock(None, method, event)
-        if not (redacted and self._fused):
+        if self._redacts:
             try:
-                event = self.redactor.redact_event(event, self._skip)
+                event = self.redactor.redact_event(event)
             except Exception as exc:
                 self._stats.add("redaction_errors")
                 self._stats.report("redaction failed", type(exc).__name__)

@@ -168,13 +168,14 @@ class Redactor:
         self._n_keep = len(KEEP_PATTERNS)
         # Per pattern: what to check on a match (None: nothing), and its fixed mask if any.
         needs_text = bool(self._allow_values or self._allow)
-        self._checks: list[tuple[Any, bool, str] | None] = [None] * self._n_keep + [
+        nothing: list[Any] = [None] * self._n_keep
+        self._checks: list[tuple[Any, bool, str] | None] = nothing + [
             (r.validator, bool(r.group), SHIELD if r.shield else REJECT)
             if (r.validator or r.group or needs_text)
             else None
             for r in self.rules
         ]
-        self._masks: list[bytes | None] = [None] * self._n_keep + [
+        self._masks: list[bytes | None] = nothing + [
             f"[REDACTED:{r.name}]".encode() if self._modes[r.name] == "mask" else None for r in self.rules
         ]
         try:
@@ -321,7 +322,7 @@ class Redactor:
             return KEEP
         if self._key_mode == "drop":
             return DROP
-        return self._replacement(rule, value if isinstance(value, str) else repr(value), self._key_mode)
+        return self._replacement(str(rule), value if isinstance(value, str) else repr(value), self._key_mode)
 
     def _dict(self, value: dict[Any, Any]) -> dict[str, Any]:
         out = {}
@@ -335,7 +336,7 @@ class Redactor:
             if rule is not None and v is not None:
                 if self._key_mode == "drop":
                     continue
-                v = self._replacement(rule, v if isinstance(v, str) else repr(v), self._key_mode)
+                v = self._replacement(str(rule), v if isinstance(v, str) else repr(v), self._key_mode)
             else:
                 tv = type(v)
                 if tv is str:
