@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -12,8 +13,7 @@ from hypothesis import settings
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 
-from lclog import LoggingCallbackHandler
-from lclog.outputs import MemoryOutput
+from lclog.testing import CapturedEvents, capture
 
 
 class RunCollector(BaseTracer):
@@ -33,41 +33,18 @@ class RunCollector(BaseTracer):
         super()._end_trace(run)
 
 
-class Captured:
-    """A handler writing to memory, and the events it wrote."""
-
-    def __init__(self, **overrides: Any) -> None:
-        self.memory = MemoryOutput()
-        self.handler = LoggingCallbackHandler(outputs=[self.memory], **overrides)
-
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        self.handler.flush()
-        return self.memory.events
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event"] == name]
-
-
 @pytest.fixture
-def captured() -> Iterator[Captured]:
-    cap = Captured()
-    yield cap
-    cap.handler.close()
+def captured() -> Iterator[CapturedEvents]:
+    """lclog.testing.capture() for one test: a handler writing to memory, and its events."""
+    with capture() as events:
+        yield events
 
 
 @pytest.fixture
 def make_captured() -> Iterator[Any]:
-    made: list[Captured] = []
-
-    def make(**overrides: Any) -> Captured:
-        cap = Captured(**overrides)
-        made.append(cap)
-        return cap
-
-    yield make
-    for cap in made:
-        cap.handler.close()
+    """Makes more captures, with config overrides; all closed when the test ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **overrides: stack.enter_context(capture(**overrides))
 
 
 @pytest.fixture

@@ -39,8 +39,8 @@ def _chain(replies: list[str] | None = None) -> Any:
 def test_invoke_logs_one_start_and_end_per_run_matching_langchains_tree(captured, tracer):
     result = _chain().invoke({"q": "hi"}, config={"callbacks": [captured.handler, tracer]})
     assert result == "fine"
-    assert_matches_tree(captured.events, tracer.ended)
-    assert [e["event"] for e in captured.events] == [
+    assert_matches_tree(captured.refresh(), tracer.ended)
+    assert [e["event"] for e in captured.refresh()] == [
         "chain.start", "chain.start", "chain.end", "chat_model.start", "chat_model.end",
         "chain.start", "chain.end", "chain.end",
     ]  # fmt: skip
@@ -49,13 +49,13 @@ def test_invoke_logs_one_start_and_end_per_run_matching_langchains_tree(captured
 def test_every_line_is_json_with_the_documented_fields(captured):
     _chain().invoke({"q": "hi"}, config={"callbacks": [captured.handler]})
     captured.handler.flush()
-    for line in captured.memory.lines:
+    for line in captured.refresh().lines:
         assert line.endswith(b"\n") and line.count(b"\n") == 1
         event = orjson.loads(line)
         for key in ("timestamp", "level", "event", "service", "run_id", "parent_run_id", "trace_id", "name"):
             assert key in event
         assert event["timestamp"].endswith("Z") and len(event["timestamp"]) == 27
-    ends = [e for e in captured.events if e["event"].endswith(".end")]
+    ends = [e for e in captured.refresh() if e["event"].endswith(".end")]
     assert all(e["duration_ms"] >= 0 and e["outcome"] == "ok" for e in ends)
 
 
@@ -95,12 +95,12 @@ def test_streaming_counts_and_times_tokens_without_a_line_per_token(captured, tr
     model = GenericFakeChatModel(messages=iter([AIMessage(content="one two three four")]))
     chunks = list(model.stream("go", config={"callbacks": [captured.handler, tracer]}))
     assert len(chunks) == 7
-    assert_matches_tree(captured.events, tracer.ended)
+    assert_matches_tree(captured.refresh(), tracer.ended)
     (end,) = captured.named("chat_model.end")
     assert end["chunks"] == 7
     assert 0 <= end["ttft_ms"] <= end["duration_ms"]
     assert end["outputs"]["content"] == "one two three four"
-    assert len(captured.events) == 2
+    assert len(captured.refresh()) == 2
 
 
 def test_stream_tokens_true_logs_each_token(make_captured):
@@ -125,8 +125,8 @@ def test_batch_and_async_paths_match_the_tree(captured, tracer):
             pass
 
     asyncio.run(go())
-    assert_matches_tree(captured.events, tracer.ended)
-    roots = [e for e in captured.events if e["event"] == "chain.end" and e["parent_run_id"] is None]
+    assert_matches_tree(captured.refresh(), tracer.ended)
+    roots = [e for e in captured.refresh() if e["event"] == "chain.end" and e["parent_run_id"] is None]
     assert len(roots) == 7
     assert captured.handler.stats.internal_errors == 0
 
@@ -140,7 +140,7 @@ def test_streamed_chain_logs_the_deferred_input_at_the_end(captured):
 def test_secrets_in_prompts_never_reach_the_output(captured):
     _chain().invoke({"q": f"I am {EMAIL}, key {KEY}"}, config={"callbacks": [captured.handler]})
     captured.handler.flush()
-    blob = b"".join(captured.memory.lines)
+    blob = b"".join(captured.refresh().lines)
     assert EMAIL.encode() not in blob and KEY.encode() not in blob
     assert b"[REDACTED:email]" in blob and b"[REDACTED:openai_key]" in blob
 
@@ -175,19 +175,19 @@ def test_secrets_in_names_tags_metadata_and_model_names_are_redacted(make_captur
         },
     )
     cap.handler.flush()
-    blob = b"".join(cap.memory.lines)
+    blob = b"".join(cap.refresh().lines)
     assert EMAIL.encode() not in blob and KEY.encode() not in blob
     (end,) = cap.named("chat_model.end")
     assert end["model"] == "gpt [REDACTED:openai_key]"
-    assert any(e["name"] == "step for [REDACTED:email]" for e in cap.events)
+    assert any(e["name"] == "step for [REDACTED:email]" for e in cap.refresh())
     assert all(e["tags"] == ["user:[REDACTED:email]"] for e in cap.named("chain.start") if e["depth"] == 0)
 
 
 def test_content_none_drops_inputs_and_outputs(make_captured):
     cap = make_captured(content="none")
     _chain().invoke({"q": f"secret stuff {EMAIL}"}, config={"callbacks": [cap.handler]})
-    assert cap.events and all("inputs" not in e and "outputs" not in e for e in cap.events)
-    assert next(e for e in cap.events if e["event"] == "chat_model.end")["usage"]["input_tokens"] == 11
+    assert cap.refresh() and all("inputs" not in e and "outputs" not in e for e in cap.refresh())
+    assert next(e for e in cap.refresh() if e["event"] == "chat_model.end")["usage"]["input_tokens"] == 11
 
 
 @tool
@@ -207,7 +207,7 @@ def test_tool_start_end_and_error(captured, tracer):
     assert add.invoke({"a": 2, "b": 3}, config=cfg) == 5
     with pytest.raises(ValueError, match="boom"):
         explode.invoke({"reason": "test"}, config=cfg)
-    assert_matches_tree(captured.events, tracer.ended)
+    assert_matches_tree(captured.refresh(), tracer.ended)
     (start,) = [e for e in captured.named("tool.start") if e["name"] == "add"]
     assert start["inputs"] == {"a": 2, "b": 3}
     assert captured.named("tool.end")[0]["outputs"] == 5
@@ -225,7 +225,7 @@ class Docs(BaseRetriever):
 
 def test_retriever_events_carry_documents(captured, tracer):
     Docs().invoke("cats", config={"callbacks": [captured.handler, tracer]})
-    assert_matches_tree(captured.events, tracer.ended)
+    assert_matches_tree(captured.refresh(), tracer.ended)
     (end,) = captured.named("retriever.end")
     assert end["documents"] == 1
     assert end["outputs"] == [{"content": "doc about cats, mail [REDACTED:email]", "metadata": {"src": "a"}}]
@@ -274,7 +274,7 @@ class FlakyLLM(LLM):
 def test_llm_runs_and_retries(captured, tracer):
     llm = FlakyLLM()
     assert llm.invoke("ping", config={"callbacks": [captured.handler, tracer]}) == "echo: ping"
-    assert_matches_tree(captured.events, tracer.ended)
+    assert_matches_tree(captured.refresh(), tracer.ended)
     (retry,) = captured.named("retry")
     assert retry["attempt"] == 1 and retry["level"] == "warning"
     assert retry["error"]["type"] == "TimeoutError"
@@ -301,15 +301,15 @@ def test_langgraph_agent_tree_with_a_failing_tool(captured, tracer):
     cfg = {"callbacks": [captured.handler, tracer], "configurable": {"thread_id": "t-7"}}
     out = agent.invoke({"messages": [HumanMessage("go")]}, config=cfg)
     assert out["messages"][-1].content.startswith("It is sunny")
-    assert_matches_tree(captured.events, tracer.ended)
+    assert_matches_tree(captured.refresh(), tracer.ended)
     (model_start, *_) = captured.named("chat_model.start")
     assert (model_start["node"], model_start["step"]) == ("agent", 1)
     assert model_start["metadata"]["thread_id"] == "t-7" and model_start["metadata"]["checkpoint_ns"]
-    assert not [k for e in captured.events for k in e.get("metadata", {}) if k.startswith("langgraph_")]
+    assert not [k for e in captured.refresh() for k in e.get("metadata", {}) if k.startswith("langgraph_")]
     (err,) = captured.named("tool.error")
     assert err["name"] == "lookup_order" and err["error"]["type"] == "ConnectionError"
-    assert "abc123secret" not in orjson.dumps(captured.events).decode()
-    assert {e["depth"] for e in captured.events} >= {0, 1, 2}
+    assert "abc123secret" not in orjson.dumps(captured.refresh()).decode()
+    assert {e["depth"] for e in captured.refresh()} >= {0, 1, 2}
     usage = captured.handler.metrics.snapshot()["chat_model"]["FakeToolChatModel"]
     assert (usage["input_tokens"], usage["output_tokens"], usage["completions"]) == (187, 43, 3)
 
@@ -363,8 +363,8 @@ def test_many_threads_one_handler(captured, tracer):
         t.start()
     for t in threads:
         t.join()
-    assert len(captured.events) == 8 * 20 * 8
-    assert_matches_tree(captured.events, tracer.ended)
+    assert len(captured.refresh()) == 8 * 20 * 8
+    assert_matches_tree(captured.refresh(), tracer.ended)
     assert captured.handler.metrics.snapshot()["chain"]["RunnableSequence"]["completions"] == 160
 
 
@@ -385,7 +385,7 @@ def test_level_filter_drops_info_events(make_captured):
     cap = make_captured(level="error")
     with pytest.raises(ValueError):
         explode.invoke({"reason": "x"}, config={"callbacks": [cap.handler]})
-    assert [e["event"] for e in cap.events] == ["tool.error"]
+    assert [e["event"] for e in cap.refresh()] == ["tool.error"]
 
 
 def test_close_flushes_and_later_events_are_counted_as_dropped():
@@ -411,8 +411,17 @@ def test_the_agent_without_langgraph_behaves_the_same(captured, tracer, monkeypa
     agent = build_agent(FakeToolChatModel(messages=agent_messages()))
     out = agent.invoke({"messages": [HumanMessage("go")]}, config={"callbacks": [captured.handler, tracer]})
     assert out["messages"][-1].content.startswith("It is sunny")
-    assert_matches_tree(captured.events, tracer.ended)
+    assert_matches_tree(captured.refresh(), tracer.ended)
     assert [e["name"] for e in captured.named("tool.error")] == ["lookup_order"]
     failing = build_agent(FakeToolChatModel(messages=agent_messages()), handle_tool_errors=False)
     with pytest.raises(ConnectionError):
         failing.invoke({"messages": [HumanMessage("go")]})
+
+
+def test_a_hook_called_without_run_id_writes_nothing_and_is_counted(captured):
+    handler = captured.handler
+    handler.on_chain_start({}, {"q": 1})  # no run_id: not how LangChain calls it
+    handler.on_chain_end({"a": 1})
+    handler.on_tool_error(ValueError("x"), run_id=None)  # type: ignore[arg-type]
+    assert captured.refresh() == []  # no event with "run_id": "None"
+    assert handler.stats.internal_errors == 3

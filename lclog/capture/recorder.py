@@ -190,6 +190,8 @@ class Recorder:
         extra: dict[str, Any] | None = None,
     ) -> Run | None:
         """A run's start; returns its run, or None when a twin handler logs it."""
+        if run_id is None:  # LangChain always passes one; a caller that does not gets no event
+            raise TypeError("a run start without run_id")
         if twins.count(self._twin_key) > 1 and twins.claim(run_id, self) is not self:
             self._skipped.add(run_id)
             return None
@@ -267,6 +269,8 @@ class Recorder:
     ) -> None:
         """A run's end; `response` (an LLMResult) gives a model run's usage and finish reason."""
         end_ns = time.monotonic_ns()
+        if run_id is None:
+            raise TypeError("a run end without run_id")
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
@@ -286,6 +290,8 @@ class Recorder:
         extra: dict[str, Any] | None = None,
     ) -> None:
         end_ns = time.monotonic_ns()
+        if run_id is None:
+            raise TypeError("a run error without run_id")
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
