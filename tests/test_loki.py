@@ -8,7 +8,6 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,50 +15,26 @@ from langchain_core.runnables import RunnableLambda
 
 from lclog import LoggingCallbackHandler
 from lclog.outputs.loki import MAX_LINE_BYTES
+from tests.loopback import LoopbackServer, Request
 
 
-class FakeLoki:
+class FakeLoki(LoopbackServer):
     """Accepts pushes only if they follow Loki's /loki/api/v1/push contract."""
 
     def __init__(self) -> None:
+        super().__init__("/loki/api/v1/push", answer=self.check)
         self.pushes: list[dict[str, Any]] = []
         self.violations: list[str] = []
-        # Answers to give before checking pushes: a status, or (status, headers).
-        self.script: list[int | tuple[int, dict[str, str]]] = []
-        self.hold_s = 0.0  # how long every request is held before it is answered
-        self.released = threading.Event()  # set: stop holding
-        self.attempts = 0
-        self.attempt_times: list[float] = []
-        loki = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                loki.attempts += 1
-                loki.attempt_times.append(time.monotonic())
-                if loki.hold_s:
-                    loki.released.wait(loki.hold_s)
-                answer = loki.script.pop(0) if loki.script else loki.check(self)
-                status, headers = answer if isinstance(answer, tuple) else (answer, {})
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/loki/api/v1/push"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def check(self, req: BaseHTTPRequestHandler) -> int:
-        raw = req.rfile.read(int(req.headers["Content-Length"]))
+    def check(self, req: Request) -> int:
+        headers = {k.lower(): v for k, v in req.headers.items()}
+        raw = req.body
         problems = []
         if req.path != "/loki/api/v1/push":
             problems.append(f"path {req.path}")
-        if req.headers.get("Content-Type") != "application/json":
+        if headers.get("content-type") != "application/json":
             problems.append("content type")
-        if req.headers.get("Content-Encoding") == "gzip":
+        if headers.get("content-encoding") == "gzip":
             raw = gzip.decompress(raw)
         body = json.loads(raw)
         now = time.time_ns()
@@ -82,7 +57,7 @@ class FakeLoki:
         self.violations += problems
         if problems:
             return 400
-        self.pushes.append({"headers": {k.lower(): v for k, v in req.headers.items()}, "body": body})
+        self.pushes.append({"headers": headers, "body": body})
         return 204
 
     @property
@@ -90,11 +65,6 @@ class FakeLoki:
         return [
             json.loads(line) for p in self.pushes for s in p["body"]["streams"] for _, line in s["values"]
         ]
-
-    def close(self) -> None:
-        self.released.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

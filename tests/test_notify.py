@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,41 +18,20 @@ from langchain_core.tools import tool
 from lclog import LoggingCallbackHandler
 from lclog.cli.demo import FakeToolChatModel, agent_messages, build_agent
 from lclog.outputs import MemoryOutput
+from tests.loopback import LoopbackServer
 
 RECEIVED: list[dict[str, Any]] = []
 
 
-class Server:
-    """A loopback HTTP server whose answers the test scripts: status codes and delays."""
+class Server(LoopbackServer):
+    """The webhook's peer: a loopback server whose answers the test scripts."""
 
     def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.script: list[tuple[int, float]] = []  # (status, delay) per request; then 200
-        server = self
+        super().__init__("/hook?token=s3cr3t-in-url")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                server.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": json.loads(body)}
-                )
-                status, delay = server.script.pop(0) if server.script else (200, 0.0)
-                time.sleep(delay)
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook?token=s3cr3t-in-url"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        return [{"path": r.path, "headers": r.headers, "body": json.loads(r.body)} for r in self.requests]
 
 
 @pytest.fixture
@@ -94,8 +72,8 @@ def test_webhook_gets_one_redacted_notification_with_headers(server, monkeypatch
     )
     run_failing(handler)
     handler.close()
-    assert len(server.requests) == 1
-    req = server.requests[0]
+    assert len(server.received) == 1
+    req = server.received[0]
     assert req["headers"]["Authorization"] == "Bearer tok-from-env"
     assert req["headers"]["Content-Type"] == "application/json"
     body = req["body"]
@@ -113,7 +91,7 @@ def test_slack_format_sends_a_text_line(server):
     handler = handler_for([{"type": "webhook", "url": server.url, "format": "slack"}])
     run_failing(handler)
     handler.close()
-    (req,) = server.requests
+    (req,) = server.received
     assert set(req["body"]) == {"text"}
     assert req["body"]["text"].startswith(
         "[langchain] tool charge failed: ConnectionError: payment gateway down"
@@ -122,27 +100,27 @@ def test_slack_format_sends_a_text_line(server):
 
 
 def test_500_then_200_is_retried_and_delivered(server):
-    server.script = [(500, 0.0), (429, 0.0)]
+    server.script = [(500, {}, 0.0), (429, {}, 0.0)]
     handler = handler_for([{"type": "webhook", "url": server.url, "backoff_s": 0.01}])
     run_failing(handler)
     handler.close()
-    assert len(server.requests) == 3
+    assert len(server.received) == 3
     assert handler.stats.notifications_sent == 1 and handler.stats.notifier_failures == 0
 
 
 def test_400_is_not_retried(server, capfd):
-    server.script = [(400, 0.0)]
+    server.script = [(400, {}, 0.0)]
     handler = handler_for([{"type": "webhook", "url": server.url, "backoff_s": 0.01}])
     run_failing(handler)
     handler.close()
-    assert len(server.requests) == 1
+    assert len(server.received) == 1
     assert handler.stats.notifier_failures == 1
     err = capfd.readouterr().err
     assert "notify webhook 127.0.0.1 failed: HTTP 400" in err and "s3cr3t-in-url" not in err
 
 
 def test_slow_server_never_slows_the_call(server):
-    server.script = [(200, 5.0)]
+    server.script = [(200, {}, 5.0)]
     handler = handler_for([{"type": "webhook", "url": server.url, "timeout_s": 10}], flush_timeout_s=0.3)
     elapsed = run_failing(handler)
     assert elapsed < 1.0  # the server holds the request for 5 s
@@ -281,7 +259,7 @@ def test_no_targets_means_no_notifier():
 
 
 def test_async_callers_are_not_blocked(server):
-    server.script = [(200, 3.0)]
+    server.script = [(200, {}, 3.0)]
     handler = handler_for([{"type": "webhook", "url": server.url}], flush_timeout_s=0.2)
 
     async def main() -> float:
@@ -313,4 +291,4 @@ def test_pending_notifications_are_delivered_at_interpreter_exit(server, tmp_pat
     )
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3, proc.stderr
-    assert [r["body"]["error"]["type"] for r in server.requests] == ["RuntimeError"]
+    assert [r["body"]["error"]["type"] for r in server.received] == ["RuntimeError"]
