@@ -1,7 +1,7 @@
 """Every field lclog writes in an event, declared once with its role.
 
 Redaction, the fallback event, the `ecs` and `otel` layouts, Loki's line trimming and the config's
-label check all derive their field lists from `FIELDS`; `tests/test_fields.py` fails when an
+label check all derive their field lists from `FIELDS`; `tests/events/test_fields.py` fails when an
 event carries a field that is not declared here.
 """
 

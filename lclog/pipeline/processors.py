@@ -60,7 +60,7 @@ class Pipeline:
 
     Redaction happens once, in one of two places: as the event is built, when the redactor fuses
     with serialization (`Redactor.fuses`: no per-field rules), or else here, over every field
-    that is not lclog's own (`fields.TRUSTED`). `tests/test_redact_once.py` holds both to it.
+    that is not lclog's own (`fields.TRUSTED`). `tests/redact/test_redact_once.py` holds both to it.
     """
 
     def __init__(

@@ -14,7 +14,7 @@ from lclog import ConfigError, Redactor, load_config
 from lclog.config import RedactionSettings
 from lclog.redact import _scanner
 from lclog.redact._scanner import compile_pattern, without_groups
-from tests.test_redaction import SECRETS
+from tests.redact.test_redactor import SECRETS
 
 _UNANCHORED = re2._Anchor.UNANCHORED
 

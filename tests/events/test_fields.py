@@ -15,8 +15,8 @@ from lclog.cli.demo import run_demo
 from lclog.events import fields
 from lclog.outputs import MemoryOutput
 from lclog.testing import capture
-from tests.test_handler import FlakyLLM
-from tests.test_semantics import approval_graph
+from tests.capture.test_handler import FlakyLLM
+from tests.e2e.test_semantics import approval_graph
 
 
 def _workloads(handler: Any) -> None:
@@ -47,7 +47,7 @@ def _events(**config: Any) -> list[dict[str, Any]]:
 def test_every_field_lclog_writes_is_declared():
     events = _events()
     written = {key for event in events for key in event}
-    assert written - set(fields.BY_NAME) == set(), "declare these in lclog/fields.py"
+    assert written - set(fields.BY_NAME) == set(), "declare these in lclog/events/fields.py"
     # The workloads reach the fields that layouts used to lose.
     assert {"node", "step", "usage_source", "interrupts", "custom_event", "attempt"} <= written
 

@@ -15,7 +15,7 @@ import pytest
 from lclog.cli.summary import Histogram, LogSummary
 from lclog.pipeline.layouts import to_ecs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def lclog(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from lclog import LoggingCallbackHandler
 from lclog.outputs import FileOutput, MemoryOutput
 from lclog.outputs.pretty import render_pretty
-from tests.test_redaction import SECRETS
+from tests.redact.test_redactor import SECRETS
 
 # -- hostile values -----------------------------------------------------------------------
 

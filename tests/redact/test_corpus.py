@@ -4,7 +4,7 @@
 text, the secrets in it (none: a false-positive sample), and whether lclog's README claims that
 kind and shape. Run this file as a script for the table the README shows:
 
-    python tests/test_redaction_corpus.py
+    python tests/redact/test_corpus.py
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from lclog.redact.redactor import Redactor
 
-CORPUS = Path(__file__).parent / "data" / "redaction_corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "redaction_corpus.jsonl"
 # Samples of real text a default redactor changes although they hold no secret: measured on this
 # corpus, a ceiling so that a greedier rule fails here (lower it when a rule gets stricter).
 OVER_REDACTION_CEILING = 65

@@ -30,7 +30,13 @@ def test_configured_processors_run_after_redaction_in_order():
     SEEN.clear()
     memory = MemoryOutput()
     handler = LoggingCallbackHandler(
-        {"processors": ["tests.test_pipeline:add_env", "tests.test_pipeline:drop_starts"]}, outputs=[memory]
+        {
+            "processors": [
+                "tests.pipeline.test_processors:add_env",
+                "tests.pipeline.test_processors:drop_starts",
+            ]
+        },
+        outputs=[memory],
     )
     RunnableLambda(lambda x: x).invoke("mail bob@corp.io", config={"callbacks": [handler]})
     handler.close()
