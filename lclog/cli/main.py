@@ -46,6 +46,8 @@ def _demo(args: argparse.Namespace) -> int:
         run_demo([handler], say=say)
     finally:
         handler.close()
+    if any(getattr(output, "broken", False) for output in handler.outputs):
+        return 0  # the reader left (`lclog demo | head`): nothing more to show it
     out = sys.stdout if fmt == "pretty" else sys.stderr
     print("\n== metrics (handler.metrics)", file=out)
     print(handler.metrics.summary(), file=out)
@@ -157,7 +159,13 @@ def _parser() -> argparse.ArgumentParser:
     pretty.set_defaults(func=_pretty)
     stats = sub.add_parser("stats", help="calls, errors, latency and tokens per model, tool or chain")
     stats.add_argument("files", nargs="*", help="log files (default: stdin)")
-    stats.add_argument("--by", choices=["model", "name", "type", "service", "node"], default="model")
+    stats.add_argument(
+        "--by",
+        choices=["model", "name", "type", "service", "node"],
+        default="model",
+        help="group by the model (LLM runs; names for tools, chains, retrievers), the run's name, "
+        "its type, the service, or the LangGraph node (default: %(default)s)",
+    )
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(func=_stats)
     check = sub.add_parser("check-config", help="validate a config file")

@@ -43,6 +43,7 @@ class Group:
     errors: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    with_usage: int = 0  # calls whose model reported usage: tokens are unknown, not 0, without
     latency: Histogram = field(default_factory=Histogram)
     ttft: Histogram = field(default_factory=Histogram)
 
@@ -59,8 +60,10 @@ class Group:
             "p95_ms": q(self.latency, 0.95),
             "p99_ms": q(self.latency, 0.99),
             "ttft_p50_ms": q(self.ttft, 0.50),
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
+            # null when no call reported usage (chains, tools, models that report none)
+            "input_tokens": self.input_tokens if self.with_usage else None,
+            "output_tokens": self.output_tokens if self.with_usage else None,
+            "calls_with_usage": self.with_usage,
         }
 
 
@@ -103,6 +106,7 @@ class LogSummary:
             group.ttft.add(e["ttft_ms"])
         usage = e.get("usage")
         if isinstance(usage, dict):
+            group.with_usage += 1
             group.input_tokens += int(usage.get("input_tokens") or 0)
             group.output_tokens += int(usage.get("output_tokens") or 0)
 
@@ -133,7 +137,7 @@ class LogSummary:
             lines.append(
                 [key, str(r["calls"]), str(r["errors"]), f"{100 * r['error_rate']:.1f}"]
                 + [_num(r[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "ttft_p50_ms")]
-                + [str(r["input_tokens"]), str(r["output_tokens"])]
+                + [_count(r["input_tokens"]), _count(r["output_tokens"])]
             )
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
         return "\n".join(
@@ -147,3 +151,7 @@ class LogSummary:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from lclog.outputs.pretty import render_pretty
 
-__all__ = ["FileOutput", "Item", "MemoryOutput", "Output", "StreamOutput"]
+__all__ = ["FileOutput", "Item", "MemoryOutput", "Output", "ReaderGone", "StreamOutput"]
 
 # An item is the processed event dict and its JSON line (bytes, newline included).
 Item = tuple[dict[str, Any], bytes]
@@ -51,6 +51,11 @@ class Output:
         self.flush()
 
 
+class ReaderGone(OSError):
+    """The reader of a pipe left (`lclog demo | head`): not a failure, though what was not
+    written is counted as dropped."""
+
+
 class StreamOutput(Output):
     """stdout or stderr, looked up at write time so redirection and capture work."""
 
@@ -67,18 +72,24 @@ class StreamOutput(Output):
 
     def write(self, items: Sequence[Item]) -> None:
         stream = self._target()
-        if stream is None or self.broken:
+        if self.broken:
+            raise ReaderGone(f"{self._stream} was closed by its reader")
+        if stream is None:
             raise OSError(f"{self._stream} is not available")
-        if self._format == "pretty":
-            color = self._color if self._color is not None else _isatty(stream)
-            stream.write("".join([render_pretty(ev, color=color) + "\n" for ev, _ in items]))
-            return
-        data = b"".join([line for _, line in items])
-        buffer = getattr(stream, "buffer", None)
-        if buffer is not None:
-            buffer.write(data)
-        else:
-            stream.write(data.decode())
+        try:
+            if self._format == "pretty":
+                color = self._color if self._color is not None else _isatty(stream)
+                stream.write("".join([render_pretty(ev, color=color) + "\n" for ev, _ in items]))
+                return
+            data = b"".join([line for _, line in items])
+            buffer = getattr(stream, "buffer", None)
+            if buffer is not None:
+                buffer.write(data)
+            else:
+                stream.write(data.decode())
+        except BrokenPipeError:
+            self.broken = True
+            raise ReaderGone(f"{self._stream} was closed by its reader") from None
 
     def flush(self) -> None:
         stream = self._target()
@@ -87,7 +98,7 @@ class StreamOutput(Output):
                 stream.flush()
             except BrokenPipeError:
                 self.broken = True
-                raise
+                raise ReaderGone(f"{self._stream} was closed by its reader") from None
 
 
 def _isatty(stream: Any) -> bool:

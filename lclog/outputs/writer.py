@@ -14,7 +14,7 @@ from typing import Any
 
 from lclog._threads import start_daemon
 from lclog.counters import Counters
-from lclog.outputs.base import Item, Output
+from lclog.outputs.base import Item, Output, ReaderGone
 
 __all__ = ["Source", "flush", "register", "unregister"]
 
@@ -324,6 +324,8 @@ def _call(output: Output, method: Callable[..., Any], users: list[Source], *args
     try:
         method(*args)
         return True
+    except ReaderGone:  # the reader left: its events are dropped (and counted), nothing failed
+        return False
     except Exception as exc:  # one failing output never stops the others
         detail = type(exc).__name__ + _errno(exc)
         for source in users:

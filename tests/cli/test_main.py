@@ -44,7 +44,9 @@ def test_demo_into_a_closed_pipe_exits_cleanly():
         shell=True, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert len(proc.stdout.splitlines()) == 1
-    assert "Traceback" not in proc.stderr
+    # The reader leaving is not a failure: no error line, no metrics block after it.
+    for noise in ("Traceback", "BrokenPipe", "failed:", "== metrics", "output_errors"):
+        assert noise not in proc.stderr
 
 
 def test_redact_text_json_and_explain():

@@ -176,3 +176,26 @@ def test_pretty_follow_shows_lines_appended_later(demo_lines, tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_unknown_usage_is_shown_as_unknown_not_zero():
+    ends = [
+        {"event": "chain.end", "name": "pipe", "duration_ms": 2.0},
+        {"event": "chat_model.end", "name": "M", "model": "m", "duration_ms": 5.0, "usage": None},
+        {"event": "chat_model.end", "name": "M", "model": "m", "duration_ms": 6.0,
+         "usage": {"input_tokens": 7, "output_tokens": 2}},
+    ]  # fmt: skip
+    summary = LogSummary().add_all(ends)
+    rows = summary.rows()
+    assert rows["chain pipe"]["input_tokens"] is None and rows["chain pipe"]["calls_with_usage"] == 0
+    assert rows["chat_model m"]["input_tokens"] == 7 and rows["chat_model m"]["calls_with_usage"] == 1
+    chain_line = next(line for line in summary.table().splitlines() if line.startswith("chain pipe"))
+    assert chain_line.split()[-2:] == ["-", "-"]
+
+
+def test_stats_help_says_what_by_groups_and_its_default():
+    from lclog.cli.main import _parser
+
+    stats = _parser()._subparsers._group_actions[0].choices["stats"]  # type: ignore[union-attr]
+    text = stats.format_help()
+    assert "default: model" in text and "LangGraph node" in text

@@ -159,3 +159,23 @@ def test_a_custom_output_from_the_public_api_gets_ordered_lines():
     events = [orjson.loads(line) for line in mine.lines]
     assert [e["event"] for e in events] == ["chain.start", "chain.end"]
     assert events[1]["outputs"] == 2
+
+
+def test_a_reader_leaving_the_pipe_is_counted_as_dropped_not_reported(monkeypatch, capsys):
+    class Pipe:
+        """stdout after `| head` exited: every write fails with EPIPE."""
+
+        def write(self, data: Any) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", Pipe())
+    handler = LoggingCallbackHandler()
+    for i in range(3):
+        assert RunnableLambda(lambda x: x + 1).invoke(i, config={"callbacks": [handler]}) == i + 1
+    handler.close()
+    stats = handler.stats
+    assert stats.output_errors == 0 and stats.dropped == 6 and stats.emitted == 6
+    assert "lclog:" not in capsys.readouterr().err
