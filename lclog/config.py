@@ -73,10 +73,13 @@ _MOVED = {
 }
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
+def _format_errors(exc: ValidationError, source: str, from_env: frozenset[str] = frozenset()) -> str:
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        top = str(err["loc"][0]) if err["loc"] else ""
+        if top in from_env:  # set by an env var, not by the file: say which one to fix
+            field = f"{field} (from the env var {ENV_PREFIX}{top.upper()})"
         message = err["msg"].removeprefix("Value error, ")
         hint = _MOVED.get(field) or _HINTS.get(err["type"])
         lines.append(f"{field}: {message}" + (f" ({hint})" if hint else ""))
@@ -172,8 +175,10 @@ def load_config(
     elif source is not None:
         path = Path(source)
         data, label = _read_file(path), str(path)
-    data.update(_env_overrides(dict(os.environ)))
+    env = _env_overrides(dict(os.environ))
+    data.update(env)
     data.update(overrides)
+    from_env = frozenset(env) - frozenset(overrides)
     try:
         data = _expand_env(data, "")
     except ConfigError as exc:
@@ -181,7 +186,7 @@ def load_config(
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, label)) from None
+        raise ConfigError(_format_errors(exc, label, from_env)) from None
     # Rules compile and processors import at load time, so a bad config fails here.
     try:
         shared_redactor(settings.redaction)  # compiles the rules (once); a bad pattern raises here

@@ -123,6 +123,15 @@ class RedactionSettings(_Model):
     allow: AllowSettings = AllowSettings()
     fields: dict[str, Literal["mask", "hash", "partial", "drop", "keep"]] = {}
 
+    def hashes(self) -> bool:
+        """True when some value is replaced by a keyed hash (`mode: hash` anywhere)."""
+        return self.enabled and (
+            self.mode == "hash"
+            or "hash" in self.modes.values()
+            or "hash" in self.fields.values()
+            or any(p.mode == "hash" for p in self.patterns)
+        )
+
 
 _IMPORT_PATH = r"[\w.]+:[\w.]+"
 

@@ -21,6 +21,7 @@ def test_defaults_are_safe():
 def test_every_example_config_loads_and_builds_a_handler(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # file outputs land in a temp dir
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/never-called")
+    monkeypatch.setenv("LCLOG_HASH_KEY", "example-secret")  # what config/elk.yaml asks for
     settings = load_config(path)
     with LoggingCallbackHandler(settings) as handler:
         RunnableLambda(lambda x: x).invoke("mail bob@corp.io", config={"callbacks": [handler]})
@@ -125,3 +126,14 @@ def test_overrides_on_loaded_settings_are_validated_too():
     assert load_config(settings, content="none").service == "a"
     with pytest.raises(ConfigError, match="content: Input should be 'redacted' or 'none'"):
         LoggingCallbackHandler(settings, content="everything")
+
+
+def test_a_bad_env_var_is_named_in_the_error(monkeypatch):
+    monkeypatch.setenv("LCLOG_LEVEL", "verbose")
+    with pytest.raises(ConfigError) as info:
+        load_config()
+    assert "level (from the env var LCLOG_LEVEL): Input should be" in str(info.value)
+    monkeypatch.delenv("LCLOG_LEVEL")
+    with pytest.raises(ConfigError) as info:
+        load_config({"level": "verbose"})  # from the config itself: no env var to blame
+    assert "env var" not in str(info.value)

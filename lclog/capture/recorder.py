@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -29,10 +30,15 @@ from lclog.outputs.base import Item, Output
 from lclog.outputs.registry import acquire_outputs, release_output
 from lclog.pipeline.layouts import schema_processor
 from lclog.pipeline.processors import Pipeline, Processor, import_processor
-from lclog.redact.redactor import shared_redactor
+from lclog.redact.redactor import random_hash_key_warning, shared_redactor
 from lclog.settings import Settings
 
-__all__ = ["Recorder"]
+__all__ = ["RandomHashKeyWarning", "Recorder"]
+
+
+class RandomHashKeyWarning(UserWarning):
+    """Hash mode without a key: hashes do not correlate across processes."""
+
 
 _NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
 # Runs reported orphaned that are remembered, so a late end is logged as the run it is.
@@ -58,6 +64,9 @@ class Recorder:
         s = self.settings = settings
         self.stats = Counters()
         self.redactor = shared_redactor(s.redaction)  # compiled once, when the config was loaded
+        warning = random_hash_key_warning(s.redaction)
+        if warning:
+            warnings.warn(f"lclog: {warning}", RandomHashKeyWarning, stacklevel=3)
         chain = [import_processor(p) for p in s.processors] + list(processors)
         self.pipeline = Pipeline(self.redactor, chain, self.stats, schema=schema_processor(s.schema_))
         self._span_ids = span_ids_getter()

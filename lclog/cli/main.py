@@ -133,10 +133,14 @@ def _stats(args: argparse.Namespace) -> int:
 def _check_config(args: argparse.Namespace) -> int:
     from lclog.config import load_config
     from lclog.pipeline.layouts import schema_processor
+    from lclog.redact.redactor import random_hash_key_warning
 
     # Validates every field, compiles the redaction rules and imports processors and targets.
     settings = load_config(args.path)
     schema_processor(settings.schema_)
+    warning = random_hash_key_warning(settings.redaction)
+    if warning:
+        print(f"{args.path}: warning: {warning}", file=sys.stderr)
     print(f"{args.path}: ok (service={settings.service}, outputs={len(settings.outputs)})")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import hmac
@@ -29,7 +30,7 @@ from lclog.redact.rules import (
 )
 from lclog.settings import RedactionSettings
 
-__all__ = ["Finding", "Redactor", "shared_redactor"]
+__all__ = ["Finding", "Redactor", "random_hash_key_warning", "shared_redactor"]
 
 _ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
 _NO_MATCH = -1
@@ -54,15 +55,26 @@ class Finding:
     preview: str
 
 
-def _compile(pattern: str, what: str) -> Any:
+def _pattern_problem(pattern: str) -> str | None:
+    """Why RE2 cannot use a pattern, with the fix; None when it compiles and matches something."""
     try:
-        return compile_pattern(pattern)
+        compiled = compile_pattern(pattern)
     except re2.error as exc:
-        raise ConfigError(
-            f"invalid lclog config: {what}: RE2 cannot compile {pattern!r} ({exc}). Patterns run "
-            "in linear time, so backreferences and lookaround are not supported; rewrite the "
-            "pattern without them"
-        ) from None
+        reason = exc.args[0] if exc.args else exc
+        reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        if "escape sequence: \\" in reason and reason.rstrip()[-1:].isdigit():
+            fix = "backreferences (\\1) are not supported, since patterns run in linear time"
+        elif "perl operator: (?=" in reason or "perl operator: (?!" in reason or "(?<" in reason:
+            fix = "lookaround ((?=, (?!, (?<=, (?<!) is not supported, since patterns run in linear time"
+        else:
+            fix = "fix the pattern's syntax (RE2 syntax, as in Go and Rust)"
+        return f"RE2 cannot compile `{pattern}`: {reason}; {fix}"
+    if _matches_empty(compiled):
+        return (
+            f"`{pattern}` matches the empty string (somewhere in a text, e.g. at a word boundary); "
+            "make it match at least one character"
+        )
+    return None
 
 
 # Between a key and its value: `=`, `:`, Go's `:=`, Make's `::=`, `:::=` and `?=`, `+=`, PHP's
@@ -125,6 +137,7 @@ class Redactor:
         key = settings.hash_key or os.environ.get(settings.hash_key_env)
         # Without a configured key, hashes correlate within this process only.
         self._hash_key = (key or secrets.token_hex(32)).encode()
+        self.hash_key_is_random = key is None
         removed = {normalize_key(k) for k in settings.remove_keys}
         keys = [k for k in (*DEFAULT_KEYS, *settings.keys) if normalize_key(k) not in removed]
         self._keys: dict[str, str] = {}
@@ -133,14 +146,32 @@ class Redactor:
         self._key_suffixes = tuple(sorted(self._keys, key=len, reverse=True))
         self._field_rules = dict(settings.fields)
 
-        unknown = set(settings.disable) | set(settings.modes)
+        # Every problem at once, each under its own key, so one edit fixes them all.
+        problems: list[str] = []
         known = {r.name for r in BUILTIN_RULES} | {"key_value"}
-        if unknown - known:
-            bad = sorted(unknown - known)[0]
-            raise ConfigError(
-                f"invalid lclog config: redaction: unknown rule {bad!r}; built-in rules are "
-                + ", ".join(sorted(known))
-            )
+        custom_names = {p.name for p in settings.patterns}
+
+        def unknown(name: str) -> str:
+            close = difflib.get_close_matches(name, sorted(known | custom_names), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            return f"unknown rule {name!r}; {hint}built-in rules are {', '.join(sorted(known))}"
+
+        for i, name in enumerate(settings.disable):
+            if name not in known:
+                problems.append(f"redaction.disable[{i}]: {unknown(name)}")
+        for name in settings.modes:
+            if name not in known and name not in custom_names:
+                problems.append(f"redaction.modes.{name}: {unknown(name)}")
+        for p in settings.patterns:
+            problem = _pattern_problem(p.regex)
+            if problem:
+                problems.append(f"redaction.patterns.{p.name}: {problem}")
+        for i, allowed in enumerate(settings.allow.patterns):
+            problem = _pattern_problem(allowed)
+            if problem:
+                problems.append(f"redaction.allow.patterns[{i}]: {problem}")
+        if problems:
+            raise ConfigError("invalid lclog config:\n  " + "\n  ".join(problems))
         rules: list[Rule] = []
         for rule in (*BUILTIN_RULES, *(_key_value_rules(keys) if keys else ())):
             if rule.name in settings.disable:
@@ -150,18 +181,8 @@ class Redactor:
         self.rules: tuple[Rule, ...] = (*custom, *rules)
         self._modes = {r.name: settings.modes.get(r.name, r.mode or self.default_mode) for r in self.rules}
 
-        for p in settings.patterns:
-            compiled = _compile(p.regex, f"redaction.patterns.{p.name}")
-            if _matches_empty(compiled):
-                raise ConfigError(
-                    f"invalid lclog config: redaction.patterns.{p.name}: the pattern matches the "
-                    "empty string (somewhere in a text, e.g. at a word boundary); make it match at "
-                    "least one character"
-                )
         self._allow_values = frozenset(settings.allow.values)
-        self._allow = [
-            _compile(p, f"redaction.allow.patterns[{i}]") for i, p in enumerate(settings.allow.patterns)
-        ]
+        self._allow = [compile_pattern(p) for p in settings.allow.patterns]
 
         patterns = [*KEEP_PATTERNS, *(r.pattern for r in self.rules)]
         groups = [0] * len(KEEP_PATTERNS) + [r.group for r in self.rules]
@@ -435,3 +456,14 @@ def shared_redactor(settings: RedactionSettings) -> Redactor:
     """The Redactor for these settings, compiled once per process: `load_config` checks the rules
     with it and every handler built from the same settings uses it (one hash key between them)."""
     return _shared(settings.model_dump_json(), os.environ.get(settings.hash_key_env))
+
+
+def random_hash_key_warning(settings: RedactionSettings) -> str | None:
+    """What to tell a user whose hashes will not match across processes, or None."""
+    if not settings.hashes() or settings.hash_key or os.environ.get(settings.hash_key_env):
+        return None
+    return (
+        f"redaction hashes values, but neither redaction.hash_key nor ${settings.hash_key_env} is "
+        "set: each process draws a random key, so the same value hashes differently after a "
+        f"restart and in every worker; set {settings.hash_key_env} (the same secret everywhere)"
+    )

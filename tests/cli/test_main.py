@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -98,3 +99,17 @@ def test_command_line_tools_start_without_langchain(argv, stdin, allowed):
     )
     loaded = set(orjson.loads(done.stderr.strip().splitlines()[-1]))
     assert loaded <= allowed, f"{argv} loaded {sorted(loaded - allowed)}"
+
+
+def test_check_config_warns_when_hashes_will_not_match_across_processes(tmp_path, monkeypatch):
+    monkeypatch.delenv("LCLOG_HASH_KEY", raising=False)
+    path = tmp_path / "hash.yaml"
+    path.write_text("redaction:\n  modes: {email: hash}\n")
+    done = run("check-config", str(path))
+    assert done.returncode == 0 and "ok" in done.stdout
+    assert "warning:" in done.stderr and "LCLOG_HASH_KEY" in done.stderr
+    keyed = subprocess.run(
+        [sys.executable, "-m", "lclog", "check-config", str(path)],
+        capture_output=True, text=True, env={**os.environ, "LCLOG_HASH_KEY": "shared-secret"},
+    )  # fmt: skip
+    assert keyed.returncode == 0 and "warning" not in keyed.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import string
 import uuid
+import warnings
 from typing import Any
 from urllib.parse import quote
 
@@ -374,9 +375,10 @@ def test_fails_closed_when_a_rule_raises(monkeypatch):
 @pytest.mark.parametrize(
     ("regex", "reason"),
     [
-        (r"(a+)\1", "backreferences and lookaround"),
-        (r"foo(?=bar)", "backreferences and lookaround"),
-        (r"(unclosed", "RE2 cannot compile"),
+        (r"(a+)\1", "cannot compile `(a+)\\1`: invalid escape sequence: \\1; backreferences"),
+        (r"foo(?=bar)", "invalid perl operator: (?=; lookaround"),
+        (r"(unclosed", "missing ): (unclosed; fix the pattern's syntax"),
+        (r"EMP-[0-9", "missing ]: [0-9; fix the pattern's syntax"),
         (r"a*", "matches the empty string"),
         (r"\b", "matches the empty string"),
         (r"(?m)x?$", "matches the empty string"),
@@ -386,12 +388,36 @@ def test_fails_closed_when_a_rule_raises(monkeypatch):
 def test_bad_custom_patterns_fail_at_load_naming_the_rule(regex, reason):
     with pytest.raises(ConfigError) as info:
         load_config({"redaction": {"patterns": [{"name": "my_rule", "regex": regex}]}})
-    assert "redaction" in str(info.value) and "my_rule" in str(info.value) and reason in str(info.value)
+    message = str(info.value)
+    assert "redaction.patterns.my_rule: " in message and reason in message
+    assert "b'" not in message and "\\\\" not in message  # no bytes repr, no doubled backslashes
 
 
 def test_unknown_rule_names_fail_at_load():
-    with pytest.raises(ConfigError, match="unknown rule 'emial'"):
+    with pytest.raises(
+        ConfigError, match=r"redaction.disable\[0\]: unknown rule 'emial'; did you mean 'email'\?"
+    ):
         load_config({"redaction": {"disable": ["emial"]}})
+
+
+def test_every_bad_rule_is_reported_at_once_under_its_own_key():
+    redaction = {
+        "disable": ["email", "phnoe"],
+        "modes": {"ipv5": "hash"},
+        "patterns": [{"name": "a", "regex": "(x)\\1"}, {"name": "b", "regex": "EMP-[0-9"}],
+        "allow": {"patterns": ["(?!x)"]},
+    }
+    with pytest.raises(ConfigError) as info:
+        load_config({"redaction": redaction})
+    lines = str(info.value).splitlines()[1:]
+    keys = [line.strip().split(": ", 1)[0] for line in lines]
+    assert keys == [
+        "redaction.disable[1]",
+        "redaction.modes.ipv5",
+        "redaction.patterns.a",
+        "redaction.patterns.b",
+        "redaction.allow.patterns[0]",
+    ]
 
 
 def test_catastrophic_pattern_runs_in_linear_time_on_a_hostile_prompt():
@@ -483,3 +509,15 @@ def test_no_secret_survives_any_hook_field_end_to_end(case, field):
     blob = b"".join(memory.lines).decode("utf-8")
     assert memory.events
     assert secret not in blob and orjson.dumps(secret).decode()[1:-1] not in blob, (kind, field)
+
+
+def test_hash_mode_without_a_key_warns_once_at_the_handler(monkeypatch):
+    from lclog.capture.recorder import RandomHashKeyWarning
+
+    monkeypatch.delenv("LCLOG_HASH_KEY", raising=False)
+    with pytest.warns(RandomHashKeyWarning, match="LCLOG_HASH_KEY"):
+        LoggingCallbackHandler({"redaction": {"mode": "hash"}}, outputs=[]).close()
+    monkeypatch.setenv("LCLOG_HASH_KEY", "k")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LoggingCallbackHandler({"redaction": {"mode": "hash"}}, outputs=[]).close()
