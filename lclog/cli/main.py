@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -57,28 +59,70 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# Into a pipe or a file, text is redacted in blocks of about this many bytes: one search over a
+# block instead of one per line (and a PEM key spread over lines is caught whole).
+_REDACT_BLOCK = 1 << 20
+_JSON_LINE = re.compile(rb"^[ \t]*[\[{]", re.M)
+
+
 def _redact(args: argparse.Namespace) -> int:
     from lclog.config import load_config
-    from lclog.redact.redactor import Redactor
+    from lclog.redact.redactor import shared_redactor
 
     settings = load_config(args.config)
-    redactor = Redactor(settings.redaction)
-    for raw in sys.stdin:
-        line = raw.rstrip("\n")
-        if args.explain:
-            for f in redactor.explain(line):
-                print(f"{f.rule}\t{f.start}-{f.end}\t{f.preview}")
-            continue
-        try:
-            value = orjson.loads(line) if line.lstrip().startswith(("{", "[")) else None
-        except orjson.JSONDecodeError:
-            value = None
+    redactor = shared_redactor(settings.redaction)  # compiled once, by load_config's check
+    out = sys.stdout.buffer
+
+    def text(data: bytes) -> bytes:
+        redacted = redactor.redact_text(data.decode("utf-8", "surrogateescape"))
+        return redacted.encode("utf-8", "surrogateescape")
+
+    def line_of(raw: bytes) -> bytes:
+        line = raw.rstrip(b"\r\n")
+        value = _json_or_none(line) if _JSON_LINE.match(line) else None
         if value is not None:
-            sys.stdout.buffer.write(orjson.dumps(redactor.redact_value(value)) + b"\n")
-            sys.stdout.flush()
+            return orjson.dumps(redactor.redact_value(value)) + b"\n"
+        return text(line) + b"\n"
+
+    if args.explain or sys.stdout.isatty():
+        # Line by line, each flushed: `tail -f app.log | lclog redact` shows lines as they come.
+        for raw in sys.stdin.buffer:
+            if args.explain:
+                line = raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
+                for f in redactor.explain(line):
+                    out.write(f"{f.rule}\t{f.start}-{f.end}\t{f.preview}\n".encode())
+            else:
+                out.write(line_of(raw))
+            out.flush()
+        return 0
+    # Into a pipe or a file: whole blocks of text at once, JSON lines one by one, in order.
+    pending = b""
+    while True:
+        chunk = sys.stdin.buffer.read1(_REDACT_BLOCK) if hasattr(sys.stdin.buffer, "read1") else b""
+        if not chunk:
+            break
+        pending += chunk
+        cut = pending.rfind(b"\n") + 1
+        if cut == 0 and len(pending) < 16 * _REDACT_BLOCK:
+            continue  # no whole line yet
+        block, pending = (pending[:cut], pending[cut:]) if cut else (pending, b"")
+        maybe_json = b"{" in block or b"[" in block  # a quick look before the exact one
+        if not maybe_json or _JSON_LINE.search(block) is None:
+            out.write(text(block))
         else:
-            print(redactor.redact_text(line), flush=True)
+            for raw in block.splitlines(keepends=True):
+                out.write(line_of(raw))
+    if pending:
+        out.write(line_of(pending))
+    out.flush()
     return 0
+
+
+def _json_or_none(line: str) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _pretty(args: argparse.Namespace) -> int:

@@ -113,3 +113,19 @@ def test_check_config_warns_when_hashes_will_not_match_across_processes(tmp_path
         capture_output=True, text=True, env={**os.environ, "LCLOG_HASH_KEY": "shared-secret"},
     )  # fmt: skip
     assert keyed.returncode == 0 and "warning" not in keyed.stderr
+
+
+def test_redact_into_a_pipe_keeps_line_order_and_catches_a_key_spread_over_lines():
+    lines = [f"line {i} mail jane{i}@corp.io" for i in range(5000)]
+    lines[1000] = '{"token": "abc123def456", "n": 1}'  # JSON in the middle of text
+    lines[3000:3000] = [
+        "-----BEGIN PRIVATE KEY-----",
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+        "-----END PRIVATE KEY-----",
+    ]
+    proc = run("redact", stdin="\n".join(lines) + "\n")  # stdout is a pipe: redacted in blocks
+    out = proc.stdout.splitlines()
+    assert len(out) == len(lines) - 2  # the key's three lines became one marker line
+    assert out[0] == "line 0 mail [REDACTED:email]" and out[-1] == "line 4999 mail [REDACTED:email]"
+    assert out[1000] == '{"token":"[REDACTED:token]","n":1}'
+    assert "[REDACTED:private_key]" in out[3000] and "MIIE" not in proc.stdout
