@@ -118,7 +118,7 @@ def _redact(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json_or_none(line: str) -> Any:
+def _json_or_none(line: str | bytes) -> Any:
     try:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
