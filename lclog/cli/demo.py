@@ -129,8 +129,20 @@ def _loop_agent(model: FakeToolChatModel, tools: list[Any], handle_tool_errors: 
     return RunnableLambda(run, name="agent")
 
 
-def run_demo(callbacks: list[BaseCallbackHandler], say: Callable[[str], None] = print) -> None:
-    """Runs every workload with callbacks; `say` prints a heading before each."""
+def agent_kind() -> str:
+    """Which agent the demo runs here, and the run path its failing tool shows."""
+    try:
+        import langgraph.graph  # noqa: F401  (present or not decides the agent)
+    except ImportError:
+        return "a plain tool loop, since langgraph is not installed: path agent > lookup_order"
+    return "a LangGraph graph: path agent > tools > lookup_order"
+
+
+def run_demo(
+    callbacks: list[BaseCallbackHandler], say: Callable[[str], None] = print, notify_note: str = ""
+) -> None:
+    """Runs every workload with callbacks; `say` prints a heading before each (`notify_note`
+    tells where the failing tool's notification goes)."""
     config: RunnableConfig = {"callbacks": callbacks, "metadata": {"demo": "lclog"}}
 
     say("1. prompt | chat model | parser (the prompt carries an email and an API key)")
@@ -161,7 +173,7 @@ def run_demo(callbacks: list[BaseCallbackHandler], say: Callable[[str], None] = 
     )
     rag.invoke("What does lclog write?", config=config)
 
-    say("4. a tool-calling agent (the lookup_order tool fails on purpose)")
+    say(f"4. a tool-calling agent, {agent_kind()} (lookup_order fails on purpose{notify_note})")
     agent = build_agent(FakeToolChatModel(messages=agent_messages()))
     agent.invoke({"messages": [HumanMessage("Weather in Paris, and where is order A-1001?")]}, config=config)
 

@@ -39,13 +39,21 @@ def _demo(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"outputs": outputs})
     handler = LoggingCallbackHandler(settings)
 
+    # The demo's own notify setup sends the failure the agent recovers from; a config notifies
+    # recovered failures only with `recovered: true`, so say which one runs.
+    note = (
+        "; notified on stderr by the demo's own setup: a log target with recovered: true"
+        if not args.config
+        else "; notified as your config's notify section says (recovered failures need recovered: true)"
+    )
+
     def say(text: str) -> None:
         handler.flush()
         if fmt == "pretty":
             print(f"\n== {text}", flush=True)
 
     try:
-        run_demo([handler], say=say)
+        run_demo([handler], say=say, notify_note=note)
     finally:
         handler.close()
     if any(getattr(output, "broken", False) for output in handler.outputs):
