@@ -10,7 +10,19 @@ from typing import IO, Any
 
 import orjson
 
+from lclog.events import fields
+
 __all__ = ["follow", "normalize", "parse"]
+
+
+def _decoded(value: Any) -> Any:
+    """Content a layout wrote as a JSON string, as the data it was."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
 
 
 def _ecs(e: dict[str, Any]) -> dict[str, Any]:
@@ -19,6 +31,9 @@ def _ecs(e: dict[str, Any]) -> dict[str, Any]:
     usage = gen_ai.get("usage")
     duration = (e.get("event") or {}).get("duration")
     out = dict(lclog)
+    for key in fields.LCLOG_JSON:
+        if key in out:
+            out[key] = _decoded(out[key])
     out.update(
         timestamp=e.get("@timestamp"),
         level=e.get("log.level"),
@@ -29,6 +44,9 @@ def _ecs(e: dict[str, Any]) -> dict[str, Any]:
         model=(gen_ai.get("response") or {}).get("model") or (gen_ai.get("request") or {}).get("model"),
         usage=usage,
         error=e.get("error"),
+        inputs=_decoded((gen_ai.get("input") or {}).get("messages")),
+        outputs=_decoded((gen_ai.get("output") or {}).get("messages")),
+        tags=e.get("tags"),
     )
     return out
 
@@ -36,6 +54,9 @@ def _ecs(e: dict[str, Any]) -> dict[str, Any]:
 def _otel(e: dict[str, Any]) -> dict[str, Any]:
     attrs = e.get("attributes") or {}
     out = {k[6:]: v for k, v in attrs.items() if k.startswith("lclog.")}
+    for key in fields.LCLOG_JSON:
+        if key in out:
+            out[key] = _decoded(out[key])
     usage = {
         k: attrs[f"gen_ai.usage.{k}"]
         for k in ("input_tokens", "output_tokens")
@@ -52,6 +73,8 @@ def _otel(e: dict[str, Any]) -> dict[str, Any]:
         error={"type": attrs["error.type"], "message": attrs.get("exception.message")}
         if "error.type" in attrs
         else None,
+        inputs=_decoded(attrs.get("gen_ai.input.messages")),
+        outputs=_decoded(attrs.get("gen_ai.output.messages")),
     )
     return out
 

@@ -135,10 +135,11 @@ def _json_or_none(line: str | bytes) -> Any:
 
 def _pretty(args: argparse.Namespace) -> int:
     from lclog.cli.lines import follow, open_inputs, parse
-    from lclog.outputs.pretty import render_pretty
+    from lclog.outputs.pretty import render_pretty, terminal_width
 
     color = sys.stdout.isatty() if args.color is None else args.color
     out = sys.stdout
+    width = terminal_width(out)  # lines fit a terminal; files and pipes get them whole
     for _, stream in open_inputs([args.file] if args.file else []):
         lines = follow(stream) if args.follow else stream
         trace = None
@@ -150,7 +151,7 @@ def _pretty(args: argparse.Namespace) -> int:
             if event.get("trace_id") != trace:
                 trace = event.get("trace_id")
                 out.write(f"\n── trace {trace}\n")
-            out.write(render_pretty(event, color=color) + "\n")
+            out.write(render_pretty(event, color=color, width=width) + "\n")
             if args.follow:
                 out.flush()
     return 0

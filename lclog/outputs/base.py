@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from lclog.outputs.pretty import render_pretty
+from lclog.outputs.pretty import render_pretty, terminal_width
 
 __all__ = ["FileOutput", "Item", "MemoryOutput", "Output", "ReaderGone", "StreamOutput"]
 
@@ -79,7 +79,8 @@ class StreamOutput(Output):
         try:
             if self._format == "pretty":
                 color = self._color if self._color is not None else _isatty(stream)
-                stream.write("".join([render_pretty(ev, color=color) + "\n" for ev, _ in items]))
+                width = terminal_width(stream)
+                stream.write("".join([render_pretty(ev, color=color, width=width) + "\n" for ev, _ in items]))
                 return
             data = b"".join([line for _, line in items])
             buffer = getattr(stream, "buffer", None)

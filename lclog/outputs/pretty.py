@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
 import orjson
 
-__all__ = ["render_pretty"]
+__all__ = ["render_pretty", "terminal_width"]
 
 _COLORS = {"start": "\x1b[36m", "end": "\x1b[32m", "error": "\x1b[31m", "other": "\x1b[35m"}
 _DIM, _RESET = "\x1b[2m", "\x1b[0m"
@@ -31,12 +32,16 @@ def _preview(value: Any) -> str:
     return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
 
 
-def render_pretty(event: dict[str, Any], *, color: bool = False) -> str:
-    """Returns event as one line (no newline inside): time, event, name, timing, usage, content."""
+def render_pretty(event: dict[str, Any], *, color: bool = False, width: int | None = None) -> str:
+    """Returns event as one line (no newline inside): time, event, name, LangGraph node and step,
+    timing, usage, content; cut to `width` columns when given (a terminal's width)."""
     name = str(event.get("event", "?"))
     phase = name.rsplit(".", 1)[-1] if "." in name else "other"
     indent = "  " * min(int(event.get("depth") or 0), 20)
     parts = [f"{indent}{name:<18}", _safe(str(event.get("name") or ""))]
+    if event.get("node") is not None:  # a graph's nodes often share names with their runs
+        step = event.get("step")
+        parts.append(_safe(f"[{event['node']}" + (f":{step}]" if step is not None else "]")))
     if event.get("model"):
         parts.append(f"model={_safe(str(event['model']))}")
     if event.get("duration_ms") is not None:
@@ -54,6 +59,16 @@ def render_pretty(event: dict[str, Any], *, color: bool = False) -> str:
             parts.append(f"{key[0:3]}={_preview(event[key])}")
     ts = str(event.get("timestamp") or "")[11:23]
     line = " ".join(p for p in parts if p)
+    if width is not None and len(ts) + 1 + len(line) > width:
+        line = line[: max(0, width - len(ts) - 2)] + "…"
     if not color:
         return f"{ts} {line}"
     return f"{_DIM}{ts}{_RESET} {_COLORS.get(phase, _COLORS['other'])}{line}{_RESET}"
+
+
+def terminal_width(stream: Any) -> int | None:
+    """The width of the terminal a stream writes to, or None when it is not a terminal."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else None
+    except (AttributeError, OSError, ValueError):
+        return None
