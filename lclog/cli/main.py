@@ -116,7 +116,7 @@ def _redact(args: argparse.Namespace) -> int:
         block, pending = (pending[:cut], pending[cut:]) if cut else (pending, b"")
         maybe_json = b"{" in block or b"[" in block  # a quick look before the exact one
         if not maybe_json or _JSON_LINE.search(block) is None:
-            out.write(text(block))
+            out.write(redactor.redact_bytes(block))
         else:
             for raw in block.splitlines(keepends=True):
                 out.write(line_of(raw))

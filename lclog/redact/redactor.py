@@ -261,23 +261,8 @@ class Redactor:
         if cached is not None:
             return cached
         try:
-            data = text.encode("utf-8", "surrogatepass")
-            out: list[bytes] = []
-            last = 0
-            masks, n_keep = self._masks, self._n_keep
-            for s, e, index in self._scan(data):
-                out.append(data[last:s])
-                mask = masks[index]
-                if mask is None:
-                    secret = data[s:e].decode("utf-8", "surrogatepass")
-                    mask = self._replacement(self.rules[index - n_keep].name, secret).encode()
-                out.append(mask)
-                last = e
-            if not out:
-                result = text
-            else:
-                out.append(data[last:])
-                result = b"".join(out).decode("utf-8", "surrogatepass")
+            redacted = self._redacted(text.encode("utf-8", "surrogatepass"), "surrogatepass")
+            result = text if redacted is None else redacted.decode("utf-8", "surrogatepass")
         except Exception:
             result = "[REDACTED:redaction_failed]"
         if len(text) <= _CACHE_MAX_CHARS:
@@ -285,6 +270,35 @@ class Redactor:
                 self._cache.clear()
             self._cache[text] = result
         return result
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """`redact_text` for UTF-8 bytes (text that is not valid UTF-8 included), without decoding
+        them first; fails closed to a marker."""
+        if not self.enabled:
+            return data
+        try:
+            redacted = self._redacted(data, "replace")
+        except Exception:
+            return b"[REDACTED:redaction_failed]"
+        return data if redacted is None else redacted
+
+    def _redacted(self, data: bytes, errors: str) -> bytes | None:
+        """data with every secret replaced, or None when it holds none."""
+        out: list[bytes] = []
+        last = 0
+        masks, n_keep = self._masks, self._n_keep
+        for s, e, index in self._scan(data):
+            out.append(data[last:s])
+            mask = masks[index]
+            if mask is None:
+                secret = data[s:e].decode("utf-8", errors)
+                mask = self._replacement(self.rules[index - n_keep].name, secret).encode()
+            out.append(mask)
+            last = e
+        if not out:
+            return None
+        out.append(data[last:])
+        return b"".join(out)
 
     def explain(self, text: str) -> list[Finding]:
         """Lists which rule matched where (character offsets), with masked previews."""

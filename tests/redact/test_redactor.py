@@ -521,3 +521,10 @@ def test_hash_mode_without_a_key_warns_once_at_the_handler(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LoggingCallbackHandler({"redaction": {"mode": "hash"}}, outputs=[]).close()
+
+
+def test_redact_bytes_matches_redact_text_and_keeps_bytes_that_are_not_utf8():
+    text = "mail bob@corp.io, key sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1\nnext line 4111 1111 1111 1111"
+    assert REDACTOR.redact_bytes(text.encode()) == REDACTOR.redact_text(text).encode()
+    raw = b"\xff\xfe broken bytes, then bob@corp.io \xc3"
+    assert REDACTOR.redact_bytes(raw) == b"\xff\xfe broken bytes, then [REDACTED:email] \xc3"
