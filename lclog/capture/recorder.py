@@ -251,6 +251,8 @@ class Recorder:
     def _ending(self, run_type: str, run_id: UUID, parent_run_id: UUID | None) -> Run | None:
         """The run ending: open, reported orphaned (then `late`), or a stub of ids; None when a
         twin handler logs it."""
+        if run_id is None:  # LangChain always passes one; a caller that does not gets no event
+            raise TypeError("a run end without run_id")
         if self._skipped and run_id in self._skipped:
             self._skipped.discard(run_id)
             return None
@@ -278,8 +280,6 @@ class Recorder:
     ) -> None:
         """A run's end; `response` (an LLMResult) gives a model run's usage and finish reason."""
         end_ns = time.monotonic_ns()
-        if run_id is None:
-            raise TypeError("a run end without run_id")
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
@@ -299,8 +299,6 @@ class Recorder:
         extra: dict[str, Any] | None = None,
     ) -> None:
         end_ns = time.monotonic_ns()
-        if run_id is None:
-            raise TypeError("a run error without run_id")
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
