@@ -7,7 +7,7 @@ from typing import Any
 from lclog.events.build import MAX_NAME, NAME_LIMITS
 from lclog.events.serialize import to_jsonable, truncate
 
-__all__ = ["PARAMS", "model_of", "name_of", "tool_name_of"]
+__all__ = ["PARAMS", "model_of", "model_run", "name_of", "tool_name_of"]
 
 # Invocation parameters worth logging; the rest (headers, keys, clients) never are.
 PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
@@ -42,6 +42,25 @@ def model_of(
         if isinstance(kwargs.get(key), str):
             return kwargs[key]
     return None
+
+
+def model_run(
+    serialized: dict[str, Any] | None, kwargs: dict[str, Any], metadata: dict[str, Any] | None, run_type: str
+) -> tuple[str, dict[str, Any]]:
+    """An LLM or chat model run's name and what its start says of the model: `model`, `provider`
+    and the `params` worth logging (raw: the caller serializes them as content)."""
+    params = kwargs.get("invocation_params") or {}
+    meta = metadata or {}
+    extra: dict[str, Any] = {"model": model_of(serialized, params, meta)}
+    if meta.get("ls_provider"):
+        extra["provider"] = meta["ls_provider"]
+    chosen = {k: params[k] for k in PARAMS if params.get(k) is not None}
+    tools = params.get("tools")
+    if isinstance(tools, list):
+        chosen["tools"] = [tool_name_of(t) for t in tools[:64]]
+    if chosen:
+        extra["params"] = chosen
+    return name_of(serialized, kwargs, str(params.get("_type") or run_type)), extra
 
 
 def tool_name_of(tool: Any) -> str:

@@ -14,7 +14,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from lclog import _shutdown
 from lclog.capture import dispatch_fix
-from lclog.capture.arguments import PARAMS, model_of, name_of, tool_name_of
+from lclog.capture.arguments import model_run, name_of
 from lclog.capture.recorder import Recorder
 from lclog.config import Settings, load_config
 from lclog.counters import Counters
@@ -188,18 +188,9 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None,
         kwargs: dict[str, Any],
     ) -> None:
-        params = kwargs.get("invocation_params") or {}
-        meta = metadata or {}
-        extra: dict[str, Any] = {"model": model_of(serialized, params, meta)}
-        if meta.get("ls_provider"):
-            extra["provider"] = meta["ls_provider"]
-        chosen = {k: params[k] for k in PARAMS if params.get(k) is not None}
-        tools = params.get("tools")
-        if isinstance(tools, list):
-            chosen["tools"] = [tool_name_of(t) for t in tools[:64]]
-        if chosen:
-            extra["params"] = self._content_of(chosen)
-        name = name_of(serialized, kwargs, str(params.get("_type") or run_type))
+        name, extra = model_run(serialized, kwargs, metadata, run_type)
+        if "params" in extra:
+            extra["params"] = self._content_of(extra["params"])
         self._recorder.start(run_type, name, run_id, parent_run_id, tags, metadata, inputs, extra)
 
     def on_llm_start(

@@ -30,7 +30,8 @@ from lclog.outputs.base import Item, Output
 from lclog.outputs.registry import acquire_outputs, release_output
 from lclog.pipeline.layouts import schema_processor
 from lclog.pipeline.processors import Pipeline, Processor, import_processor
-from lclog.redact.redactor import random_hash_key_warning, shared_redactor
+from lclog.redact.checks import random_hash_key_warning
+from lclog.redact.redactor import shared_redactor
 from lclog.settings import Settings
 
 __all__ = ["RandomHashKeyWarning", "Recorder"]

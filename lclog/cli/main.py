@@ -186,7 +186,7 @@ def _stats(args: argparse.Namespace) -> int:
 def _check_config(args: argparse.Namespace) -> int:
     from lclog.config import load_config
     from lclog.pipeline.layouts import schema_processor
-    from lclog.redact.redactor import random_hash_key_warning
+    from lclog.redact.checks import random_hash_key_warning
 
     # Validates every field, compiles the redaction rules and imports processors and targets.
     settings = load_config(args.path)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,18 +17,18 @@ from lclog.errors import ConfigError
 from lclog.events import fields
 from lclog.events.serialize import DROP, KEEP
 from lclog.redact._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compile_pattern
+from lclog.redact.checks import settings_problems
+from lclog.redact.key_rules import key_value_rules
 from lclog.redact.rules import (
     BUILTIN_RULES,
     DEFAULT_KEYS,
     KEEP_PATTERNS,
-    QUOTE,
     Rule,
     normalize_key,
-    not_placeholder,
 )
 from lclog.settings import RedactionSettings
 
-__all__ = ["Finding", "Redactor", "random_hash_key_warning", "shared_redactor"]
+__all__ = ["Finding", "Redactor", "shared_redactor"]
 
 _ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
 _NO_MATCH = -1
@@ -55,78 +53,6 @@ class Finding:
     preview: str
 
 
-def _pattern_problem(pattern: str) -> str | None:
-    """Why RE2 cannot use a pattern, with the fix; None when it compiles and matches something."""
-    try:
-        compiled = compile_pattern(pattern)
-    except re2.error as exc:
-        reason = exc.args[0] if exc.args else exc
-        reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
-        if "escape sequence: \\" in reason and reason.rstrip()[-1:].isdigit():
-            fix = "backreferences (\\1) are not supported, since patterns run in linear time"
-        elif "perl operator: (?=" in reason or "perl operator: (?!" in reason or "(?<" in reason:
-            fix = "lookaround ((?=, (?!, (?<=, (?<!) is not supported, since patterns run in linear time"
-        else:
-            fix = "fix the pattern's syntax (RE2 syntax, as in Go and Rust)"
-        return f"RE2 cannot compile `{pattern}`: {reason}; {fix}"
-    if _matches_empty(compiled):
-        return (
-            f"`{pattern}` matches the empty string (somewhere in a text, e.g. at a word boundary); "
-            "make it match at least one character"
-        )
-    return None
-
-
-# Between a key and its value: `=`, `:`, Go's `:=`, Make's `::=`, `:::=` and `?=`, `+=`, PHP's
-# `.=`, `??=`, Ruby's and logstash's `=>`, also percent-encoded; or a type between a name and
-# `=` (`var token string = "..."`, `String token = "..."`).
-_ASSIGN = (
-    r"(?:[ \t]|%20)*(?::{1,3}=|[.?+]=|\?\?=|=>|[:=]|%3[ad])"
-    r"|[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]<>]{0,40}[ \t]*="
-)
-
-
-def _key_value_rules(keys: Iterable[str]) -> tuple[Rule, Rule]:
-    """A denylisted key's value in text: `key=value`, `key: value`, `"key": "value"`, `key := "value"`,
-    `<key>value</key>` (quotes escaped or percent-encoded too); and `("KEY", "value")`."""
-    alternatives = sorted(  # longest first, so that a longer key wins over its suffix
-        {"[-_ .]?".join(re2.escape(part) for part in _split_words(k)) for k in keys},
-        key=lambda name: (-len(name), name),
-    )
-    names = "|".join(alternatives)
-    value = (
-        r"(?:\"((?:[^\"\\\n]|\\.)+)\"|'((?:[^'\\\n]|\\.)+)'|`([^`\n]+)`"  # quoted
-        # quotes escaped once or more: JSON inside a JSON string ({\"password\": \"...\"})
-        r"|\\+\"((?:[^\"\\\n]|\\+[^\"\\\n])+)\\+\"|\\+'((?:[^'\\\n]|\\+[^'\\\n])+)\\+'"
-        # unquoted, or after a quote that never closes
-        rf"|(?:{QUOTE}|%2[27])?((?:(?:bearer|basic|token|digest)\s+)?[^\s,;&\"'}}\[\])<>\\][^\s,;&\"'}}\])<>]*))"
-    )
-    what = "values of denylisted keys written inside text"
-    assigned = Rule(
-        "key_value",
-        rf"(?i)(?:{names})(?:(?:{QUOTE}|%2[27])?(?:{_ASSIGN})(?:[ \t]|%20)*|>\s*){value}",
-        f"{what} (query strings, also URL-encoded, headers, JSON, .env, source code, XML elements)",
-        validator=not_placeholder,
-        group=-1,
-    )
-    # A call's first two arguments: setProperty("API_TOKEN", "value"). A rule of its own, so that
-    # neither program carries the key names twice.
-    argument = Rule(
-        "key_value",
-        rf"(?i)\(\s*{QUOTE}[A-Za-z0-9_.-]{{0,40}}(?:{names}){QUOTE}[ \t]*,[ \t]*"
-        r"(?:\"([^\"\\\n]+)\"|'([^'\\\n]+)')",
-        f"{what} (call arguments)",
-        validator=not_placeholder,
-        group=-1,
-    )
-    return assigned, argument
-
-
-def _split_words(key: str) -> list[str]:
-    parts = [p for p in key.lower().replace("-", " ").replace("_", " ").split() if p]
-    return parts or [key.lower()]
-
-
 class Redactor:
     """Replaces secrets in strings and nested values by the configured rules; never raises."""
 
@@ -146,34 +72,11 @@ class Redactor:
         self._key_suffixes = tuple(sorted(self._keys, key=len, reverse=True))
         self._field_rules = dict(settings.fields)
 
-        # Every problem at once, each under its own key, so one edit fixes them all.
-        problems: list[str] = []
-        known = {r.name for r in BUILTIN_RULES} | {"key_value"}
-        custom_names = {p.name for p in settings.patterns}
-
-        def unknown(name: str) -> str:
-            close = difflib.get_close_matches(name, sorted(known | custom_names), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            return f"unknown rule {name!r}; {hint}built-in rules are {', '.join(sorted(known))}"
-
-        for i, name in enumerate(settings.disable):
-            if name not in known:
-                problems.append(f"redaction.disable[{i}]: {unknown(name)}")
-        for name in settings.modes:
-            if name not in known and name not in custom_names:
-                problems.append(f"redaction.modes.{name}: {unknown(name)}")
-        for p in settings.patterns:
-            problem = _pattern_problem(p.regex)
-            if problem:
-                problems.append(f"redaction.patterns.{p.name}: {problem}")
-        for i, allowed in enumerate(settings.allow.patterns):
-            problem = _pattern_problem(allowed)
-            if problem:
-                problems.append(f"redaction.allow.patterns[{i}]: {problem}")
-        if problems:
+        problems = settings_problems(settings)
+        if problems:  # every problem at once, each under its own key, so one edit fixes them all
             raise ConfigError("invalid lclog config:\n  " + "\n  ".join(problems))
         rules: list[Rule] = []
-        for rule in (*BUILTIN_RULES, *(_key_value_rules(keys) if keys else ())):
+        for rule in (*BUILTIN_RULES, *(key_value_rules(keys) if keys else ())):
             if rule.name in settings.disable:
                 continue
             rules.append(rule)
@@ -441,16 +344,6 @@ class Redactor:
 _MARKER = re.compile("|".join(KEEP_PATTERNS[:2]))
 
 
-# Whether an empty match is possible depends only on the characters either side (word, other,
-# line break, or the edge of the text): these pairs cover every case RE2's assertions tell apart.
-_SIDES = ("", "a", " ", "\n")
-_EMPTY_PROBES = [((a + b).encode(), len(a)) for a in _SIDES for b in _SIDES]
-
-
-def _matches_empty(regexp: Any) -> bool:
-    return any(regexp.Match(_ANCHOR_BOTH, probe, at, at)[0][0] != _NO_MATCH for probe, at in _EMPTY_PROBES)
-
-
 def _is_marker(text: str) -> bool:
     return text.startswith("[") and _MARKER.fullmatch(text) is not None
 
@@ -470,14 +363,3 @@ def shared_redactor(settings: RedactionSettings) -> Redactor:
     """The Redactor for these settings, compiled once per process: `load_config` checks the rules
     with it and every handler built from the same settings uses it (one hash key between them)."""
     return _shared(settings.model_dump_json(), os.environ.get(settings.hash_key_env))
-
-
-def random_hash_key_warning(settings: RedactionSettings) -> str | None:
-    """What to tell a user whose hashes will not match across processes, or None."""
-    if not settings.hashes() or settings.hash_key or os.environ.get(settings.hash_key_env):
-        return None
-    return (
-        f"redaction hashes values, but neither redaction.hash_key nor ${settings.hash_key_env} is "
-        "set: each process draws a random key, so the same value hashes differently after a "
-        f"restart and in every worker; set {settings.hash_key_env} (the same secret everywhere)"
-    )

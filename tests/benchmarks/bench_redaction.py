@@ -26,7 +26,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from lclog.redact.redactor import Redactor, _key_value_rules
+from lclog.redact.key_rules import key_value_rules
+from lclog.redact.redactor import Redactor
 from lclog.redact.rules import BUILTIN_RULES, DEFAULT_KEYS
 
 _PROSE = (
@@ -104,7 +105,7 @@ def make_text(size: int, dense: bool, seed: int = 7, distinct: bool = False) -> 
 
 def python_re_baseline() -> Callable[[str], str]:
     """The usual approach: every rule's pattern run one after another with Python's re."""
-    rules = [*BUILTIN_RULES, *_key_value_rules(DEFAULT_KEYS)]
+    rules = [*BUILTIN_RULES, *key_value_rules(DEFAULT_KEYS)]
     compiled = [(r.name, re.compile(r.pattern)) for r in rules]
 
     def redact(text: str) -> str:
