@@ -7,7 +7,7 @@ from typing import Any
 from lclog.events.build import MAX_NAME, NAME_LIMITS
 from lclog.events.serialize import to_jsonable, truncate
 
-__all__ = ["PARAMS", "model_of", "model_run", "name_of", "tool_name_of"]
+__all__ = ["MAX_NAME", "PARAMS", "model_of", "model_run", "name_of", "tool_name_of"]
 
 # Invocation parameters worth logging; the rest (headers, keys, clients) never are.
 PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
