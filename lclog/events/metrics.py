@@ -21,6 +21,7 @@ class RunStats:
     max_duration_ms: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
+    with_usage: int = 0  # ends that reported usage: without any, the token counts are unknown
 
     @property
     def mean_duration_ms(self) -> float:
@@ -72,6 +73,7 @@ class Metrics:
             if duration_ms > stats.max_duration_ms:
                 stats.max_duration_ms = duration_ms
             if usage:
+                stats.with_usage += 1
                 stats.input_tokens += usage.get("input_tokens") or 0
                 stats.output_tokens += usage.get("output_tokens") or 0
 
@@ -103,8 +105,8 @@ class Metrics:
                         str(t["errors"]),
                         f"{t['mean_duration_ms']:.1f}",
                         f"{t['max_duration_ms']:.1f}",
-                        str(t["input_tokens"]),
-                        str(t["output_tokens"]),
+                        str(t["input_tokens"]) if t["with_usage"] else "-",
+                        str(t["output_tokens"]) if t["with_usage"] else "-",
                     )
                 )
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

@@ -45,3 +45,12 @@ def test_thread_safe_counts():
         t.join()
     totals = m.snapshot()["chain"]["x"]
     assert totals["starts"] == totals["completions"] == 40_000
+
+
+def test_the_summary_shows_unknown_tokens_as_unknown():
+    m = Metrics()
+    m.ended("tool", "lookup", 1.0)
+    m.ended("chat_model", "m", 2.0, usage={"input_tokens": 5, "output_tokens": 1})
+    lines = {line.split()[1]: line.split() for line in m.summary().splitlines()[1:]}
+    assert lines["lookup"][-2:] == ["-", "-"] and lines["m"][-2:] == ["5", "1"]
+    assert m.snapshot()["tool"]["lookup"]["with_usage"] == 0
