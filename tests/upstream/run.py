@@ -36,6 +36,7 @@ class Suite:
     distribution: str  # the PyPI name of the release whose sdist holds the tests
     paths: tuple[str, ...]  # inside the unpacked sdist
     env: tuple[tuple[str, str], ...] = ()
+    args: tuple[str, ...] = ()  # the project's own pytest options (its Makefile's)
 
 
 SUITES = {
@@ -49,6 +50,7 @@ SUITES = {
             "tests/unit_tests/test_tools.py",
             "tests/unit_tests/test_retrievers.py",
         ),
+        args=("--disable-socket", "--allow-unix-socket"),  # as langchain-core's `make test`
     ),
     # Only the in-process checkpointers: NO_DOCKER leaves out Postgres and Redis.
     "langgraph": Suite(
@@ -139,12 +141,14 @@ def run_suite(name: str, workdir: Path, workers: str) -> list[str]:
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lclog-upstream-") as scratch:
         logs = Path(scratch)
-        env = os.environ | dict(suite.env) | {"LCLOG_UPSTREAM_DIR": scratch}
+        # As the projects run their own tests: no tracing to LangSmith from the environment.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGCHAIN_", "LANGSMITH_"))}
+        env = env | dict(suite.env) | {"LCLOG_UPSTREAM_DIR": scratch}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
         report = logs / "report.xml"
         print(f"== {suite.distribution} {folder.name.rsplit('-', 1)[1]}: {name} tests, lclog on")
         code = pytest(folder, ["-n", workers, "-p", "lclog_active", f"--junitxml={report}",
-                               *suite.paths], env)  # fmt: skip
+                               *suite.args, *suite.paths], env)  # fmt: skip
         if code not in (0, 1):
             return [f"{name}: pytest exited {code} (collection or usage error)"]
         failed = failures(report, folder)
@@ -155,7 +159,7 @@ def run_suite(name: str, workdir: Path, workers: str) -> list[str]:
         if unexpected:
             print(f"== {len(unexpected)} failed with lclog; running them again without it")
             plain = logs / "plain.xml"
-            pytest(folder, ["-p", "no:randomly", f"--junitxml={plain}", *unexpected], env)
+            pytest(folder, ["-p", "no:randomly", f"--junitxml={plain}", *suite.args, *unexpected], env)
             still = set(failures(plain, folder))
             for test in unexpected:
                 if test in still:
