@@ -119,13 +119,26 @@ _LANGCHAIN_TYPES = (
 )
 
 
+# The answer per type: a class can derive from one of LangChain's only once that is loaded.
+_KINDS: dict[type, str | None] = {}
+
+
 def _langchain_kind(obj: Any) -> str | None:
-    """ "message", "document" or "prompt" for those LangChain objects, else None."""
+    """The LangChain object obj is: "message", "document" or "prompt"; else None."""
+    cls = type(obj)
+    try:
+        return _KINDS[cls]
+    except KeyError:
+        pass
+    found = None
     for module, name, kind in _LANGCHAIN_TYPES:
         loaded = sys.modules.get(module)
-        if loaded is not None and isinstance(obj, getattr(loaded, name)):
-            return kind
-    return None
+        if loaded is not None and issubclass(cls, getattr(loaded, name)):
+            found = kind
+            break
+    if len(_KINDS) < 4096:  # classes made on the fly are not remembered without bound
+        _KINDS[cls] = found
+    return found
 
 
 def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> Any:
