@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lclog.events.build import MAX_NAME, NAME_LIMITS
@@ -45,10 +46,14 @@ def model_of(
 
 
 def model_run(
-    serialized: dict[str, Any] | None, kwargs: dict[str, Any], metadata: dict[str, Any] | None, run_type: str
+    serialized: dict[str, Any] | None,
+    kwargs: dict[str, Any],
+    metadata: dict[str, Any] | None,
+    run_type: str,
+    content_of: Callable[[Any], Any],
 ) -> tuple[str, dict[str, Any]]:
     """An LLM or chat model run's name and what its start says of the model: `model`, `provider`
-    and the `params` worth logging (raw: the caller serializes them as content)."""
+    and the `params` worth logging (serialized as content with `content_of`)."""
     params = kwargs.get("invocation_params") or {}
     meta = metadata or {}
     extra: dict[str, Any] = {"model": model_of(serialized, params, meta)}
@@ -59,7 +64,7 @@ def model_run(
     if isinstance(tools, list):
         chosen["tools"] = [tool_name_of(t) for t in tools[:64]]
     if chosen:
-        extra["params"] = chosen
+        extra["params"] = content_of(chosen)
     return name_of(serialized, kwargs, str(params.get("_type") or run_type)), extra
 
 

@@ -23,7 +23,7 @@ from lclog.events.metrics import Metrics
 from lclog.events.serialize import truncate
 from lclog.integrations.langgraph import graph_aware, langgraph_loaded
 from lclog.outputs.base import Output
-from lclog.pipeline.processors import Pipeline, Processor
+from lclog.pipeline.processors import Processor
 from lclog.redact.redactor import Redactor
 
 __all__ = ["LoggingCallbackHandler"]
@@ -101,10 +101,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         return self._recorder.redactor
 
     @property
-    def pipeline(self) -> Pipeline:
-        return self._recorder.pipeline
-
-    @property
     def outputs(self) -> list[Output]:
         return self._recorder.source.outputs
 
@@ -177,22 +173,6 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     # -- LLMs and chat models --------------------------------------------------------------
 
-    def _model_start(
-        self,
-        run_type: str,
-        serialized: dict[str, Any] | None,
-        inputs: Any,
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        tags: list[str] | None,
-        metadata: dict[str, Any] | None,
-        kwargs: dict[str, Any],
-    ) -> None:
-        name, extra = model_run(serialized, kwargs, metadata, run_type)
-        if "params" in extra:
-            extra["params"] = self._content_of(extra["params"])
-        self._recorder.start(run_type, name, run_id, parent_run_id, tags, metadata, inputs, extra)
-
     def on_llm_start(
         self,
         serialized: dict[str, Any] | None,
@@ -206,7 +186,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     ) -> None:
         try:
             inputs = prompts[0] if len(prompts) == 1 else prompts
-            self._model_start("llm", serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)  # type: ignore[arg-type]
+            name, extra = model_run(serialized, kwargs, metadata, "llm", self._content_of)
+            self._recorder.start("llm", name, run_id, parent_run_id, tags, metadata, inputs, extra)  # type: ignore[arg-type]
         except Exception as exc:
             self._recorder.failed("on_llm_start", exc)
 
@@ -223,7 +204,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     ) -> None:
         try:
             inputs = messages[0] if len(messages) == 1 else messages
-            self._model_start("chat_model", serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)  # type: ignore[arg-type]
+            name, extra = model_run(serialized, kwargs, metadata, "chat_model", self._content_of)
+            self._recorder.start("chat_model", name, run_id, parent_run_id, tags, metadata, inputs, extra)  # type: ignore[arg-type]
         except Exception as exc:
             self._recorder.failed("on_chat_model_start", exc)
 

@@ -34,7 +34,11 @@ def test_bound_tools_are_logged_by_name_whatever_their_shape():
     assert tool_name_of({"type": "function", "function": {"name": "fn"}}) == "fn"
     assert tool_name_of({"name": "plain"}) == "plain"
     name, extra = model_run(
-        None, {"invocation_params": {"temperature": 0.2, "tools": [lookup], "api_key": "k"}}, {}, "chat_model"
+        None,
+        {"invocation_params": {"temperature": 0.2, "tools": [lookup], "api_key": "k"}},
+        {},
+        "chat_model",
+        dict,
     )
     assert extra["params"] == {"temperature": 0.2, "tools": ["lookup"]}  # never keys or headers
     assert name == "chat_model"

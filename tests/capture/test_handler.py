@@ -333,7 +333,7 @@ def test_a_raising_processor_neither_breaks_the_call_nor_loses_the_event(make_ca
         return event
 
     cap = make_captured()
-    cap.handler.pipeline.processors.append(bad)
+    cap.handler._recorder.pipeline.processors.append(bad)
     assert RunnableLambda(lambda x: x + 1).invoke(1, config={"callbacks": [cap.handler]}) == 2
     (end,) = cap.named("chain.end")
     assert end["lclog_processor_error"].endswith("bad")
