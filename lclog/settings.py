@@ -196,6 +196,7 @@ class Settings(_Model):
     max_field_chars: int = Field(4000, ge=64, le=10_000_000)
     max_depth: int = Field(8, ge=1, le=64)
     max_items: int = Field(100, ge=1, le=100_000)
+    history: Literal["once", "full"] = "once"
     stream_tokens: bool = False
     include_stacktrace: bool = False
     max_open_runs: int = Field(10_000, ge=16)

@@ -20,6 +20,7 @@ from lclog.capture.runs import Run, RunTable, stub
 from lclog.counters import Counters
 from lclog.events.build import EventBuilder, reported_by
 from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start
+from lclog.events.history import History, Pending
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router, sampled
 from lclog.events.serialize import Limits
@@ -46,12 +47,36 @@ _NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
 _MAX_ORPHANS = 1024
 
 
-def event_step(builder: EventBuilder, pipeline: Pipeline) -> Callable[[Capture], Item | None]:
-    """What the writer runs on each capture: build the event, then the pipeline."""
+# Metadata keys that name a conversation, first found wins (LangGraph copies `thread_id` from the
+# config's `configurable`; RunnableWithMessageHistory's `session_id` arrives the same way).
+THREAD_KEYS = ("thread_id", "session_id", "conversation_id")
+# `history: once` cuts a message list in the hook only past this many messages: below it the whole
+# list is taken, and what this process wrote before is referenced, not repeated.
+MAX_HISTORY = 10_000
+
+
+def event_step(
+    builder: EventBuilder, pipeline: Pipeline, history: History | None = None
+) -> Callable[[Capture], Item | None]:
+    """What the writer runs on each capture: build the event, reference what its conversation
+    wrote before, then the pipeline; what it wrote in full is known once it is written."""
 
     def process(capture: Capture) -> Item | None:
         event = builder.build(capture)
-        return None if event is None else pipeline.process(event)
+        if event is None:
+            return None
+        if history is None:
+            return pipeline.process(event)
+        run = capture[0]
+        pending: list[Pending | None] = []
+
+        def condense(redacted: dict[str, Any]) -> None:
+            pending.append(history.condense(redacted, run.thread or run.trace_id))
+
+        item = pipeline.process(event, condense)
+        if item is not None and pending and pending[0] is not None:
+            history.commit(pending[0])
+        return item
 
     return process
 
@@ -83,7 +108,12 @@ class Recorder:
         self.metrics = Metrics(sync=self.build_queued)
         self.events = EventBuilder(
             service=s.service,
-            limits=Limits(s.max_depth, s.max_items, s.max_field_chars),
+            limits=Limits(
+                s.max_depth,
+                s.max_items,
+                s.max_field_chars,
+                s.max_items if s.history == "full" else MAX_HISTORY,
+            ),
             scrub=self.redactor if self.redactor.fuses else None,
             content=self.content,
             include_stacktrace=s.include_stacktrace,
@@ -91,7 +121,8 @@ class Recorder:
             metrics=self.metrics,
             alerts=alerts,
         )
-        self._process = event_step(self.events, self.pipeline)
+        self.history = History(self.redactor.digest) if s.history == "once" and self.content else None
+        self._process = event_step(self.events, self.pipeline, self.history)
         self.source = writer.Source(
             # From the config: shared with other handlers naming the same destinations.
             acquire_outputs(s.outputs) if outputs is None else outputs,
@@ -215,15 +246,24 @@ class Recorder:
         if extra:
             run.model = extra.get("model")
             run.provider = extra.get("provider")
-        if metadata and "langgraph_node" in metadata:
-            run.node = metadata.get("langgraph_node")
-            run.step = metadata.get("langgraph_step")
+        thread_key = None
+        if metadata:
+            if "langgraph_node" in metadata:
+                run.node = metadata.get("langgraph_node")
+                run.step = metadata.get("langgraph_step")
+            for key in THREAD_KEYS:
+                thread = metadata.get(key)
+                if type(thread) is str or type(thread) is int:
+                    thread_key = key
+                    if run.thread is None:  # else the parent's
+                        run.thread = self.events.thread_label(thread)
+                    break
         level = self._router.level(f"{run_type}.start", "info", run.local_root, run.sampled)
         if level is not None:
             # Taken now, as lclog's own data: LangChain may change its lists and dicts once the
             # hook returns, and nothing of the caller's may stay alive in the queue.
             tags = tags[:] if type(tags) is list else tags
-            metadata = self.events.metadata_of(metadata) if metadata else None
+            metadata = self.events.metadata_of(metadata, thread_key) if metadata else None
             inputs = self.content_of(inputs) if self.content else None
         else:  # not written: only the run is counted
             tags = metadata = inputs = None

@@ -39,6 +39,7 @@ class Run:
         "sampled",
         "start_ns",
         "step",
+        "thread",
     )
 
     def __init__(
@@ -64,6 +65,8 @@ class Run:
         self.sampled = True
         self.node: Any = None  # LangGraph node and step, from metadata
         self.step: Any = None
+        # The conversation (LangGraph thread, history session) the run belongs to, as a label.
+        self.thread: str | None = parent.thread if parent is not None else None
         # The top of what this handler saw of the tree: its end closes the trace's failures.
         self.local_root = parent is None
         self.start_ns = time.monotonic_ns()

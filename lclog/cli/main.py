@@ -1,4 +1,4 @@
-"""`lclog demo | redact | pretty | stats | check-config`: the command line."""
+"""`lclog demo | redact | pretty | stats | thread | check-config`: the command line."""
 
 from __future__ import annotations
 
@@ -183,6 +183,23 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _thread(args: argparse.Namespace) -> int:
+    from lclog.cli.lines import open_inputs
+    from lclog.cli.thread import conversation_of, read_events, render_text
+
+    streams = (stream for _, stream in open_inputs(args.files))
+    conversation = conversation_of(args.id, read_events(streams))
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(conversation.as_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        for line in render_text(conversation):
+            print(line)
+    if not conversation.events:
+        print(f"lclog: no event of thread or trace {args.id!r} in the logs read", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _check_config(args: argparse.Namespace) -> int:
     from lclog.config import load_config
     from lclog.pipeline.layouts import schema_processor
@@ -225,6 +242,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(func=_stats)
+    thread = sub.add_parser(
+        "thread", help="rebuild one conversation (a thread or trace id) from the logs, every message once"
+    )
+    thread.add_argument("id", help="a thread_id (LangGraph thread, session_id) or a trace_id")
+    thread.add_argument("files", nargs="*", help="log files, rotated ones too, in any order (default: stdin)")
+    thread.add_argument("--json", action="store_true", help="machine-readable output")
+    thread.set_defaults(func=_thread)
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("path")
     check.set_defaults(func=_check_config)

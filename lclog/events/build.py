@@ -23,10 +23,11 @@ __all__ = ["EventBuilder"]
 # Exceptions that end a run without it having failed (LangGraph control flow, cancellation).
 INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
 CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
-# Metadata key prefixes that are LangChain's and LangGraph's, not the caller's (see _metadata).
+# Metadata key prefixes that are LangChain's and LangGraph's, not the caller's (see metadata_of).
 _HINTS = ("ls_", "langgraph_")
+_BOOKKEEPING = frozenset({"lc_versions", "checkpoint_ns"})
 # Fields the builder redacts as it writes them (tags come labelled by `tags`, names by `_base`).
-_LABELS = _fields.LABELS - {"name", "node", "step", "tags"}
+_LABELS = _fields.LABELS - {"name", "node", "step", "tags", "thread_id"}
 # Names and tags are labels, not content: kept short whatever a caller passes.
 MAX_NAME = 256
 NAME_LIMITS = Limits(max_depth=1, max_items=8, max_chars=MAX_NAME)
@@ -156,10 +157,16 @@ class EventBuilder:
         }
         if run.otel is not None:
             base["otel"] = run.otel
+        if run.thread is not None:
+            base["thread_id"] = run.thread
         if run.node is not None:
             base["node"] = self._label(run.node) if type(run.node) is str else run.node
             base["step"] = run.step if type(run.step) is int else self.content_of(run.step)
         return base
+
+    def thread_label(self, thread: str | int) -> str:
+        """A conversation's id (a thread or session id from metadata) as the label events carry."""
+        return self._label(truncate(str(thread), MAX_NAME))
 
     def tags(self, tags: Any) -> list[Any]:
         """tags as a short list of labels."""
@@ -173,13 +180,19 @@ class EventBuilder:
         value = to_jsonable(tags, NAME_LIMITS, self._scrub)
         return value if isinstance(value, list) else [value]
 
-    def metadata_of(self, metadata: dict[str, Any]) -> Any:
-        """The caller's metadata as bounded JSON-safe data (redacted when redaction fuses)."""
+    def metadata_of(self, metadata: dict[str, Any], thread_key: str | None = None) -> Any:
+        """The caller's metadata as bounded JSON-safe data (redacted when redaction fuses); the
+        key naming the run's conversation is left out (it is the event's `thread_id`)."""
         # Left out: LangSmith's hints (ls_provider, ls_model_name, lc_versions ...), whose content
         # is in `model`, `provider` and `params`, and LangGraph's per-task keys (langgraph_node,
         # langgraph_step, langgraph_triggers, langgraph_path ...): node and step are fields of
-        # their own, the rest is the scheduler's bookkeeping, repeated on every event of a node.
-        user = {k: v for k, v in metadata.items() if not (k.startswith(_HINTS) or k == "lc_versions")}
+        # their own, the rest is the scheduler's bookkeeping, repeated on every event of a node
+        # (as `checkpoint_ns`, which LangChain copies from the config for every run of a task).
+        user = {
+            k: v
+            for k, v in metadata.items()
+            if not (k.startswith(_HINTS) or k in _BOOKKEEPING or k == thread_key)
+        }
         return self.content_of(user) if user else {}
 
     @staticmethod

@@ -68,6 +68,18 @@ FIELDS: tuple[Field, ...] = (
     Field("otel", "trusted", "core", "the active OpenTelemetry span's trace and span ids"),
     Field("node", "label", "lclog", "the LangGraph node the run belongs to"),
     Field("step", "label", "lclog", "the LangGraph step the run belongs to"),
+    Field(
+        "thread_id",
+        "label",
+        "lclog",
+        "the conversation: LangGraph thread_id, or session_id / conversation_id",
+    ),
+    Field(
+        "history_messages",
+        "trusted",
+        "lclog",
+        "earlier messages of the conversation the event's references stand for",
+    ),
     # -- starts
     Field("tags", "label", "core", "the run's tags"),
     Field("metadata", "content", "core", "the caller's metadata (LangChain's own hints left out)", bulky=4),

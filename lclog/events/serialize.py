@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-__all__ = ["Limits", "Scrubber", "to_jsonable", "truncate"]
+__all__ = ["Limits", "Message", "Scrubber", "to_jsonable", "truncate"]
 
 # Largest int orjson writes as a number; bigger ones become strings.
 _INT_MAX = 2**63 - 1
@@ -24,6 +24,15 @@ class Limits:
     max_depth: int = 8
     max_items: int = 100
     max_chars: int = 4000
+    # A list of messages longer than this keeps its leading system message(s) and the newest.
+    max_messages: int = 100
+
+
+class Message(dict):
+    """A LangChain message as serialized (`role`, `content`, `id` ...): a dict, marked so that
+    the conversation's history can find it (see events/history.py)."""
+
+    __slots__ = ()
 
 
 class Scrubber(Protocol):
@@ -71,7 +80,7 @@ _CHUNK_ROLES = {
 _ROLES = frozenset(_CHUNK_ROLES) | frozenset(_CHUNK_ROLES.values()) | {"message", "remove"}
 
 
-def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> dict[str, Any]:
+def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> Message:
     # Fields are read from __dict__: getattr on a field another message type lacks would raise
     # inside pydantic, which is slow.
     fields = getattr(msg, "__dict__", None) or {}
@@ -80,7 +89,7 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
         role = _CHUNK_ROLES.get(role, role)
     else:  # a subclass's own type: content like any other
         role = _walk(role, limits, depth, seen, scrub)
-    out: dict[str, Any] = {"role": role}
+    out = Message(role=role)
     name = fields.get("name")
     if name:
         out["name"] = _walk(name, limits, depth, seen, scrub)
@@ -100,7 +109,31 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
     tool_call_id = fields.get("tool_call_id")
     if tool_call_id:
         out["tool_call_id"] = _walk(tool_call_id, limits, depth, seen, scrub)
+    msg_id = fields.get("id")
+    if type(msg_id) is str:  # LangChain's or LangGraph's id: a label, kept short
+        out["id"] = _walk(msg_id[:256], limits, depth, seen, scrub)
     return out
+
+
+def _is_message(obj: Any) -> bool:
+    return _langchain_kind(obj) == "message"
+
+
+def _messages(
+    msgs: list[Any], limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None
+) -> list[Any]:
+    """A message list longer than max_messages: its leading system messages, a marker saying how
+    many were left out, and the newest messages (the current turn is never what is cut)."""
+    keep = max(1, limits.max_messages)
+    head = 0
+    while head < len(msgs) and head < keep // 2 and getattr(msgs[head], "type", None) == "system":
+        head += 1
+    tail = keep - head
+    omitted = len(msgs) - head - tail
+    items = [_walk(m, limits, depth + 1, seen, scrub) for m in msgs[:head]]
+    items.append({"role": "omitted", "messages": omitted})
+    items.extend(_walk(m, limits, depth + 1, seen, scrub) for m in msgs[len(msgs) - tail :])
+    return items
 
 
 def _document(doc: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> dict[str, Any]:
@@ -149,7 +182,7 @@ def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubbe
     if kind == "document":
         return _document(obj, limits, depth, seen, scrub)
     if kind == "prompt":
-        return [_message(m, limits, depth, seen, scrub) for m in obj.to_messages()[: limits.max_items]]
+        return _walk(list(obj.to_messages()), limits, depth, seen, scrub)
     if isinstance(obj, int) and not isinstance(obj, bool):
         return _walk(int(obj), limits, depth, seen, scrub)
     if isinstance(obj, float):
@@ -236,10 +269,15 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
                     if replaced is not DROP:
                         out[scrub.scrub_text(k)] = replaced
                 return out
-            items = [_walk(v, limits, depth + 1, seen, scrub) for v in obj[: limits.max_items]]
             if len(obj) > limits.max_items:
+                if _is_message(obj[-1]) and _is_message(obj[0]):
+                    if len(obj) > limits.max_messages:
+                        return _messages(list(obj), limits, depth, seen, scrub)
+                    return [_walk(v, limits, depth + 1, seen, scrub) for v in obj]
+                items = [_walk(v, limits, depth + 1, seen, scrub) for v in obj[: limits.max_items]]
                 items.append(f"…[{len(obj) - limits.max_items} more items]")
-            return items
+                return items
+            return [_walk(v, limits, depth + 1, seen, scrub) for v in obj]
         finally:
             seen.discard(key)
     key = id(obj)

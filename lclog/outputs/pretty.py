@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["render_pretty", "terminal_width"]
+__all__ = ["render_pretty", "safe_text", "terminal_width"]
 
 _COLORS = {"start": "\x1b[36m", "end": "\x1b[32m", "error": "\x1b[31m", "other": "\x1b[35m"}
 _DIM, _RESET = "\x1b[2m", "\x1b[0m"
@@ -17,8 +17,23 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PREVIEW_CHARS = 120
 
 
-def _safe(text: str) -> str:
+def safe_text(text: str) -> str:
+    """text with control characters shown escaped, safe to print on a terminal."""
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _compact(value: Any, depth: int = 0) -> Any:
+    """value with history references and left-out markers as short texts."""
+    if type(value) is dict:
+        role = value.get("role")
+        if role == "history" and "first" in value:
+            return f"…{value.get('messages')} earlier messages"
+        if role == "omitted":
+            return f"…{value.get('messages')} messages left out"
+        return {k: _compact(v, depth + 1) for k, v in value.items()} if depth < 8 else value
+    if type(value) is list and depth < 8:
+        return [_compact(v, depth + 1) for v in value]
+    return value
 
 
 def _preview(value: Any) -> str:
@@ -27,8 +42,8 @@ def _preview(value: Any) -> str:
     if isinstance(value, str):
         text = value
     else:
-        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
-    text = _safe(text)
+        text = orjson.dumps(_compact(value), option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    text = safe_text(text)
     return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
 
 
@@ -38,12 +53,12 @@ def render_pretty(event: dict[str, Any], *, color: bool = False, width: int | No
     name = str(event.get("event", "?"))
     phase = name.rsplit(".", 1)[-1] if "." in name else "other"
     indent = "  " * min(int(event.get("depth") or 0), 20)
-    parts = [f"{indent}{name:<18}", _safe(str(event.get("name") or ""))]
+    parts = [f"{indent}{name:<18}", safe_text(str(event.get("name") or ""))]
     if event.get("node") is not None:  # a graph's nodes often share names with their runs
         step = event.get("step")
-        parts.append(_safe(f"[{event['node']}" + (f":{step}]" if step is not None else "]")))
+        parts.append(safe_text(f"[{event['node']}" + (f":{step}]" if step is not None else "]")))
     if event.get("model"):
-        parts.append(f"model={_safe(str(event['model']))}")
+        parts.append(f"model={safe_text(str(event['model']))}")
     if event.get("duration_ms") is not None:
         parts.append(f"{event['duration_ms']:.1f}ms")
     if event.get("ttft_ms") is not None:
@@ -53,7 +68,7 @@ def render_pretty(event: dict[str, Any], *, color: bool = False, width: int | No
         parts.append(f"tokens={usage.get('input_tokens')}→{usage.get('output_tokens')}")
     error = event.get("error")
     if isinstance(error, dict):
-        parts.append(f"{_safe(str(error.get('type')))}: {_preview(error.get('message'))}")
+        parts.append(f"{safe_text(str(error.get('type')))}: {_preview(error.get('message'))}")
     for key in ("inputs", "outputs", "data", "documents"):
         if event.get(key) not in (None, "", [], {}):
             parts.append(f"{key[0:3]}={_preview(event[key])}")

@@ -78,10 +78,17 @@ class Pipeline:
         self._stats = stats
         self._clock = _Clock()
 
-    def process(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
-        """Returns the processed event and its JSON line, or None when a processor dropped it."""
+    def process(
+        self, event: dict[str, Any], redacted: Callable[[dict[str, Any]], Any] | None = None
+    ) -> tuple[dict[str, Any], bytes] | None:
+        """Returns the processed event and its JSON line, or None when a processor dropped it.
+
+        `redacted` is called with the event once it is redacted, before your processors (the
+        conversation's history is referenced there, see events/history.py)."""
         if not self._redacts and not self.processors and self._schema is None:
             # Redacted as it was built, and nothing else to run on it.
+            if redacted is not None:
+                redacted(event)
             return event, self.render(self._clock(None, "info", event))
         method = event.get("level", "info")
         event = self._clock(None, method, event)
@@ -93,6 +100,8 @@ class Pipeline:
                 self._stats.report("redaction failed", type(exc).__name__)
                 event = {k: event[k] for k in _MINIMAL_KEYS if k in event}
                 event["lclog_error"] = "redaction failed; content withheld"
+        if redacted is not None:
+            redacted(event)
         for processor in self.processors:
             try:
                 result = processor(None, method, event)

@@ -115,6 +115,11 @@ class Redactor:
         self._key_cache: dict[str, str | None] = {}
         self._key_mode = self._modes.get("key_value", self.default_mode)
 
+    def digest(self, data: bytes) -> str:
+        """A keyed hash of data (HMAC-SHA256 with the hash key), as 16 hex digits: the same data
+        gives the same digest wherever the key is the same, and nothing to anyone without it."""
+        return hmac.new(self._hash_key, data, hashlib.sha256).hexdigest()[:16]
+
     # -- strings ---------------------------------------------------------------------------
 
     def _replacement(self, rule: str, secret: str, mode: str | None = None) -> str:
@@ -240,6 +245,8 @@ class Redactor:
             return self._dict(value)
         if t is list or t is tuple:
             return [self.redact_value(v) for v in value]
+        if isinstance(value, dict):  # a subclass (a serialized message): redacted all the same
+            return self._dict(value)
         return value
 
     def _text(self, text: str) -> str:
@@ -283,7 +290,14 @@ class Redactor:
                     v = self._dict(v)
                 elif tv is list or tv is tuple:
                     v = [self.redact_value(x) for x in v]
+                elif isinstance(v, dict):  # a subclass (a serialized message)
+                    v = self._dict(v)
             out[text(k)] = v
+        if type(value) is not dict:  # keeps its class (lclog's `Message` marks a message)
+            try:
+                return type(value)(out)
+            except Exception:
+                return out
         return out
 
     def _apply_field_rules(self, event: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import threading
 from typing import Any
 
@@ -85,9 +86,12 @@ def test_chat_model_end_has_usage_model_and_output(captured):
     assert end["usage"] == {"input_tokens": 7, "output_tokens": 2, "total_tokens": 9}
     assert end["model"] == "gpt-test"
     assert end["finish_reason"] == "stop"
-    assert end["outputs"] == {"role": "ai", "content": "ok"}
+    assert end["outputs"] == {"role": "ai", "content": "ok", "id": f"lc_run--{end['run_id']}-0"}
     (start,) = captured.named("chat_model.start")
-    assert start["inputs"] == [{"role": "human", "content": "hello"}]
+    # A message without an id is named by a keyed hash of it, so later events can refer to it.
+    (message,) = start["inputs"]
+    assert re.fullmatch(r"h:[0-9a-f]{16}", message.pop("hash"))
+    assert message == {"role": "human", "content": "hello"}
     assert start["provider"] == "genericfakechatmodel"
 
 
@@ -304,7 +308,9 @@ def test_langgraph_agent_tree_with_a_failing_tool(captured, tracer):
     assert_matches_tree(captured.refresh(), tracer.ended)
     (model_start, *_) = captured.named("chat_model.start")
     assert (model_start["node"], model_start["step"]) == ("agent", 1)
-    assert model_start["metadata"]["thread_id"] == "t-7" and model_start["metadata"]["checkpoint_ns"]
+    # The thread is the event's own field; LangGraph's per-task checkpoint_ns is left out.
+    assert model_start["thread_id"] == "t-7"
+    assert "thread_id" not in model_start["metadata"] and "checkpoint_ns" not in model_start["metadata"]
     assert not [k for e in captured.refresh() for k in e.get("metadata", {}) if k.startswith("langgraph_")]
     (err,) = captured.named("tool.error")
     assert err["name"] == "lookup_order" and err["error"]["type"] == "ConnectionError"

@@ -13,7 +13,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from pydantic import BaseModel
 
 from lclog.events.serialize import Limits, to_jsonable
@@ -134,3 +134,42 @@ objects = st.recursive(
 @given(objects)
 def test_any_object_serializes_to_json(value):
     orjson.dumps(to_jsonable(value), option=orjson.OPT_NON_STR_KEYS)
+
+
+_ROLES = {"system": SystemMessage, "human": HumanMessage, "ai": AIMessage}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    systems=st.integers(0, 4),
+    roles=st.lists(st.sampled_from(["human", "ai", "system"]), max_size=300),
+    max_messages=st.integers(1, 50),
+)
+def test_a_long_message_list_keeps_its_system_messages_and_the_newest(
+    systems: int, roles: list[str], max_messages: int
+):
+    messages = [SystemMessage(f"rule {i}") for i in range(systems)]
+    messages += [_ROLES[r](f"{r} {i}") for i, r in enumerate(roles)]
+    if not messages:
+        return
+    out = to_jsonable(messages, Limits(max_items=max_messages, max_messages=max_messages))
+    contents = [m.content for m in messages]
+    if len(messages) <= max_messages:
+        assert [m["content"] for m in out] == contents  # nothing cut
+        return
+    (marker,) = [m for m in out if m["role"] == "omitted"]
+    at = out.index(marker)
+    head, tail = out[:at], out[at + 1 :]
+    assert len(head) + len(tail) == max_messages and marker["messages"] == len(messages) - max_messages
+    # The leading system messages (up to half the room), then the newest, the last one always.
+    assert [m["role"] for m in head] == ["system"] * len(head)
+    leading = next((i for i, m in enumerate(messages) if m.type != "system"), len(messages))
+    assert len(head) == min(leading, max_messages // 2)
+    assert [m["content"] for m in head] == contents[: len(head)]
+    assert [m["content"] for m in tail] == contents[len(contents) - len(tail) :]
+    assert tail[-1]["content"] == contents[-1]
+
+
+def test_other_long_lists_keep_their_first_items():
+    out = to_jsonable([HumanMessage("a"), "b", "c", "d"], Limits(max_items=2, max_messages=2))
+    assert out[1:] == ["b", "…[2 more items]"]

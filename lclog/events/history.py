@@ -1,0 +1,144 @@
+"""`history: once`: each message of a conversation is written once; later events reference it.
+
+A conversation is a LangGraph thread (or history session), else the trace. A message is named by
+its id, else by a keyed hash (HMAC with the redaction hash key) of its redacted form. Before an
+event is processed, messages already *written* in its conversation are replaced by a reference;
+after the event is written, the messages it carried in full become known. So a reference never
+points at an event that was sampled out, filtered, dropped or never written; what this process
+did not write itself (a restart, another worker) it writes again.
+
+A reference stands for a run of consecutive messages:
+    {"role": "history", "messages": 158, "first": "<id of the first>", "last": "<id of the last>"}
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from lclog.events.serialize import Message
+
+__all__ = ["MAX_KNOWN", "History", "Pending", "is_reference"]
+
+# Messages remembered as written, over all conversations (least recently seen forgotten first):
+# about 20 MB at most. A message forgotten is written in full again when next seen.
+MAX_KNOWN = 100_000
+# Event fields that hold content, where messages appear.
+_FIELDS = ("inputs", "outputs", "data", "interrupts", "tool_input")
+_CONTAINERS = (dict, list, Message)
+
+# (conversation, [(fingerprint, name)] of the messages an event writes in full)
+Pending = tuple[str, list[tuple[int, str]]]
+
+
+def is_reference(value: Any) -> bool:
+    """True for a history reference (see the module's docstring)."""
+    return type(value) is dict and value.get("role") == "history" and "first" in value
+
+
+class History:
+    """Which messages of which conversations this handler has written; thread-safe.
+
+    Inside, a message is known by what it says (role, content, tool calls ...; not its id, which
+    LangGraph adds after a tool's result is first seen): an edited message is new again.
+    Written, it is named by its id, else by the keyed hash of its redacted form (`hash`).
+    """
+
+    def __init__(self, digest: Callable[[bytes], str], max_known: int = MAX_KNOWN) -> None:
+        self._digest = digest
+        self._max = max_known
+        # (conversation, fingerprint) -> the name it was written under
+        self._known: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def condense(self, event: dict[str, Any], conversation: str) -> Pending | None:
+        """Replaces the messages already written in `conversation` by references; returns what
+        to `commit` once the event is written (None: it carries no new message)."""
+        new: dict[int, str] = {}
+        referenced = [0]
+        with self._lock:
+            for field in _FIELDS:
+                value = event.get(field)
+                if type(value) in _CONTAINERS:
+                    event[field] = self._walk(value, conversation, new, referenced)
+        if referenced[0]:
+            event["history_messages"] = referenced[0]
+        return (conversation, list(new.items())) if new else None
+
+    def commit(self, pending: Pending) -> None:
+        """Marks the messages of a written event as known."""
+        conversation, names = pending
+        with self._lock:
+            known = self._known
+            for fingerprint, name in names:
+                entry = (conversation, fingerprint)
+                known[entry] = name
+                known.move_to_end(entry)
+            while len(known) > self._max:
+                known.popitem(last=False)
+
+    # -- walking an event's content ----------------------------------------------------------
+
+    def _written(self, conversation: str, message: Message, new: dict[int, str]) -> str | None:
+        """The name the message was written under already (or earlier in this event), else None
+        (and it is named now, to be written in full)."""
+        said = {k: v for k, v in message.items() if k != "id"} if "id" in message else message
+        fingerprint = hash(orjson.dumps(said))
+        name = new.get(fingerprint)
+        if name is not None:
+            return name
+        entry = (conversation, fingerprint)
+        name = self._known.get(entry)
+        if name is not None:
+            self._known.move_to_end(entry)
+            return name
+        name = message.get("id")
+        if type(name) is not str or not name:
+            name = "h:" + self._digest(orjson.dumps(message, option=orjson.OPT_SORT_KEYS))
+            message["hash"] = name  # written with it, so that references to it resolve
+        new[fingerprint] = name
+        return None
+
+    def _walk(self, value: Any, conversation: str, new: dict[int, str], referenced: list[int]) -> Any:
+        t = type(value)
+        if t is Message:
+            name = self._written(conversation, value, new)
+            if name is None:
+                return value
+            referenced[0] += 1
+            return {"role": "history", "messages": 1, "first": name, "last": name}
+        if t is dict:
+            for k, v in value.items():
+                if type(v) in _CONTAINERS:
+                    value[k] = self._walk(v, conversation, new, referenced)
+            return value
+        if t is not list:
+            return value
+        out: list[Any] = []
+        ref: dict[str, Any] | None = None
+        for item in value:
+            if type(item) is Message:
+                name = self._written(conversation, item, new)
+                if name is not None:
+                    referenced[0] += 1
+                    if ref is None:
+                        ref = {"role": "history", "messages": 1, "first": name, "last": name}
+                        out.append(ref)
+                    else:
+                        ref["messages"] += 1
+                        ref["last"] = name
+                    continue
+                out.append(item)
+            else:
+                out.append(
+                    self._walk(item, conversation, new, referenced) if type(item) in _CONTAINERS else item
+                )
+            ref = None
+        return out
