@@ -137,3 +137,15 @@ def test_a_bad_env_var_is_named_in_the_error(monkeypatch):
     with pytest.raises(ConfigError) as info:
         load_config({"level": "verbose"})  # from the config itself: no env var to blame
     assert "env var" not in str(info.value)
+
+
+def test_every_key_is_in_the_default_config_and_the_readme():
+    """config/default.yaml and the README's table list every top-level key a config may set."""
+    from lclog.settings import Settings
+
+    default = (CONFIG_DIR / "default.yaml").read_text()
+    readme = (CONFIG_DIR.parent / "README.md").read_text()
+    for name, field in Settings.model_fields.items():
+        key = field.alias or name
+        assert f"\n{key}:" in default, f"{key} missing from config/default.yaml"
+        assert f"`{key}`" in readme, f"{key} missing from the README"

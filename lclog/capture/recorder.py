@@ -61,6 +61,8 @@ def event_step(
     """What the writer runs on each capture: build the event, reference what its conversation
     wrote before, then the pipeline; what it wrote in full is known once it is written."""
 
+    fused = not pipeline.redacts
+
     def process(capture: Capture) -> Item | None:
         event = builder.build(capture)
         if event is None:
@@ -68,14 +70,16 @@ def event_step(
         if history is None:
             return pipeline.process(event)
         run = capture[0]
-        pending: list[Pending | None] = []
-
-        def condense(redacted: dict[str, Any]) -> None:
-            pending.append(history.condense(redacted, run.thread or run.trace_id))
-
-        item = pipeline.process(event, condense)
-        if item is not None and pending and pending[0] is not None:
-            history.commit(pending[0])
+        conversation = run.thread or run.trace_id
+        if fused:  # redacted as it was built: referenced now, before your processors
+            pending = history.condense(event, conversation)
+            item = pipeline.process(event)
+        else:  # referenced once the pipeline has redacted it
+            box: list[Pending | None] = []
+            item = pipeline.process(event, lambda e: box.append(history.condense(e, conversation)))
+            pending = box[0] if box else None
+        if item is not None and pending is not None:
+            history.commit(pending)
         return item
 
     return process

@@ -40,6 +40,18 @@ def is_reference(value: Any) -> bool:
     return type(value) is dict and value.get("role") == "history" and "first" in value
 
 
+# A message with only these fields (and text content) is fingerprinted without serializing it.
+_PLAIN = frozenset({"role", "content", "id", "name", "tool_call_id", "hash"})
+
+
+def _fingerprint(message: Message) -> int:
+    """What a message says (not its id), as a number: equal for equal messages in one process."""
+    content = message.get("content")
+    if type(content) is str and message.keys() <= _PLAIN:
+        return hash((message.get("role"), content, message.get("name"), message.get("tool_call_id")))
+    return hash(orjson.dumps({k: v for k, v in message.items() if k != "id" and k != "hash"}))
+
+
 class History:
     """Which messages of which conversations this handler has written; thread-safe.
 
@@ -61,13 +73,14 @@ class History:
     def condense(self, event: dict[str, Any], conversation: str) -> Pending | None:
         """Replaces the messages already written in `conversation` by references; returns what
         to `commit` once the event is written (None: it carries no new message)."""
+        fields = [f for f in _FIELDS if type(event.get(f)) in _CONTAINERS]
+        if not fields:
+            return None
         new: dict[int, str] = {}
         referenced = [0]
         with self._lock:
-            for field in _FIELDS:
-                value = event.get(field)
-                if type(value) in _CONTAINERS:
-                    event[field] = self._walk(value, conversation, new, referenced)
+            for field in fields:
+                event[field] = self._walk(event[field], conversation, new, referenced)
         if referenced[0]:
             event["history_messages"] = referenced[0]
         return (conversation, list(new.items())) if new else None
@@ -89,8 +102,7 @@ class History:
     def _written(self, conversation: str, message: Message, new: dict[int, str]) -> str | None:
         """The name the message was written under already (or earlier in this event), else None
         (and it is named now, to be written in full)."""
-        said = {k: v for k, v in message.items() if k != "id"} if "id" in message else message
-        fingerprint = hash(orjson.dumps(said))
+        fingerprint = _fingerprint(message)
         name = new.get(fingerprint)
         if name is not None:
             return name

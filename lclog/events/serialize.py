@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import re
 import sys
 import uuid
 from collections.abc import Mapping
@@ -110,9 +111,15 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
     if tool_call_id:
         out["tool_call_id"] = _walk(tool_call_id, limits, depth, seen, scrub)
     msg_id = fields.get("id")
-    if type(msg_id) is str:  # LangChain's or LangGraph's id: a label, kept short
-        out["id"] = _walk(msg_id[:256], limits, depth, seen, scrub)
+    if type(msg_id) is str:  # a label, kept short; LangChain's and LangGraph's own need no redaction
+        out["id"] = msg_id if _OWN_ID.fullmatch(msg_id) else _walk(msg_id[:256], limits, depth, seen, scrub)
     return out
+
+
+# Message ids LangChain (`lc_run--<run id>-<n>`, `run-…`) and LangGraph (a UUID) make.
+_OWN_ID = re.compile(
+    r"(?:lc_run--|run-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:-\d{1,4})?"
+)
 
 
 def _is_message(obj: Any) -> bool:

@@ -73,7 +73,7 @@ class Pipeline:
     ) -> None:
         self.redactor = redactor
         self._schema = schema  # the field layout, applied last so your processors see lclog's fields
-        self._redacts = not redactor.fuses  # events arrive redacted as they were built otherwise
+        self.redacts = not redactor.fuses  # events arrive redacted as they were built otherwise
         self.processors = list(processors)
         self._stats = stats
         self._clock = _Clock()
@@ -85,14 +85,14 @@ class Pipeline:
 
         `redacted` is called with the event once it is redacted, before your processors (the
         conversation's history is referenced there, see events/history.py)."""
-        if not self._redacts and not self.processors and self._schema is None:
+        if not self.redacts and not self.processors and self._schema is None:
             # Redacted as it was built, and nothing else to run on it.
             if redacted is not None:
                 redacted(event)
             return event, self.render(self._clock(None, "info", event))
         method = event.get("level", "info")
         event = self._clock(None, method, event)
-        if self._redacts:
+        if self.redacts:
             try:
                 event = self.redactor.redact_event(event)
             except Exception as exc:

@@ -118,7 +118,7 @@ class Redactor:
     def digest(self, data: bytes) -> str:
         """A keyed hash of data (HMAC-SHA256 with the hash key), as 16 hex digits: the same data
         gives the same digest wherever the key is the same, and nothing to anyone without it."""
-        return hmac.new(self._hash_key, data, hashlib.sha256).hexdigest()[:16]
+        return hmac.digest(self._hash_key, data, "sha256")[:8].hex()
 
     # -- strings ---------------------------------------------------------------------------
 
