@@ -1,4 +1,5 @@
-"""What lclog reads of LangChain's hook arguments: run names, models, parameters, tool names."""
+"""What lclog reads of LangChain's hook arguments: run names, models, parameters, tool names,
+the conversation."""
 
 from __future__ import annotations
 
@@ -8,8 +9,20 @@ from typing import Any
 from lclog.events.build import MAX_NAME, NAME_LIMITS
 from lclog.events.serialize import to_jsonable, truncate
 
-__all__ = ["MAX_NAME", "PARAMS", "model_of", "model_run", "name_of", "tool_name_of"]
+__all__ = [
+    "MAX_NAME",
+    "PARAMS",
+    "THREAD_KEYS",
+    "model_of",
+    "model_run",
+    "name_of",
+    "thread_of",
+    "tool_name_of",
+]
 
+# Metadata keys that name a conversation, first found wins: LangGraph copies `thread_id` from the
+# config's `configurable` into every run's metadata; a chat loop puts its `session_id` there.
+THREAD_KEYS = ("thread_id", "session_id", "conversation_id")
 # Invocation parameters worth logging; the rest (headers, keys, clients) never are.
 PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
 
@@ -76,3 +89,12 @@ def tool_name_of(tool: Any) -> str:
             return str(fn["name"])
         return str(tool.get("name") or tool.get("title") or "tool")
     return str(getattr(tool, "name", type(tool).__name__))
+
+
+def thread_of(metadata: dict[str, Any]) -> tuple[str, str | int] | None:
+    """The metadata key naming the run's conversation, and its value; None when none does."""
+    for key in THREAD_KEYS:
+        value = metadata.get(key)
+        if type(value) is str or type(value) is int:
+            return key, value
+    return None

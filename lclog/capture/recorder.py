@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from lclog.capture import twins
+from lclog.capture.arguments import thread_of
 from lclog.capture.runs import Run, RunTable, stub
 from lclog.counters import Counters
 from lclog.events.build import EventBuilder, reported_by
@@ -47,9 +48,6 @@ _NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
 _MAX_ORPHANS = 1024
 
 
-# Metadata keys that name a conversation, first found wins (LangGraph copies `thread_id` from the
-# config's `configurable`; RunnableWithMessageHistory's `session_id` arrives the same way).
-THREAD_KEYS = ("thread_id", "session_id", "conversation_id")
 # `history: once` cuts a message list in the hook only past this many messages: below it the whole
 # list is taken, and what this process wrote before is referenced, not repeated.
 MAX_HISTORY = 10_000
@@ -255,13 +253,11 @@ class Recorder:
             if "langgraph_node" in metadata:
                 run.node = metadata.get("langgraph_node")
                 run.step = metadata.get("langgraph_step")
-            for key in THREAD_KEYS:
-                thread = metadata.get(key)
-                if type(thread) is str or type(thread) is int:
-                    thread_key = key
-                    if run.thread is None:  # else the parent's
-                        run.thread = self.events.thread_label(thread)
-                    break
+            found = thread_of(metadata)
+            if found is not None:
+                thread_key = found[0]
+                if run.thread is None:  # else the parent's
+                    run.thread = self.events.thread_label(found[1])
         level = self._router.level(f"{run_type}.start", "info", run.local_root, run.sampled)
         if level is not None:
             # Taken now, as lclog's own data: LangChain may change its lists and dicts once the
