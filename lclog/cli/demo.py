@@ -1,4 +1,5 @@
-"""Offline demo workloads: a chain, a stream, a retriever chain and a tool-calling agent."""
+"""Offline demo workloads: a chain, a stream, a retriever chain, a tool-calling agent and a
+conversation on one thread."""
 
 from __future__ import annotations
 
@@ -176,6 +177,17 @@ def run_demo(
     say(f"4. a tool-calling agent, {agent_kind()} (lookup_order fails on purpose{notify_note})")
     agent = build_agent(FakeToolChatModel(messages=agent_messages()))
     agent.invoke({"messages": [HumanMessage("Weather in Paris, and where is order A-1001?")]}, config=config)
+
+    from lclog.cli.conversation import conversation_agent, question
+
+    try:
+        conversation = conversation_agent(size=80)
+    except ImportError:  # the conversation is a LangGraph graph
+        return
+    say("5. three turns of a conversation on one thread: messages already written are referenced")
+    thread: RunnableConfig = {**config, "configurable": {"thread_id": "demo-thread"}}
+    for turn in range(1, 4):
+        conversation.invoke({"messages": [HumanMessage(question(turn, 80))]}, config=thread)
 
 
 def _join_docs(docs: list[Document]) -> str:

@@ -31,8 +31,8 @@ MAX_KNOWN = 100_000
 _FIELDS = ("inputs", "outputs", "data", "interrupts", "tool_input")
 _CONTAINERS = (dict, list, Message)
 
-# (conversation, [(fingerprint, name)] of the messages an event writes in full)
-Pending = tuple[str, list[tuple[int, str]]]
+# (fingerprint, name) of the messages an event writes in full
+Pending = list[tuple[int, str]]
 
 
 def is_reference(value: Any) -> bool:
@@ -44,12 +44,16 @@ def is_reference(value: Any) -> bool:
 _PLAIN = frozenset({"role", "content", "id", "name", "tool_call_id", "hash"})
 
 
-def _fingerprint(message: Message) -> int:
-    """What a message says (not its id), as a number: equal for equal messages in one process."""
+def fingerprint(conversation: str, message: Message) -> int:
+    """What a message says in a conversation (not its id), as a number: equal for equal messages
+    in one process (Python's string hash is keyed per process)."""
     content = message.get("content")
     if type(content) is str and message.keys() <= _PLAIN:
-        return hash((message.get("role"), content, message.get("name"), message.get("tool_call_id")))
-    return hash(orjson.dumps({k: v for k, v in message.items() if k != "id" and k != "hash"}))
+        return hash(
+            (conversation, message.get("role"), content, message.get("name"), message.get("tool_call_id"))
+        )
+    said = {k: v for k, v in message.items() if k != "id" and k != "hash"}
+    return hash((conversation, orjson.dumps(said, option=orjson.OPT_NON_STR_KEYS)))
 
 
 class History:
@@ -63,8 +67,8 @@ class History:
     def __init__(self, digest: Callable[[bytes], str], max_known: int = MAX_KNOWN) -> None:
         self._digest = digest
         self._max = max_known
-        # (conversation, fingerprint) -> the name it was written under
-        self._known: OrderedDict[tuple[str, int], str] = OrderedDict()
+        # fingerprint (conversation and message) -> the name it was written under
+        self._known: OrderedDict[int, str] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -73,27 +77,27 @@ class History:
     def condense(self, event: dict[str, Any], conversation: str) -> Pending | None:
         """Replaces the messages already written in `conversation` by references; returns what
         to `commit` once the event is written (None: it carries no new message)."""
-        fields = [f for f in _FIELDS if type(event.get(f)) in _CONTAINERS]
-        if not fields:
-            return None
-        new: dict[int, str] = {}
+        new: dict[int, str] | None = None
         referenced = [0]
-        with self._lock:
-            for field in fields:
-                event[field] = self._walk(event[field], conversation, new, referenced)
+        for field in _FIELDS:
+            value = event.get(field)
+            if value is None or type(value) not in _CONTAINERS:
+                continue
+            if new is None:
+                new = {}
+            with self._lock:
+                event[field] = self._walk(value, conversation, new, referenced)
         if referenced[0]:
             event["history_messages"] = referenced[0]
-        return (conversation, list(new.items())) if new else None
+        return list(new.items()) if new else None
 
     def commit(self, pending: Pending) -> None:
         """Marks the messages of a written event as known."""
-        conversation, names = pending
         with self._lock:
             known = self._known
-            for fingerprint, name in names:
-                entry = (conversation, fingerprint)
-                known[entry] = name
-                known.move_to_end(entry)
+            for key, name in pending:
+                known[key] = name
+                known.move_to_end(key)
             while len(known) > self._max:
                 known.popitem(last=False)
 
@@ -102,20 +106,19 @@ class History:
     def _written(self, conversation: str, message: Message, new: dict[int, str]) -> str | None:
         """The name the message was written under already (or earlier in this event), else None
         (and it is named now, to be written in full)."""
-        fingerprint = _fingerprint(message)
-        name = new.get(fingerprint)
+        key = fingerprint(conversation, message)
+        name = new.get(key) or self._known.get(key)
         if name is not None:
-            return name
-        entry = (conversation, fingerprint)
-        name = self._known.get(entry)
-        if name is not None:
-            self._known.move_to_end(entry)
+            if key in self._known:
+                self._known.move_to_end(key)
             return name
         name = message.get("id")
         if type(name) is not str or not name:
-            name = "h:" + self._digest(orjson.dumps(message, option=orjson.OPT_SORT_KEYS))
+            name = "h:" + self._digest(
+                orjson.dumps(message, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+            )
             message["hash"] = name  # written with it, so that references to it resolve
-        new[fingerprint] = name
+        new[key] = name
         return None
 
     def _walk(self, value: Any, conversation: str, new: dict[int, str], referenced: list[int]) -> Any:

@@ -1,6 +1,7 @@
 """How much a long conversation logs: `history: once` next to `history: full`, in one run.
 
     python tests/benchmarks/bench_volume.py [--turns 40] [--size 400] [--out results.json]
+                                            [--workloads agent,chat] [--variants once,full,...]
 
 Workloads (real LangChain objects on fake models, no network):
   agent  a LangGraph agent with a checkpointer on one thread_id: per turn the user's message, a
@@ -8,7 +9,9 @@ Workloads (real LangChain objects on fake models, no network):
   chat   prompt | chat model wrapped in RunnableWithMessageHistory on one session_id: per turn
          the user's message and the answer
 
-For each (workload, history) the conversation runs twice side by side in one process, turn for
+Variants: `once` and `full`, `once` with `verbosity: standard` (fewer events a turn), and
+`content: none` (the events alone: what any content mode adds to). For each (workload, variant)
+the conversation runs twice side by side in one process, turn for
 turn: once through lclog (file output) and once through a do-nothing handler, so both see the same
 history at the same turn. Reported: bytes lclog wrote at turns 1/10/20/40 and in total, the total
 as a multiple of the conversation's own JSON size (its messages as `messages_to_dict` gives them),
@@ -31,7 +34,14 @@ from typing import Any
 import orjson
 
 WORKLOADS = ("agent", "chat")
-HISTORIES = ("once", "full")
+# name -> config: the two `history` modes, and two references: `once` writing fewer events per
+# turn, and the events alone with no content at all (the floor any content mode adds to).
+VARIANTS = {
+    "once": {"history": "once"},
+    "full": {"history": "full"},
+    "once+standard": {"history": "once", "verbosity": "standard"},
+    "content none": {"content": "none"},
+}
 SHOWN_TURNS = (1, 10, 20, 40)
 
 
@@ -56,7 +66,7 @@ def _messages(workload: str, runnable: Any, config: dict[str, Any]) -> list[dict
     return messages_to_dict(messages)
 
 
-def run(workload: str, history: str, turns: int, size: int) -> dict[str, Any]:
+def run(workload: str, variant: str, turns: int, size: int) -> dict[str, Any]:
     from langchain_core.callbacks import BaseCallbackHandler
 
     from lclog import LoggingCallbackHandler
@@ -67,7 +77,7 @@ def run(workload: str, history: str, turns: int, size: int) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "events.jsonl")
-        handler = LoggingCallbackHandler({"history": history, "outputs": [{"type": "file", "path": path}]})
+        handler = LoggingCallbackHandler({**VARIANTS[variant], "outputs": [{"type": "file", "path": path}]})
         logged, reference = _conversation(workload, size), _conversation(workload, size)
         key = "thread_id" if workload == "agent" else "session_id"
         # LangGraph copies thread_id into every run's metadata; a chat loop names its session there.
@@ -98,7 +108,7 @@ def run(workload: str, history: str, turns: int, size: int) -> dict[str, Any]:
     got = iter([(m.get("role"), m.get("content")) for m in recovered.messages])
     return {
         "workload": workload,
-        "history": history,
+        "variant": variant,
         "per_turn": per_turn,
         "total": sum(per_turn),
         "own": own,
@@ -113,13 +123,13 @@ def run(workload: str, history: str, turns: int, size: int) -> dict[str, Any]:
 def report(results: list[dict[str, Any]], turns: int) -> None:
     shown = [t for t in SHOWN_TURNS if t <= turns]
     head = " ".join(f"{'turn ' + str(t):>11}" for t in shown)
-    print(f"{'workload':<8} {'history':<8} {head} {'total':>11} {'x conv':>7} {'recovered':>11} "
+    print(f"{'workload':<8} {'variant':<14} {head} {'total':>11} {'x conv':>7} {'recovered':>11} "
           f"{'turn 40/1':>9} {'overhead/turn':>14}")  # fmt: skip
     for r in results:
         cols = " ".join(f"{r['per_turn'][t - 1]:>11,}" for t in shown)
         growth = r["per_turn"][-1] / r["per_turn"][0]
         print(
-            f"{r['workload']:<8} {r['history']:<8} {cols} {r['total']:>11,} {r['total'] / r['own']:>7.2f} "
+            f"{r['workload']:<8} {r['variant']:<14} {cols} {r['total']:>11,} {r['total'] / r['own']:>7.2f} "
             f"{r['recovered']:>5}/{r['messages']:<5} {growth:>9.2f} {r['overhead_us']:>11,.0f} µs"
         )
 
@@ -131,7 +141,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=40)
     parser.add_argument("--size", type=int, default=400)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
-    parser.add_argument("--histories", default=",".join(HISTORIES))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--out")
     args = parser.parse_args()
     results = [

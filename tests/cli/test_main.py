@@ -35,6 +35,8 @@ def test_demo_pretty_shows_tree_and_metrics():
     proc = run("demo", "--format", "pretty")
     assert proc.returncode == 0, proc.stderr
     assert "== 4. a tool-calling agent" in proc.stdout
+    # the conversation: its later turns refer to what the first wrote
+    assert "== 5. three turns of a conversation" in proc.stdout and "earlier messages" in proc.stdout
     assert "tool.error" in proc.stdout and "ConnectionError" in proc.stdout
     assert "== metrics" in proc.stdout and "starts" in proc.stdout
 

@@ -56,7 +56,11 @@ def test_stats_table_and_json(demo_lines, tmp_path):
     path.write_bytes(demo_lines * 3)
     rows = json.loads(lclog("stats", "--json", str(path)).stdout)
     assert rows["tool lookup_order"]["calls"] == 3 and rows["tool lookup_order"]["error_rate"] == 1.0
-    assert rows["chat_model FakeToolChatModel"]["input_tokens"] == 3 * 187
+    ends = [orjson.loads(line) for line in demo_lines.splitlines()]
+    fake = [e for e in ends if e["event"] == "chat_model.end" and e["name"] == "FakeToolChatModel"]
+    # the agent's three calls (42 + 60 + 85) and the conversation's six (100 each)
+    assert sum(e["usage"]["input_tokens"] for e in fake) == 187 + 600
+    assert rows["chat_model FakeToolChatModel"]["input_tokens"] == 3 * 787
     assert rows["chat_model GenericFakeChatModel"]["ttft_p50_ms"] is not None
     table = lclog("stats", str(path)).stdout.decode()
     assert table.splitlines()[0].split()[:4] == ["group", "calls", "errors", "err%"]
