@@ -1,16 +1,24 @@
-"""Offline multi-turn conversations: a LangGraph agent on one thread, and a chat loop with history."""
+"""Offline multi-turn conversations: a LangGraph agent on one thread, a chat loop with history,
+and the fake tool-calling model they (and the demo's agent) run on."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import tool
 
-from lclog.cli.demo import FakeToolChatModel
+__all__ = ["FakeToolChatModel", "chat_loop", "conversation_agent", "question", "replies"]
 
-__all__ = ["chat_loop", "conversation_agent", "question", "replies"]
+
+class FakeToolChatModel(GenericFakeChatModel):
+    """GenericFakeChatModel that accepts `bind_tools`, for agents on scripted replies."""
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> FakeToolChatModel:
+        return self
+
 
 # Filler that makes a message about `size` characters, different per turn.
 _WORDS = [

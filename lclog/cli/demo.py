@@ -4,7 +4,7 @@ conversation on one thread."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler, CallbackManagerForRetrieverRun
@@ -17,18 +17,13 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig, RunnableLambda, RunnablePassthrough
 from langchain_core.tools import tool
 
+from lclog.cli.conversation import FakeToolChatModel, conversation_agent, question
+
 __all__ = ["FakeToolChatModel", "agent_messages", "build_agent", "run_demo"]
 
 # The demo's own secrets: made-up values in the shapes real ones have, to show redaction.
 DEMO_EMAIL = "jane.doe@example.com"
 DEMO_API_KEY = "sk-proj-" + "Xq7vR2mT9wK4pL8nB3cF6hJ1"
-
-
-class FakeToolChatModel(GenericFakeChatModel):
-    """GenericFakeChatModel that accepts `bind_tools`, for agents on scripted replies."""
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> FakeToolChatModel:
-        return self
 
 
 def _usage(inp: int, out: int) -> dict[str, int]:
@@ -177,8 +172,6 @@ def run_demo(
     say(f"4. a tool-calling agent, {agent_kind()} (lookup_order fails on purpose{notify_note})")
     agent = build_agent(FakeToolChatModel(messages=agent_messages()))
     agent.invoke({"messages": [HumanMessage("Weather in Paris, and where is order A-1001?")]}, config=config)
-
-    from lclog.cli.conversation import conversation_agent, question
 
     try:
         conversation = conversation_agent(size=80)

@@ -64,6 +64,7 @@ class Redactor:
         # Without a configured key, hashes correlate within this process only.
         self._hash_key = (key or secrets.token_hex(32)).encode()
         self.hash_key_is_random = key is None
+        self._mac = hmac.new(self._hash_key, digestmod=hashlib.sha256)
         removed = {normalize_key(k) for k in settings.remove_keys}
         keys = [k for k in (*DEFAULT_KEYS, *settings.keys) if normalize_key(k) not in removed]
         self._keys: dict[str, str] = {}
@@ -118,7 +119,9 @@ class Redactor:
     def digest(self, data: bytes) -> str:
         """A keyed hash of data (HMAC-SHA256 with the hash key), as 16 hex digits: the same data
         gives the same digest wherever the key is the same, and nothing to anyone without it."""
-        return hmac.digest(self._hash_key, data, "sha256")[:8].hex()
+        mac = self._mac.copy()  # the keyed state, set up once
+        mac.update(data)
+        return mac.digest()[:8].hex()
 
     # -- strings ---------------------------------------------------------------------------
 
