@@ -68,6 +68,10 @@ def event_step(
         if history is None:
             return pipeline.process(event)
         run = capture[0]
+        if run.thread is None and run.root.model_calls < 2:
+            # Without a thread, a trace is a conversation from its second model call (an agent
+            # loop): one call repeats its prompt once, and tracking it would cost more than that.
+            return pipeline.process(event)
         conversation = run.thread or run.trace_id
         if fused:  # redacted as it was built: referenced now, before your processors
             pending = history.condense(event, conversation)
@@ -248,6 +252,8 @@ class Recorder:
         if extra:
             run.model = extra.get("model")
             run.provider = extra.get("provider")
+            if "model" in extra:  # a model run (see event_step)
+                run.root.model_calls += 1
         thread_key = None
         if metadata:
             if "langgraph_node" in metadata:

@@ -28,12 +28,14 @@ class Run:
         "late",
         "local_root",
         "model",
+        "model_calls",
         "name",
         "node",
         "otel",
         "parent",
         "parent_run_id",
         "provider",
+        "root",
         "run_id",
         "run_type",
         "sampled",
@@ -67,6 +69,9 @@ class Run:
         self.step: Any = None
         # The conversation (LangGraph thread, history session) the run belongs to, as a label.
         self.thread: str | None = parent.thread if parent is not None else None
+        # The top of the tree this handler saw, and (kept there) how many model runs it started.
+        self.root: Run = parent.root if parent is not None else self
+        self.model_calls = 0
         # The top of what this handler saw of the tree: its end closes the trace's failures.
         self.local_root = parent is None
         self.start_ns = time.monotonic_ns()

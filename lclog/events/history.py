@@ -1,6 +1,7 @@
 """`history: once`: each message of a conversation is written once; later events reference it.
 
-A conversation is a LangGraph thread (or history session), else the trace. A message is named by
+A conversation is a LangGraph thread (or history session), else the trace from its second model
+call on (an agent loop; a single call's trace is written as it is). A message is named by
 its id, else by a keyed hash (HMAC with the redaction hash key) of its redacted form. Before an
 event is processed, messages already *written* in its conversation are replaced by a reference;
 after the event is written, the messages it carried in full become known. So a reference never

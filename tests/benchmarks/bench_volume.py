@@ -145,7 +145,7 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
     results = [
-        run(w, h, args.turns, args.size) for w in args.workloads.split(",") for h in args.histories.split(",")
+        run(w, h, args.turns, args.size) for w in args.workloads.split(",") for h in args.variants.split(",")
     ]
     report(results, args.turns)
     if args.out:

@@ -228,3 +228,36 @@ def test_ecs_and_otel_layouts_carry_references():
             e for e in events if (e[field].get("history_messages") or e[field].get("lclog.history_messages"))
         ]
         assert with_refs and all(content(e) for e in with_refs)
+
+
+def test_without_a_thread_an_agent_loop_is_a_conversation_from_its_second_model_call():
+    from lclog.cli.conversation import FakeToolChatModel
+    from lclog.cli.demo import agent_messages, build_agent
+
+    agent = build_agent(FakeToolChatModel(messages=agent_messages()))
+    with capture() as events:
+        agent.invoke(
+            {"messages": [HumanMessage("Weather in Paris?")]}, config={"callbacks": [events.handler]}
+        )
+    # (whether the first call's events are built before the second call starts decides whether
+    # they are referenced too; either way nothing refers to what was not written)
+    written = check_references(events)
+    third = events.named("chat_model.start")[2]
+    assert third["history_messages"] >= 3 and third["inputs"][0]["role"] == "history"
+    # each message of the loop in full once, or twice if written before the loop was seen
+    assert written and all(count <= 2 for count in written.values())
+
+
+def test_a_single_model_call_without_a_thread_is_written_as_it_is():
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.prompts import ChatPromptTemplate
+
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | GenericFakeChatModel(
+        messages=iter([AIMessage("fine")])
+    )
+    with capture() as events:
+        chain.invoke({"q": "how are you?"}, config={"callbacks": [events.handler]})
+    assert not any("history_messages" in e for e in events)
+    (start,) = events.named("chat_model.start")
+    assert start["inputs"] == [{"role": "human", "content": "how are you?"}]
