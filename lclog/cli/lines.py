@@ -11,6 +11,7 @@ from typing import IO, Any
 import orjson
 
 from lclog.events import fields
+from lclog.pipeline import genai
 
 __all__ = ["follow", "normalize", "parse"]
 
@@ -25,29 +26,82 @@ def _decoded(value: Any) -> Any:
     return value
 
 
+def _usage(gen_ai: dict[str, Any]) -> dict[str, Any] | None:
+    usage = {key: gen_ai[f"usage.{name}"] for key, name in genai.USAGE.items() if f"usage.{name}" in gen_ai}
+    return usage or None
+
+
+def _content(out: dict[str, Any], gen_ai: dict[str, Any], run_type: str) -> None:
+    """inputs and outputs, from where the layout put them (gen_ai.* or lclog.*)."""
+    history = _decoded(out.pop("history", None))
+    markers = [m for m in history if isinstance(m, dict)] if isinstance(history, list) else []
+    if "input.messages" in gen_ai:
+        out["inputs"] = genai.from_messages(gen_ai["input.messages"], markers)
+        markers = []
+    elif "tool.call.arguments" in gen_ai:
+        out["inputs"] = gen_ai["tool.call.arguments"]
+    elif "retrieval.query.text" in gen_ai:
+        out["inputs"] = gen_ai["retrieval.query.text"]
+    else:
+        out["inputs"] = _decoded(out.get("inputs"))
+    if "output.messages" in gen_ai:
+        outputs = genai.from_messages(gen_ai["output.messages"], markers)
+        out["outputs"] = outputs[0] if isinstance(outputs, list) and len(outputs) == 1 else outputs
+    elif "tool.call.result" in gen_ai:
+        shell = out.pop("tool_message", None)
+        result = gen_ai["tool.call.result"]
+        if isinstance(shell, dict):  # a ToolMessage, its content in the conventions' field
+            head = {k: shell[k] for k in ("role", "name") if k in shell}
+            out["outputs"] = {**head, "content": result, **{k: v for k, v in shell.items() if k not in head}}
+        else:
+            out["outputs"] = result
+    else:
+        out["outputs"] = _decoded(out.get("outputs"))
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """ECS's nested gen_ai object as OTel's dotted attribute names."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict) and not (prefix.endswith(("messages.", "arguments.", "result."))):
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def _common(out: dict[str, Any], gen_ai: dict[str, Any], run_type: str) -> None:
+    out["model"] = gen_ai.get("response.model") or gen_ai.get("request.model")
+    out["usage"] = _usage(gen_ai)
+    if "provider" not in out and gen_ai.get("provider.name"):
+        out["provider"] = gen_ai["provider.name"]
+    reasons = gen_ai.get("response.finish_reasons")
+    if "finish_reason" not in out and isinstance(reasons, list) and reasons:
+        out["finish_reason"] = reasons[0]
+    if gen_ai.get("conversation.id") is not None:
+        out["thread_id"] = gen_ai["conversation.id"]
+    _content(out, gen_ai, run_type)
+
+
 def _ecs(e: dict[str, Any]) -> dict[str, Any]:
     lclog = e.get("lclog") or {}
-    gen_ai = e.get("gen_ai") or {}
-    usage = gen_ai.get("usage")
+    gen_ai = _flat(e.get("gen_ai") or {})
     duration = (e.get("event") or {}).get("duration")
     out = dict(lclog)
     for key in fields.LCLOG_JSON:
         if key in out:
             out[key] = _decoded(out[key])
+    action = (e.get("event") or {}).get("action")
     out.update(
         timestamp=e.get("@timestamp"),
         level=e.get("log.level"),
-        event=(e.get("event") or {}).get("action"),
+        event=action,
         service=(e.get("service") or {}).get("name"),
         trace_id=(e.get("trace") or {}).get("id"),
         duration_ms=duration / 1e6 if isinstance(duration, (int, float)) else None,
-        model=(gen_ai.get("response") or {}).get("model") or (gen_ai.get("request") or {}).get("model"),
-        usage=usage,
         error=e.get("error"),
-        inputs=_decoded((gen_ai.get("input") or {}).get("messages")),
-        outputs=_decoded((gen_ai.get("output") or {}).get("messages")),
         tags=e.get("tags"),
     )
+    _common(out, gen_ai, str(action).split(".", 1)[0])
     return out
 
 
@@ -57,25 +111,19 @@ def _otel(e: dict[str, Any]) -> dict[str, Any]:
     for key in fields.LCLOG_JSON:
         if key in out:
             out[key] = _decoded(out[key])
-    usage = {
-        k: attrs[f"gen_ai.usage.{k}"]
-        for k in ("input_tokens", "output_tokens")
-        if f"gen_ai.usage.{k}" in attrs
-    }
+    gen_ai = {k[7:]: v for k, v in attrs.items() if k.startswith("gen_ai.")}
+    name = e.get("event_name") or attrs.get("event.name")
     out.update(
         timestamp=e.get("timestamp"),
         level=str(e.get("severity_text") or "info").lower(),
-        event=attrs.get("event.name"),
+        event=name,
         service=(e.get("resource") or {}).get("service.name"),
         trace_id=e.get("trace_id"),
-        model=attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model"),
-        usage=usage or None,
         error={"type": attrs["error.type"], "message": attrs.get("exception.message")}
         if "error.type" in attrs
         else None,
-        inputs=_decoded(attrs.get("gen_ai.input.messages")),
-        outputs=_decoded(attrs.get("gen_ai.output.messages")),
     )
+    _common(out, gen_ai, str(name).split(".", 1)[0])
     return out
 
 
@@ -87,7 +135,9 @@ def normalize(event: Any) -> dict[str, Any] | None:
         return event
     if "ecs.version" in event and isinstance(event.get("lclog"), dict):
         return _ecs(event)
-    if isinstance(event.get("attributes"), dict) and "event.name" in event["attributes"]:
+    if isinstance(event.get("attributes"), dict) and (
+        "event_name" in event or "event.name" in event["attributes"]
+    ):
         return _otel(event)
     return None
 

@@ -1,5 +1,2 @@
-"""Event -> line: your processors, the field layout (ecs, otel) and the JSON rendering."""
-
-from lclog.pipeline.processors import Pipeline, Processor
-
-__all__ = ["Pipeline", "Processor"]
+"""Event -> line: your processors, the field layout (ecs, otel, in the conventions' terms of
+genai.py) and the JSON rendering."""

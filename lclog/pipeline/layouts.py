@@ -7,11 +7,13 @@ from typing import Any
 import orjson
 
 from lclog.events import fields
+from lclog.pipeline import genai
 
 __all__ = ["ECS_VERSION", "schema_processor", "span_id", "to_ecs", "to_otel", "trace_hex"]
 
-# ECS version the `ecs` layout follows (ecs-logging spec: `ecs.version` is required).
-ECS_VERSION = "8.11.0"
+# ECS version the `ecs` layout follows (ecs-logging spec: `ecs.version` is required): the first
+# to define the gen_ai fields it writes (gen_ai.provider.name, gen_ai.input/output.messages ...).
+ECS_VERSION = "9.5.0-dev"
 # Elasticsearch maps every new field; labels are capped so no event can add hundreds.
 MAX_LABELS = 64
 MAX_LABEL_CHARS = 1024
@@ -20,8 +22,6 @@ MAX_LABEL_CHARS = 1024
 _LCLOG_FIELDS = fields.LCLOG
 _LCLOG_JSON = fields.LCLOG_JSON
 _ECS_OUTCOME = {"ok": "success", "error": "failure"}
-_OTEL_OPERATION = {"chat_model": "chat", "llm": "text_completion", "tool": "execute_tool",
-                   "retriever": "retrieval", "chain": "invoke_chain"}  # fmt: skip
 _SEVERITY = {"debug": 5, "info": 9, "warning": 13, "error": 17}
 
 
@@ -59,26 +59,81 @@ def _labels(metadata: Any) -> dict[str, str]:
     return labels
 
 
-def _gen_ai(event: dict[str, Any], run_type: str) -> dict[str, Any]:
+def _gen_ai(event: dict[str, Any], run_type: str, ecs: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the GenAI convention attributes, flat; what lclog keeps of them under `lclog.*`).
+
+    Content goes where the conventions put it: model runs' messages in gen_ai.input/output.messages
+    (history references stay lclog's, with their place), a tool's arguments and result, a
+    retriever's query; a chain is no GenAI operation and its content stays lclog's.
+    """
     fields: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
+    operation = genai.OPERATIONS.get(run_type)
+    if operation is not None:
+        fields["operation.name"] = operation
+    if event.get("thread_id") is not None:
+        fields["conversation.id"] = event["thread_id"]
+    inputs, outputs = event.get("inputs"), event.get("outputs")
     if run_type in ("llm", "chat_model"):
         phase = event.get("event", "").rsplit(".", 1)[-1]
         if event.get("model"):
             fields["request.model" if phase == "start" else "response.model"] = event["model"]
-        if event.get("provider"):
-            fields["provider.name"] = event["provider"]
+        provider = event.get("provider")
+        if provider is not None:
+            name = genai.provider_name(provider)
+            if name is not None:
+                fields["provider.name"] = name
+            else:  # not one the conventions name
+                kept["provider"] = provider
         usage = event.get("usage")
         if isinstance(usage, dict):
-            for key in ("input_tokens", "output_tokens"):
+            for key, name in genai.USAGE.items():
                 if isinstance(usage.get(key), int):
-                    fields[f"usage.{key}"] = usage[key]
-        if event.get("finish_reason"):
-            fields["response.finish_reasons"] = [event["finish_reason"]]
-    elif run_type == "tool":
+                    fields[f"usage.{name}"] = usage[key]
+        finish = event.get("finish_reason")
+        if finish:
+            if ecs:  # ECS types gen_ai.response.finish_reasons `nested`, OTel string[]: see README
+                kept["finish_reason"] = finish
+            else:
+                fields["response.finish_reasons"] = [finish]
+        if not ecs and isinstance(event.get("ttft_ms"), (int, float)):
+            fields["response.time_to_first_chunk"] = event["ttft_ms"] / 1000
+        if inputs is not None:
+            fields["input.messages"], markers = genai.to_messages(inputs)
+            if markers:
+                kept["history"] = markers
+        if outputs is not None:
+            fields["output.messages"], markers = genai.to_output_messages(outputs, finish)
+            if markers:
+                kept["history"] = kept.get("history", []) + markers
+        return fields, kept
+    if run_type == "tool":
         fields["tool.name"] = event.get("name")
-    if run_type in _OTEL_OPERATION:
-        fields["operation.name"] = _OTEL_OPERATION[run_type]
-    return fields
+        if inputs is not None:
+            if isinstance(inputs, dict) or not ecs:  # ECS's field is `flattened`: an object
+                fields["tool.call.arguments"] = inputs
+            else:
+                kept["inputs"] = _json(inputs)
+        if outputs is not None:
+            message = genai.is_message(outputs)  # a ToolMessage
+            result = outputs.get("content") if message else outputs
+            if message and outputs.get("tool_call_id"):
+                fields["tool.call.id"] = outputs["tool_call_id"]
+            if (isinstance(result, dict) or not ecs) and not genai.is_marker(outputs):
+                fields["tool.call.result"] = result
+                if message:  # the rest of the message (its name in the conversation's history)
+                    kept["tool_message"] = {k: v for k, v in outputs.items() if k != "content"}
+            else:
+                kept["outputs"] = _json(outputs)
+        return fields, kept
+    if run_type == "retriever" and isinstance(inputs, str):
+        fields["retrieval.query.text"] = inputs
+        inputs = None
+    if inputs is not None:
+        kept["inputs"] = _json(inputs)
+    if outputs is not None:
+        kept["outputs"] = _json(outputs)
+    return fields, kept
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -119,13 +174,9 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     error = event.get("error")
     if isinstance(error, dict):
         out["error"] = {k: v for k, v in error.items() if k in ("type", "message", "stack_trace")}
-    gen_ai = _nest(_gen_ai(event, run_type))
-    if event.get("inputs") is not None:
-        gen_ai.setdefault("input", {})["messages"] = _json(event["inputs"])
-    if event.get("outputs") is not None:
-        gen_ai.setdefault("output", {})["messages"] = _json(event["outputs"])
-    if gen_ai:
-        out["gen_ai"] = gen_ai
+    flat, kept = _gen_ai(event, run_type, ecs=True)
+    if flat:
+        out["gen_ai"] = _nest(flat)
     if event.get("tags"):
         out["tags"] = [str(t) for t in event["tags"]]
     labels = _labels(event.get("metadata"))
@@ -135,6 +186,9 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     for key in _LCLOG_JSON:
         if event.get(key) is not None:
             lclog[key] = _json(event[key])
+    if "history" in kept:  # a list of objects: kept out of mappings, as lclog's other structures
+        kept["history"] = _json(kept["history"])
+    lclog.update(kept)
     out["lclog"] = lclog
     return out
 
@@ -145,8 +199,10 @@ def to_otel(event: dict[str, Any]) -> dict[str, Any]:
     run_type = name.split(".", 1)[0]
     level = event.get("level", "info")
     otel = event.get("otel") or {}
-    attributes: dict[str, Any] = {"event.name": name}
-    attributes.update({f"gen_ai.{k}": v for k, v in _gen_ai(event, run_type).items()})
+    flat, kept = _gen_ai(event, run_type, ecs=False)
+    attributes: dict[str, Any] = {f"gen_ai.{k}": v for k, v in flat.items()}
+    for key, value in kept.items():
+        attributes[f"lclog.{key}"] = value
     for key in _LCLOG_FIELDS:
         if event.get(key) is not None:
             attributes[f"lclog.{key}"] = event[key]
@@ -155,13 +211,10 @@ def to_otel(event: dict[str, Any]) -> dict[str, Any]:
     error = event.get("error")
     if isinstance(error, dict):
         attributes["error.type"] = error.get("type")
+        attributes["exception.type"] = error.get("type")
         attributes["exception.message"] = error.get("message")
         if error.get("stack_trace"):
             attributes["exception.stacktrace"] = error["stack_trace"]
-    if event.get("inputs") is not None:
-        attributes["gen_ai.input.messages"] = _json(event["inputs"])
-    if event.get("outputs") is not None:
-        attributes["gen_ai.output.messages"] = _json(event["outputs"])
     for key in _LCLOG_JSON:
         if event.get(key) is not None:
             attributes[f"lclog.{key}"] = _json(event[key])
@@ -171,6 +224,7 @@ def to_otel(event: dict[str, Any]) -> dict[str, Any]:
         attributes[f"lclog.metadata.{key}"] = value
     return {
         "timestamp": event.get("timestamp"),
+        "event_name": name,  # the log record's EventName (the `event.name` attribute is deprecated)
         "severity_text": level.upper(),
         "severity_number": _SEVERITY.get(level, 9),
         "body": f"{name} {event.get('name') or ''}".strip(),

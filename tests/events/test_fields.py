@@ -66,7 +66,7 @@ def _unpack(schema: str, event: dict[str, Any]) -> dict[str, Any]:
     if schema == "ecs":
         return {**_flatten(event), "_key": (event["event"]["action"], event["lclog"].get("run_id"))}
     attributes = event["attributes"]
-    return {**_flatten(attributes), "_key": (attributes["event.name"], attributes.get("lclog.run_id"))}
+    return {**_flatten(attributes), "_key": (event["event_name"], attributes.get("lclog.run_id"))}
 
 
 @pytest.mark.parametrize("schema", ["ecs", "otel"])

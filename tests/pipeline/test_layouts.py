@@ -74,9 +74,20 @@ def test_ecs_events_follow_the_ecs_logging_rules():
     assert end["gen_ai"]["usage"] == {"input_tokens": 12, "output_tokens": 4}
     assert end["gen_ai"]["response"]["model"] == "gpt-t"
     assert end["gen_ai"]["operation"]["name"] == "chat"
-    assert "[REDACTED:email]" in end["gen_ai"]["output"]["messages"] or end["gen_ai"]["output"]["messages"]
+    # messages are objects (ECS types them `flattened`), in the GenAI conventions' shape
+    assert end["gen_ai"]["output"]["messages"] == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "hi"}],
+            "id": f"lc_run--{end['lclog']['run_id']}-0",
+        }
+    ]
     start = next(e for e in events if e["event"]["action"] == "chat_model.start")
-    assert "[REDACTED:email]" in start["gen_ai"]["input"]["messages"]
+    assert start["gen_ai"]["input"]["messages"] == [
+        {"role": "user", "parts": [{"type": "text", "content": "mail [REDACTED:email]"}]}
+    ]
+    # a fake model's provider is none the conventions name: lclog keeps it
+    assert "provider" not in start["gen_ai"] and start["lclog"]["provider"] == "genericfakechatmodel"
     assert start["tags"] == ["seq:step:2", "t1"] and start["labels"]["user"] == "u1"
     err = next(e for e in events if e["event"]["action"] == "chain.error")
     assert err["log.level"] == "error" and err["event"]["outcome"] == "failure"
@@ -85,16 +96,18 @@ def test_ecs_events_follow_the_ecs_logging_rules():
 
 def test_otel_layout_uses_genai_semantic_convention_names():
     events = run_workload("otel")
-    end = next(e for e in events if e["attributes"]["event.name"] == "chat_model.end")
+    end = next(e for e in events if e["event_name"] == "chat_model.end")
     attrs = end["attributes"]
     assert attrs["gen_ai.operation.name"] == "chat"
     assert attrs["gen_ai.response.model"] == "gpt-t"
     assert attrs["gen_ai.usage.input_tokens"] == 12 and attrs["gen_ai.usage.output_tokens"] == 4
-    assert attrs["gen_ai.provider.name"] == "genericfakechatmodel"
+    assert "gen_ai.provider.name" not in attrs and attrs["lclog.provider"] == "genericfakechatmodel"
+    assert attrs["gen_ai.output.messages"][0]["parts"] == [{"type": "text", "content": "hi"}]
     assert end["severity_text"] == "INFO" and end["severity_number"] == 9
     assert re.fullmatch(r"[0-9a-f]{32}", end["trace_id"]) and re.fullmatch(r"[0-9a-f]{16}", end["span_id"])
     assert end["resource"] == {"service.name": "langchain"}
-    err = next(e for e in events if e["attributes"]["event.name"] == "chain.error")
+    err = next(e for e in events if e["event_name"] == "chain.error")
+    assert "gen_ai.operation.name" not in err["attributes"]  # a chain is no GenAI operation
     assert err["severity_number"] == 17 and err["attributes"]["error.type"] == "ValueError"
 
 
