@@ -11,11 +11,14 @@ import pytest
 import yaml
 from langchain_core.language_models import FakeListLLM, GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.types import Command
 
 from lclog.cli.conversation import conversation_agent, question
 from lclog.cli.demo import run_demo
 from lclog.pipeline.layouts import ECS_VERSION
 from lclog.testing import capture
+from tests.capture.test_handler import FlakyLLM
+from tests.e2e.test_semantics import approval_graph
 
 SPECS = Path(__file__).resolve().parent.parent / "data" / "specs"
 ECS = yaml.safe_load((SPECS / "ecs_fields.yml").read_text())
@@ -67,12 +70,22 @@ def workload(handler: Any) -> None:
         )
     )
     model.invoke("hi", config={"callbacks": [handler]})
+    # an LLM call retried once, and a graph paused for approval then resumed
+    FlakyLLM().invoke("ping", config={"callbacks": [handler]})
+    approval = approval_graph()
+    config = {"callbacks": [handler], "configurable": {"thread_id": "t-2"}}
+    approval.invoke({"request": "refund", "approved": ""}, config=config)
+    approval.invoke(Command(resume="yes"), config=config)
 
 
 def events_of(schema: str) -> list[dict[str, Any]]:
+    """The workload's events in a layout, checked to hold every kind the issue lists."""
     with capture(schema=schema, include_stacktrace=True) as events:
         workload(events.handler)
     assert len(events) > 100
+    key = "event_name" if schema == "otel" else None
+    names = {e[key] if key else e["event"]["action"] for e in events}
+    assert {"retry", "chain.interrupt", "chain.resume", "tool.error", "retriever.end", "llm.end"} <= names
     return list(events)
 
 
