@@ -5,6 +5,7 @@ Plain data, importing nothing of lclog's machinery; `config.py` loads them from 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from typing import Annotated, Literal
 
@@ -40,13 +41,27 @@ _OUTPUT_KEYS = {
     "stdlib": {"logger", "formatter", "stream"},
     "loki": {"url", "labels", "tenant", "headers", "batch_bytes", "flush_interval_s", "timeout_s",
              "retries", "max_buffer_bytes"},
+    "otlp": {"endpoint", "protocol", "headers", "compression", "batch_bytes", "flush_interval_s",
+             "timeout_s", "max_buffer_bytes"},
 }  # fmt: skip
+# An otlp output's protocol -> (the OpenTelemetry exporter's module, what installs it)
+OTLP_EXPORTERS = {
+    "http/protobuf": ("opentelemetry.exporter.otlp.proto.http._log_exporter", 'pip install "lclog[otlp]"'),
+    "grpc": ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", 'pip install "lclog[otlp-grpc]"'),
+}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 class OutputSettings(_Model):
     """One destination for events; which keys apply depends on `type`."""
 
-    type: Literal["stdout", "stderr", "file", "stdlib", "loki"] = "stdout"
+    type: Literal["stdout", "stderr", "file", "stdlib", "loki", "otlp"] = "stdout"
     # stdout, stderr
     format: Literal["json", "pretty"] = "json"
     # file
@@ -65,6 +80,10 @@ class OutputSettings(_Model):
     timeout_s: float = Field(5.0, gt=0, le=120)
     retries: int = Field(3, ge=0, le=10)
     max_buffer_bytes: int = Field(8 << 20, ge=1024)
+    # otlp: OpenTelemetry log records to a collector (unset keys: the OTEL_EXPORTER_OTLP_* env vars)
+    endpoint: str | None = Field(None, pattern=r"^https?://")
+    protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
+    compression: Literal["gzip", "none"] | None = None
 
     @model_validator(mode="after")
     def _keys_fit_the_type(self) -> OutputSettings:
@@ -80,6 +99,12 @@ class OutputSettings(_Model):
             if not self.url:
                 raise ValueError("a loki output needs `url: http://loki:3100/loki/api/v1/push`")
             self._check_labels()
+        if self.type == "otlp":
+            module, install = OTLP_EXPORTERS[self.protocol]
+            if not _installed(module):
+                raise ValueError(
+                    f"an otlp output ({self.protocol}) needs the OpenTelemetry exporter: {install}"
+                )
         return self
 
     def _check_labels(self) -> None:

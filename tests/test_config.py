@@ -8,6 +8,7 @@ import pytest
 from langchain_core.runnables import RunnableLambda
 
 from lclog import ConfigError, LoggingCallbackHandler, load_config
+from tests.loopback import LoopbackServer
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -22,11 +23,16 @@ def test_every_example_config_loads_and_builds_a_handler(path, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)  # file outputs land in a temp dir
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/never-called")
     monkeypatch.setenv("LCLOG_HASH_KEY", "example-secret")  # what config/elk.yaml asks for
+    collector = LoopbackServer("/")  # config/otlp.yaml's collector
+    monkeypatch.setenv("OTEL_COLLECTOR_URL", collector.url)
     settings = load_config(path)
     with LoggingCallbackHandler(settings) as handler:
         RunnableLambda(lambda x: x).invoke("mail bob@corp.io", config={"callbacks": [handler]})
     assert handler.stats.emitted == 2
     assert handler.stats.dropped == handler.stats.output_errors == handler.stats.internal_errors == 0
+    collector.close()
+    if any(output.type == "otlp" for output in settings.outputs):
+        assert len(collector.requests) == 1
     for output in settings.outputs:
         if output.type == "file":
             lines = (tmp_path / output.path).read_text().splitlines()
@@ -70,7 +76,7 @@ def test_env_var_expansion(tmp_path, monkeypatch):
         ("outputs:\n  - type: file\n", "outputs.0: a file output needs a path"),
         (
             "outputs:\n  - type: kafka\n",
-            "outputs.0.type: Input should be 'stdout', 'stderr', 'file', 'stdlib' or",
+            "outputs.0.type: Input should be 'stdout', 'stderr', 'file', 'stdlib', 'loki' or 'otlp'",
         ),
         (
             "outputs:\n  - {type: file, path: x, labels: {a: b}}\n",

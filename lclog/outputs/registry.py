@@ -1,4 +1,5 @@
-"""Outputs by destination: handlers naming the same file, logger or Loki stream share one."""
+"""Outputs by destination: handlers naming the same file, logger, Loki stream or OTLP endpoint
+share one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from lclog.outputs.base import FileOutput, Output, StreamOutput
 from lclog.outputs.loki import LokiOutput
+from lclog.outputs.otlp import OTLPOutput
 from lclog.outputs.stdlib import StdlibOutput
 from lclog.settings import OutputSettings
 
@@ -23,6 +25,8 @@ def _key(spec: OutputSettings) -> Hashable:
         return ("stdlib", spec.logger, spec.formatter, spec.stream)
     if spec.type == "loki":
         return ("loki", spec.url, tuple(sorted(spec.labels.items())), spec.tenant)
+    if spec.type == "otlp":
+        return ("otlp", spec.endpoint, spec.protocol, tuple(sorted(spec.headers.items())))
     return (spec.type, spec.format)
 
 
@@ -41,6 +45,17 @@ def _build(spec: OutputSettings) -> Output:
             flush_interval_s=spec.flush_interval_s,
             timeout_s=spec.timeout_s,
             retries=spec.retries,
+            max_buffer_bytes=spec.max_buffer_bytes,
+        )
+    if spec.type == "otlp":
+        return OTLPOutput(
+            spec.endpoint,
+            protocol=spec.protocol,
+            headers=spec.headers,
+            compression=spec.compression,
+            batch_bytes=spec.batch_bytes,
+            flush_interval_s=spec.flush_interval_s,
+            timeout_s=spec.timeout_s,
             max_buffer_bytes=spec.max_buffer_bytes,
         )
     return StreamOutput(spec.type, spec.format)

@@ -1,0 +1,231 @@
+"""The otlp output, against a loopback OTLP/HTTP receiver that decodes every request with the
+official protobuf definitions (opentelemetry-proto)."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import time
+from typing import Any
+
+import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from lclog import LoggingCallbackHandler
+from lclog.cli.demo import run_demo
+from lclog.config import load_config
+from lclog.errors import ConfigError
+from lclog.outputs.otlp import logs_endpoint
+from tests.loopback import LoopbackServer
+
+pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+
+def decode(body: bytes, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The log records of one OTLP/HTTP request, each with its resource's attributes."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    if headers.get("content-encoding") == "gzip":
+        body = gzip.decompress(body)
+    request = ExportLogsServiceRequest()
+    request.ParseFromString(body)
+    records = []
+    for resource_logs in request.resource_logs:
+        resource = {a.key: a.value.string_value for a in resource_logs.resource.attributes}
+        for scope_logs in resource_logs.scope_logs:
+            assert scope_logs.scope.name == "lclog"
+            for record in scope_logs.log_records:
+                as_dict = MessageToDict(record, preserving_proto_field_name=True)
+                as_dict["attributes"] = {a["key"]: a["value"] for a in as_dict.get("attributes", [])}
+                as_dict["resource"] = resource
+                as_dict["_raw"] = record
+                records.append(as_dict)
+    return records
+
+
+def lower(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def received(server: LoopbackServer) -> list[dict[str, Any]]:
+    return [r for request in server.requests for r in decode(request.body, request.headers)]
+
+
+def handler(server_url: str, **output: Any) -> LoggingCallbackHandler:
+    spec = {"type": "otlp", "endpoint": server_url, "flush_interval_s": 0.05, **output}
+    return LoggingCallbackHandler({"service": "checkout", "outputs": [spec], "flush_timeout_s": 10})
+
+
+@pytest.fixture
+def collector() -> Any:
+    server = LoopbackServer("/")
+    yield server
+    server.close()
+
+
+def test_every_event_arrives_once_as_the_conventions_say(collector: LoopbackServer):
+    h = handler(collector.url, compression="gzip")
+    run_demo([h], say=lambda text: None)
+    h.close()
+    emitted = h.stats.as_dict()["emitted"]
+    records = received(collector)
+    assert {r.path for r in collector.requests} == {"/v1/logs"}
+    assert all(lower(r.headers)["content-type"] == "application/x-protobuf" for r in collector.requests)
+    assert all(lower(r.headers)["content-encoding"] == "gzip" for r in collector.requests)
+    assert len(records) == emitted > 40
+    ids = [(r["event_name"], r["attributes"]["lclog.run_id"]["string_value"]) for r in records]
+    assert len(set(ids)) == len(ids)  # each event once
+    for record in records:
+        assert record["resource"]["service.name"] == "checkout"
+        assert len(record["_raw"].trace_id) == 16 and len(record["_raw"].span_id) == 8
+        assert record["_raw"].time_unix_nano > 1.7e18 and record["_raw"].observed_time_unix_nano
+        level = record["severity_text"]
+        assert record["_raw"].severity_number == {"DEBUG": 5, "INFO": 9, "WARNING": 13, "ERROR": 17}[level]
+    end = next(r for r in records if r["event_name"] == "chat_model.end")
+    attributes = end["attributes"]
+    assert attributes["gen_ai.operation.name"] == {"string_value": "chat"}
+    assert attributes["gen_ai.usage.output_tokens"] == {"int_value": "9"}
+    messages = attributes["gen_ai.output.messages"]["array_value"]["values"][0]["kvlist_value"]["values"]
+    assert {"key": "role", "value": {"string_value": "assistant"}} in messages
+    error = next(r for r in records if r["event_name"] == "tool.error")
+    assert error["severity_text"] == "ERROR" and error["attributes"]["error.type"] == {
+        "string_value": "ConnectionError"
+    }
+    # trace ids: one per trace, the same on every record of it
+    roots = [r for r in records if r["attributes"]["lclog.depth"] == {"int_value": "0"}]
+    traces = {r["_raw"].trace_id for r in records}
+    assert len(traces) == len({r["attributes"]["lclog.run_id"]["string_value"] for r in roots}) >= 6
+    # nothing secret left the process
+    raw = b"".join(gzip.decompress(r.body) for r in collector.requests)  # gzip: as configured
+    assert b"jane.doe@example.com" not in raw and b"[REDACTED:email]" in raw
+
+
+def test_a_collector_answering_503_then_429_then_200_loses_nothing(collector: LoopbackServer):
+    collector.script = [(503, {"Retry-After": "0"}), (429, {"Retry-After": "0"})]
+    h = handler(collector.url)
+    model = GenericFakeChatModel(messages=iter([AIMessage("ok")]))
+    model.invoke("hi", config={"callbacks": [h]})
+    h.close()
+    stats = h.stats.as_dict()
+    assert stats["dropped"] == 0 and stats["output_errors"] == 0
+    assert collector.attempts == 3
+    assert [r["event_name"] for r in decode(collector.requests[-1].body, collector.requests[-1].headers)] == [
+        "chat_model.start",
+        "chat_model.end",
+    ]
+
+
+def test_a_collector_refusing_connections_costs_the_call_nothing_and_is_counted(
+    capfd: pytest.CaptureFixture[str],
+):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    h = LoggingCallbackHandler(
+        {
+            "outputs": [{"type": "otlp", "endpoint": f"http://127.0.0.1:{port}", "timeout_s": 1}],
+            "flush_timeout_s": 2,
+        }
+    )
+    model = GenericFakeChatModel(messages=iter([AIMessage("ok")] * 50))
+    started = time.perf_counter()
+    for _ in range(50):
+        model.invoke("hi", config={"callbacks": [h]})
+    calls = time.perf_counter() - started
+    h.close()
+    assert h.stats.as_dict()["dropped"] == 100  # every event counted, none silently
+    assert "otlp" in capfd.readouterr().err
+    # the calls never waited for the collector (each export attempt takes up to a second)
+    assert calls < 1.0
+
+
+def test_the_buffer_is_bounded_while_the_collector_hangs(collector: LoopbackServer):
+    collector.hold_s = 5
+    h = handler(collector.url, max_buffer_bytes=4096, batch_bytes=1024)
+    model = GenericFakeChatModel(messages=iter([AIMessage("ok")] * 200))
+    for _ in range(200):
+        model.invoke("hi", config={"callbacks": [h]})
+    h.flush(timeout=0.5)
+    collector.released.set()
+    h.close()
+    stats = h.stats.as_dict()
+    delivered = len(received(collector))
+    assert stats["dropped"] > 0 and delivered + stats["dropped"] == stats["emitted"] == 400
+
+
+def test_the_standard_env_vars_are_honoured(collector: LoopbackServer, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.rstrip("/"))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=from-env")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=prod")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
+    monkeypatch.setenv("LCLOG_TEST_TOKEN", "s3cr3t")
+    settings = load_config(
+        None, outputs=[{"type": "otlp", "headers": {"authorization": "Bearer ${LCLOG_TEST_TOKEN}"}}]
+    )
+    h = LoggingCallbackHandler(settings)
+    GenericFakeChatModel(messages=iter([AIMessage("ok")])).invoke("hi", config={"callbacks": [h]})
+    h.close()
+    (request,) = collector.requests
+    assert request.path == "/v1/logs"
+    assert lower(request.headers)["authorization"] == "Bearer s3cr3t"
+    assert lower(request.headers)["x-api-key"] == "from-env"
+    record = decode(request.body, request.headers)[0]
+    assert record["resource"]["service.name"] == "from-env"
+    assert record["resource"]["deployment.environment.name"] == "prod"
+
+
+def test_endpoints_and_config_errors(monkeypatch: pytest.MonkeyPatch):
+    assert logs_endpoint("http://collector:4318", "http/protobuf") == "http://collector:4318/v1/logs"
+    assert logs_endpoint("http://collector:4318/", "http/protobuf") == "http://collector:4318/v1/logs"
+    assert logs_endpoint("http://gw/otlp/v1/logs", "http/protobuf") == "http://gw/otlp/v1/logs"
+    assert logs_endpoint(None, "http/protobuf") is None
+    with pytest.raises(ConfigError, match="endpoint"):
+        load_config(None, outputs=[{"type": "otlp", "endpoint": "collector:4318"}])
+    with pytest.raises(ConfigError, match="url does not apply to a otlp output"):
+        load_config(None, outputs=[{"type": "otlp", "url": "http://x"}])
+    import lclog.settings
+
+    monkeypatch.setattr(lclog.settings, "_installed", lambda module: False)
+    with pytest.raises(ConfigError, match=r'pip install "lclog\[otlp\]"'):
+        load_config(None, outputs=[{"type": "otlp"}])
+
+
+def test_grpc_reaches_a_grpc_receiver():
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc")
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+
+    got: list[ExportLogsServiceRequest] = []
+    answers = [grpc.StatusCode.UNAVAILABLE]  # a first refusal the exporter retries
+
+    class Receiver(logs_service_pb2_grpc.LogsServiceServicer):
+        def Export(self, request: Any, context: Any) -> Any:
+            if answers:
+                context.abort(answers.pop(0), "not yet")
+            got.append(request)
+            return logs_service_pb2.ExportLogsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Receiver(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        h = LoggingCallbackHandler(
+            {
+                "outputs": [{"type": "otlp", "protocol": "grpc", "endpoint": f"http://127.0.0.1:{port}"}],
+                "flush_timeout_s": 10,
+            }
+        )
+        GenericFakeChatModel(messages=iter([AIMessage("ok")])).invoke("hi", config={"callbacks": [h]})
+        h.close()
+    finally:
+        server.stop(0)
+    records = [
+        r for request in got for rl in request.resource_logs for sl in rl.scope_logs for r in sl.log_records
+    ]
+    assert [r.event_name for r in records] == ["chat_model.start", "chat_model.end"]
+    assert h.stats.as_dict()["dropped"] == 0
