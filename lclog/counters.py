@@ -31,6 +31,7 @@ class Counters:
     notifications_suppressed: int = 0  # duplicates within min_interval_s (counted in the next one)
     notifications_dropped: int = 0  # notification queue full
     notifier_failures: int = 0  # deliveries a target failed, after its retries
+    unpriced_calls: int = 0  # LLM calls without a cost: a model no price is known for, or no usage
     # Reentrant: a SIGTERM handler may report while the main thread holds it.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _last_report: dict[str, float] = field(default_factory=dict, repr=False, compare=False)

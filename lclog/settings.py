@@ -20,6 +20,7 @@ __all__ = [
     "NotifySettings",
     "OutputSettings",
     "PatternRule",
+    "PriceSettings",
     "RedactionSettings",
     "Settings",
     "WebhookTarget",
@@ -207,6 +208,28 @@ class NotifySettings(_Model):
     queue_size: int = Field(1000, ge=1)
 
 
+class PriceSettings(_Model):
+    """A model's prices in USD per million tokens (yours win over genai-prices' database), or
+    `same_as: <model>` to price it like a model the database knows (an Azure deployment name)."""
+
+    input: float | None = Field(None, ge=0)
+    output: float | None = Field(None, ge=0)
+    cache_read: float | None = Field(None, ge=0)  # default: the input price
+    cache_write: float | None = Field(None, ge=0)  # default: the input price
+    same_as: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> PriceSettings:
+        if self.same_as is None and (self.input is None or self.output is None):
+            raise ValueError(
+                "a price needs `input` and `output` (USD per million tokens), e.g. {input: 2.5, output: 10}, "
+                "or `same_as: <a model genai-prices knows>`"
+            )
+        if self.same_as is not None and (self.input is not None or self.output is not None):
+            raise ValueError("`same_as` prices the model like another: leave input and output out")
+        return self
+
+
 class Settings(_Model):
     """Everything lclog reads from a config file; every key has a safe default."""
 
@@ -233,6 +256,7 @@ class Settings(_Model):
     processors: list[str] = []
     redaction: RedactionSettings = RedactionSettings()
     notify: NotifySettings = NotifySettings()
+    prices: dict[str, PriceSettings] = {}
 
     @field_validator("processors")
     @classmethod

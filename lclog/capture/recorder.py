@@ -21,7 +21,8 @@ from lclog.capture.runs import Run, RunTable, stub
 from lclog.counters import Counters
 from lclog.events.build import EventBuilder, reported_by
 from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start
-from lclog.events.history import History, Pending
+from lclog.events.cost import Prices
+from lclog.events.history import History
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router, sampled
 from lclog.events.serialize import Limits
@@ -56,33 +57,14 @@ MAX_HISTORY = 10_000
 def event_step(
     builder: EventBuilder, pipeline: Pipeline, history: History | None = None
 ) -> Callable[[Capture], Item | None]:
-    """What the writer runs on each capture: build the event, reference what its conversation
-    wrote before, then the pipeline; what it wrote in full is known once it is written."""
-
-    fused = not pipeline.redacts
+    """What the writer runs on each capture: build the event, then the pipeline (referencing
+    what its conversation wrote before, with `history: once`)."""
 
     def process(capture: Capture) -> Item | None:
         event = builder.build(capture)
         if event is None:
             return None
-        if history is None:
-            return pipeline.process(event)
-        run = capture[0]
-        if run.thread is None and run.root.model_calls < 2:
-            # Without a thread, a trace is a conversation from its second model call (an agent
-            # loop): one call repeats its prompt once, and tracking it would cost more than that.
-            return pipeline.process(event)
-        conversation = run.thread or run.trace_id
-        if fused:  # redacted as it was built: referenced now, before your processors
-            pending = history.condense(event, conversation)
-            item = pipeline.process(event)
-        else:  # referenced once the pipeline has redacted it
-            box: list[Pending | None] = []
-            item = pipeline.process(event, lambda e: box.append(history.condense(e, conversation)))
-            pending = box[0] if box else None
-        if item is not None and pending is not None:
-            history.commit(pending)
-        return item
+        return pipeline.process(event) if history is None else history.through(pipeline, event, capture[0])
 
     return process
 
@@ -126,6 +108,8 @@ class Recorder:
             router=self._router,
             metrics=self.metrics,
             alerts=alerts,
+            prices=Prices(s.prices),
+            unpriced=functools.partial(self.stats.add, "unpriced_calls"),
         )
         self.history = History(self.redactor.digest) if s.history == "once" and self.content else None
         self._process = event_step(self.events, self.pipeline, self.history)

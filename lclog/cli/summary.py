@@ -1,4 +1,4 @@
-"""`lclog stats`: calls, errors, latency percentiles and tokens per model, tool or chain."""
+"""`lclog stats`: calls, errors, latency percentiles, tokens and cost per model, tool or chain."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ class Group:
     input_tokens: int = 0
     output_tokens: int = 0
     with_usage: int = 0  # calls whose model reported usage: tokens are unknown, not 0, without
+    cost: float = 0.0
+    priced: int = 0  # calls with a cost: the cost is unknown, not 0, without
     latency: Histogram = field(default_factory=Histogram)
     ttft: Histogram = field(default_factory=Histogram)
 
@@ -64,6 +66,10 @@ class Group:
             "input_tokens": self.input_tokens if self.with_usage else None,
             "output_tokens": self.output_tokens if self.with_usage else None,
             "calls_with_usage": self.with_usage,
+            # USD; null when no call was priced (see README "What each request cost")
+            "cost_usd": round(self.cost, 10) if self.priced else None,
+            "cost_per_call_usd": round(self.cost / self.priced, 10) if self.priced else None,
+            "priced_calls": self.priced,
         }
 
 
@@ -109,6 +115,10 @@ class LogSummary:
             group.with_usage += 1
             group.input_tokens += int(usage.get("input_tokens") or 0)
             group.output_tokens += int(usage.get("output_tokens") or 0)
+        cost = e.get("cost")
+        if isinstance(cost, dict) and isinstance(cost.get("total"), (int, float)):
+            group.priced += 1
+            group.cost += cost["total"]
 
     def add_all(self, events: Iterable[dict[str, Any]]) -> LogSummary:
         for e in events:
@@ -131,6 +141,8 @@ class LogSummary:
             "ttft p50",
             "in tok",
             "out tok",
+            "cost $",
+            "$/call",
         ]
         lines = [header]
         for key, r in rows.items():
@@ -138,6 +150,7 @@ class LogSummary:
                 [key, str(r["calls"]), str(r["errors"]), f"{100 * r['error_rate']:.1f}"]
                 + [_num(r[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "ttft_p50_ms")]
                 + [_count(r["input_tokens"]), _count(r["output_tokens"])]
+                + [_money(r["cost_usd"]), _money(r["cost_per_call_usd"])]
             )
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
         return "\n".join(
@@ -151,6 +164,10 @@ class LogSummary:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6f}"
 
 
 def _count(value: int | None) -> str:

@@ -8,11 +8,13 @@ the writer or in a producer that helps it.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from lclog.capture.runs import Run
 from lclog.events import fields as _fields
 from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start
+from lclog.events.cost import Prices
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
 from lclog.events.serialize import Limits, Scrubber, to_jsonable, truncate
@@ -35,6 +37,10 @@ NAME_LIMITS = Limits(max_depth=1, max_items=8, max_chars=MAX_NAME)
 
 def _same(text: str) -> str:
     return text
+
+
+def _nothing() -> None:
+    pass
 
 
 def usage_of(response: Any) -> tuple[dict[str, int] | None, str | None]:
@@ -112,6 +118,8 @@ class EventBuilder:
         router: Router,
         metrics: Metrics,
         alerts: Alerts | None,
+        prices: Prices | None = None,
+        unpriced: Callable[[], None] | None = None,
     ) -> None:
         self._service = service
         self._limits = limits
@@ -124,6 +132,8 @@ class EventBuilder:
         self._router = router
         self._metrics = metrics
         self._alerts = alerts
+        self._prices = prices or Prices({})
+        self._unpriced = unpriced or _nothing
         self._builders: dict[type, Any] = {
             Start: self.start,
             End: self.end,
@@ -258,6 +268,7 @@ class EventBuilder:
         outputs: Any,
         extra: dict[str, Any] | None = None,
         usage: dict[str, Any] | None = None,
+        cost: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         event = self._base("info", f"{run.run_type}.end", run, wall)
         if run.interrupted:  # a graph paused by interrupt() returns normally; it did not finish
@@ -268,7 +279,7 @@ class EventBuilder:
         if run.late:
             event["late"] = True  # ends after its `*.orphaned` event
         duration = self._timing(run, end_ns, event)
-        self._metrics.ended(run.run_type, run.model or run.name, duration, usage=usage)
+        self._metrics.ended(run.run_type, run.model or run.name, duration, usage=usage, cost=cost)
         if self._alerts is not None:
             self._alerts.ended(run, duration, failed=False)
         if level is None:
@@ -286,12 +297,14 @@ class EventBuilder:
         """`end` for LLM and chat model runs: model, usage and finish reason, as `reported_by`
         read them from the response."""
         usage, source, finish_reason, response_model = reported
-        extra: dict[str, Any] = {"model": response_model or run.model, "usage": usage, "usage_source": source}
+        model = response_model or run.model
+        extra: dict[str, Any] = {"model": model, "usage": usage, "usage_source": source}
         if run.provider:
             extra["provider"] = run.provider
         if finish_reason:
             extra["finish_reason"] = finish_reason
-        event = self.end(run, level, wall, end_ns, outputs, extra, usage)
+        extra["cost"] = cost = self.cost_of(model, run.provider, usage)
+        event = self.end(run, level, wall, end_ns, outputs, extra, usage, cost)
         if event is not None:
             self._label_models(event)
         return event
@@ -319,7 +332,11 @@ class EventBuilder:
             event["outcome"] = "error"
             duration = self._timing(run, end_ns, event)
             event["error"] = self._labelled(fields)
-            self._metrics.ended(run.run_type, run.model or run.name, duration, error=True)
+            cost = None
+            if run.run_type in ("llm", "chat_model"):  # what a failed call used is billed too
+                usage = extra.get("usage") if extra else None
+                cost = event["cost"] = self.cost_of(run.model, run.provider, usage)
+            self._metrics.ended(run.run_type, run.model or run.name, duration, error=True, cost=cost)
             if self._alerts is not None:
                 self._alerts.failed(run, event["error"], duration)
                 self._alerts.ended(run, duration, failed=True)
@@ -334,6 +351,13 @@ class EventBuilder:
             if "model" in extra:
                 self._label_models(event)
         return event
+
+    def cost_of(self, model: Any, provider: Any, usage: Any) -> dict[str, Any] | None:
+        """What a model call cost (see cost.py); an unknown cost is counted in `unpriced_calls`."""
+        cost = self._prices.cost(model, provider, usage)
+        if cost is None:
+            self._unpriced()
+        return cost
 
     def failure_of(self, error: BaseException) -> tuple[str | None, dict[str, Any] | None]:
         """(the interrupt or cancellation class, None) or (None, error fields): what lclog keeps

@@ -98,6 +98,9 @@ FIELDS: tuple[Field, ...] = (
     Field("usage", "trusted", "core", "token usage as the model reported it; null when unknown"),
     Field("usage_source", "trusted", "lclog", "where usage came from: usage_metadata or llm_output"),
     Field("finish_reason", "label", "core", "why the model stopped"),
+    Field(
+        "cost", "trusted", "lclog", "what a model call cost in USD: input, output, total, currency, source"
+    ),
     Field("documents", "trusted", "lclog", "documents a retriever returned"),
     Field("error", "label", "core", "type, message and (optionally) stack trace", bulky=7),
     Field("late", "trusted", "lclog", "true: the run ended after its `*.orphaned` event"),

@@ -75,6 +75,25 @@ class History:
     def __len__(self) -> int:
         return len(self._known)
 
+    def through(self, pipeline: Any, event: dict[str, Any], run: Any) -> Any:
+        """The pipeline's result for an event of `run`, with what its conversation wrote before
+        referenced; what the event writes in full is known once the pipeline passed it."""
+        if run.thread is None and run.root.model_calls < 2:
+            # Without a thread, a trace is a conversation from its second model call (an agent
+            # loop): one call repeats its prompt once, and tracking it would cost more than that.
+            return pipeline.process(event)
+        conversation = run.thread or run.trace_id
+        if not pipeline.redacts:  # redacted as it was built: referenced now, before your processors
+            pending = self.condense(event, conversation)
+            item = pipeline.process(event)
+        else:  # referenced once the pipeline has redacted it
+            box: list[Pending | None] = []
+            item = pipeline.process(event, lambda e: box.append(self.condense(e, conversation)))
+            pending = box[0] if box else None
+        if item is not None and pending is not None:
+            self.commit(pending)
+        return item
+
     def condense(self, event: dict[str, Any], conversation: str) -> Pending | None:
         """Replaces the messages already written in `conversation` by references; returns what
         to `commit` once the event is written (None: it carries no new message)."""

@@ -1,4 +1,4 @@
-"""Aggregates of what run events say: counts, durations and tokens per run type and name."""
+"""Aggregates of what run events say: counts, durations, tokens and cost per run type and name."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class RunStats:
     input_tokens: int = 0
     output_tokens: int = 0
     with_usage: int = 0  # ends that reported usage: without any, the token counts are unknown
+    cost_usd: float = 0.0  # what the priced calls cost
+    priced: int = 0  # calls with a cost: without any, the cost is unknown
 
     @property
     def mean_duration_ms(self) -> float:
@@ -61,6 +63,7 @@ class Metrics:
         *,
         error: bool = False,
         usage: dict[str, Any] | None = None,
+        cost: dict[str, Any] | None = None,
     ) -> None:
         key = (run_type, name)
         with self._lock:
@@ -76,6 +79,9 @@ class Metrics:
                 stats.with_usage += 1
                 stats.input_tokens += usage.get("input_tokens") or 0
                 stats.output_tokens += usage.get("output_tokens") or 0
+            if cost:
+                stats.priced += 1
+                stats.cost_usd += cost["total"]
 
     def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Returns {run_type: {name: totals}} as plain dicts (a copy)."""
@@ -92,7 +98,18 @@ class Metrics:
 
     def summary(self) -> str:
         """Returns the totals as an aligned text table."""
-        header = ("type", "name", "starts", "ok", "errors", "mean ms", "max ms", "in tok", "out tok")
+        header = (
+            "type",
+            "name",
+            "starts",
+            "ok",
+            "errors",
+            "mean ms",
+            "max ms",
+            "in tok",
+            "out tok",
+            "cost $",
+        )
         rows = [header]
         for run_type, names in self.snapshot().items():
             for name, t in names.items():
@@ -107,6 +124,7 @@ class Metrics:
                         f"{t['max_duration_ms']:.1f}",
                         str(t["input_tokens"]) if t["with_usage"] else "-",
                         str(t["output_tokens"]) if t["with_usage"] else "-",
+                        f"{t['cost_usd']:.6f}" if t["priced"] else "-",
                     )
                 )
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

@@ -51,6 +51,8 @@ def test_the_summary_shows_unknown_tokens_as_unknown():
     m = Metrics()
     m.ended("tool", "lookup", 1.0)
     m.ended("chat_model", "m", 2.0, usage={"input_tokens": 5, "output_tokens": 1})
+    m.ended("chat_model", "priced", 2.0, usage={"input_tokens": 5, "output_tokens": 1}, cost={"total": 0.25})
     lines = {line.split()[1]: line.split() for line in m.summary().splitlines()[1:]}
-    assert lines["lookup"][-2:] == ["-", "-"] and lines["m"][-2:] == ["5", "1"]
+    assert lines["lookup"][-3:] == ["-", "-", "-"] and lines["m"][-3:] == ["5", "1", "-"]
+    assert lines["priced"][-1] == "0.250000"  # a cost only where one is known
     assert m.snapshot()["tool"]["lookup"]["with_usage"] == 0
