@@ -103,10 +103,25 @@ def logql_flatten(value: Any, prefix: str = "") -> set[str]:
     return {prefix[:-1]}
 
 
+def priced_call(**config: Any) -> list[dict[str, Any]]:
+    """The events of a model call that names its model and reports usage, as real ones do."""
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from lclog.testing import capture
+
+    usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
+    reply = AIMessage(content="x", usage_metadata=usage, response_metadata={"model_name": "gpt-4o-mini"})
+    with capture(**config) as events:
+        GenericFakeChatModel(messages=iter([reply])).invoke("hi", config={"callbacks": [events.handler]})
+    return list(events)
+
+
 def test_grafana_dashboard_queries_read_only_fields_lclog_writes(demo_lines):
     dashboard = json.loads(DASHBOARD.read_text())
     assert {v["name"] for v in dashboard["templating"]["list"]} >= {"datasource", "service", "trace_id"}
     written = set().union(*(logql_flatten(orjson.loads(line)) for line in demo_lines.splitlines()))
+    written |= set().union(*(logql_flatten(e) for e in priced_call()))  # the demo's fake models have no price
     labels = {"service"}  # the stream label config/loki.yaml and the Promtail/Alloy snippets set
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert len(exprs) >= 6
@@ -120,7 +135,7 @@ def test_grafana_dashboard_queries_read_only_fields_lclog_writes(demo_lines):
         assert "| json" in expr
         assert logql_fields(expr) <= written, (expr, logql_fields(expr) - written)
     titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
-    for wanted in ("calls per minute", "latency", "tokens", "error rate", "failing tools", "trace"):
+    for wanted in ("calls per minute", "latency", "tokens", "error rate", "failing tools", "trace", "cost"):
         assert wanted in titles
 
 
@@ -130,15 +145,8 @@ def test_kibana_saved_objects_use_ecs_fields(demo_lines):
     assert [o["type"] for o in objects] == ["index-pattern", "search"]
     assert objects[0]["attributes"]["timeFieldName"] == "@timestamp"
     ecs = [to_ecs(orjson.loads(line)) for line in demo_lines.splitlines()]
-    from langchain_core.language_models import GenericFakeChatModel
-    from langchain_core.messages import AIMessage
 
-    from lclog.testing import capture
-
-    with capture(schema="ecs") as events:  # a model that names itself, as real ones do
-        reply = AIMessage(content="x", response_metadata={"model_name": "gpt-x"})
-        GenericFakeChatModel(messages=iter([reply])).invoke("hi", config={"callbacks": [events.handler]})
-    ecs += list(events)
+    ecs += priced_call(schema="ecs")
 
     def has(event: dict[str, Any], dotted: str) -> bool:
         if dotted in event:
