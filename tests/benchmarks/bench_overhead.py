@@ -22,6 +22,9 @@ no content). Handlers that buffer (the floor, lclog) are flushed at the end of e
 Each overhead is measured on two clocks: wall time (what the caller waits, the flush included)
 and the CPU time of the whole process, every thread's (all the work, none of the waiting: a
 flush that hands the writing to another thread waits for it to wake).
+`lclog_priced` is lclog with content redacted on a model that names itself (gpt-4o-mini), so each
+call is priced: next to `lclog_redacted` (a fake model no price is known for) it shows what the
+cost adds.
 Peers that are not installed (the `bench` extra: openinference-instrumentation-langchain,
 opentelemetry-instrumentation-langchain) are skipped.
 """
@@ -53,6 +56,7 @@ VARIANTS = [
     "openllmetry",
     "lclog_content_none",
     "lclog_redacted",
+    "lclog_priced",
     "lclog_ecs",
     "lclog_stream_tokens",
 ]
@@ -70,8 +74,9 @@ PER_TOKEN_VARIANTS = ("noop_handler", "floor_orjson_line", "lclog_content_none",
                       "lclog_stream_tokens")  # fmt: skip
 
 
-def workload(name: str) -> tuple[Any, Any, bool]:
-    """Returns (runnable, input, streamed)."""
+def workload(name: str, priced: bool = False) -> tuple[Any, Any, bool]:
+    """Returns (runnable, input, streamed); `priced`: the model names itself (gpt-4o-mini), so
+    lclog prices each call."""
     from langchain_core.language_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage, HumanMessage
     from langchain_core.output_parsers import StrOutputParser
@@ -79,9 +84,9 @@ def workload(name: str) -> tuple[Any, Any, bool]:
 
     usage = {"input_tokens": 250, "output_tokens": 12, "total_tokens": 262}
     if name == "invoke":
-        model = GenericFakeChatModel(
-            messages=itertools.cycle([AIMessage(content="Here is a short answer.", usage_metadata=usage)])
-        )
+        named = {"model_name": "gpt-4o-mini"} if priced else {}
+        reply = AIMessage(content="Here is a short answer.", usage_metadata=usage, response_metadata=named)
+        model = GenericFakeChatModel(messages=itertools.cycle([reply]))
         prompt = ChatPromptTemplate.from_messages([("system", "You answer briefly."), ("human", "{q}")])
         filler = "Retrieved context: the quarterly report covers revenue, costs and hiring plans. " * 11
         question = f"{filler}Contact jane.doe@example.com, key sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1. Summarize."
@@ -254,7 +259,7 @@ def _instrument(variant: str) -> Any:
 
 def child(workload_name: str, variant: str, calls: int) -> None:
     """Times `calls` calls with the variant, in blocks alternating with a do-nothing handler."""
-    runnable, inputs, streamed = workload(workload_name)
+    runnable, inputs, streamed = workload(workload_name, priced=variant == "lclog_priced")
     with tempfile.TemporaryDirectory() as tmp:
         handler = make_handler(variant, os.path.join(tmp, "sink.log"))
         instrumented = isinstance(handler, _Instrumented)
