@@ -53,12 +53,16 @@ def tracer() -> RunCollector:
 
 
 def assert_matches_tree(events: list[dict[str, Any]], runs: list[Run]) -> None:
-    """Every run LangChain reports has exactly one start and one end-or-error event, same tree."""
+    """Every run LangChain reports has exactly one start and one end-or-error event, same tree;
+    every root, one `trace.end`."""
     by_id: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         phase = e["event"].rsplit(".", 1)[-1]
-        if phase in ("start", "end", "error"):
+        if phase in ("start", "end", "error") and e["event"] != "trace.end":
             by_id.setdefault(e["run_id"], []).append(e)
+    trace_ends = sorted(e["run_id"] for e in events if e["event"] == "trace.end")
+    roots = [r for r in runs if r.parent_run_id is None]
+    assert trace_ends == sorted(str(r.id) for r in roots if any(c.parent_run_id == r.id for c in runs))
     run_ids = set()
     for run in runs:
         rid = str(run.id)

@@ -18,9 +18,10 @@ from lclog.capture.arguments import model_run, name_of
 from lclog.capture.recorder import Recorder
 from lclog.config import Settings, load_config
 from lclog.counters import Counters
-from lclog.events.build import MAX_NAME, usage_of
+from lclog.events.build import MAX_NAME
 from lclog.events.metrics import Metrics
 from lclog.events.serialize import truncate
+from lclog.events.usage import usage_of
 from lclog.integrations.langgraph import graph_aware, langgraph_loaded
 from lclog.outputs.base import Output
 from lclog.pipeline.processors import Processor

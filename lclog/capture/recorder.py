@@ -19,13 +19,15 @@ from lclog.capture import twins
 from lclog.capture.arguments import thread_of
 from lclog.capture.runs import Run, RunTable, stub
 from lclog.counters import Counters
-from lclog.events.build import EventBuilder, reported_by
-from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start
+from lclog.events.build import EventBuilder
+from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start, TraceEnd
 from lclog.events.cost import Prices
 from lclog.events.history import History
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router, sampled
 from lclog.events.serialize import Limits
+from lclog.events.traces import is_trace_root
+from lclog.events.usage import reported_by
 from lclog.integrations.otel import span_ids_getter
 from lclog.notify import Alerts, Notifier
 from lclog.outputs import writer
@@ -320,6 +322,8 @@ class Recorder:
             self._submit(ModelEnd(run, level, time.time(), end_ns, outputs, reported_by(response)))
         else:
             self._submit(End(run, level, time.time(), end_ns, outputs, extra))
+        if run.runs > 1 and is_trace_root(run):  # a trace of one run: its end is its summary
+            self._submit(TraceEnd(run, time.time()))
 
     def error(
         self,
@@ -335,6 +339,8 @@ class Recorder:
             return
         failure = self.events.failure_of(error)  # the exception itself is not kept
         self._submit(Failure(run, time.time(), end_ns, failure, extra))
+        if run.runs > 1 and is_trace_root(run):  # a trace of one run: its end is its summary
+            self._submit(TraceEnd(run, time.time()))
 
     def token(self, run_id: UUID, token: Any) -> None:
         """A streamed token: counted and timed; written with `stream_tokens`."""

@@ -38,6 +38,7 @@ class Run:
         "root",
         "run_id",
         "run_type",
+        "runs",
         "sampled",
         "start_ns",
         "step",
@@ -72,6 +73,8 @@ class Run:
         # The top of the tree this handler saw, and (kept there) how many model runs it started.
         self.root: Run = parent.root if parent is not None else self
         self.model_calls = 0
+        self.runs = 0  # on a root: the runs of its tree it saw start, itself included
+        self.root.runs += 1
         # The top of what this handler saw of the tree: its end closes the trace's failures.
         self.local_root = parent is None
         self.start_ns = time.monotonic_ns()

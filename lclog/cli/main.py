@@ -159,9 +159,9 @@ def _pretty(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     from lclog.cli.lines import open_inputs, parse
-    from lclog.cli.summary import LogSummary
+    from lclog.cli.summary import LogSummary, TraceSummary
 
-    stats = LogSummary(by=args.by)
+    stats: LogSummary | TraceSummary = TraceSummary() if args.by == "trace" else LogSummary(by=args.by)
     progress = sys.stderr.isatty() and not args.json
     for name, stream in open_inputs(args.files):
         total = os.path.getsize(name) if name != "<stdin>" else 0
@@ -235,10 +235,11 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("files", nargs="*", help="log files (default: stdin)")
     stats.add_argument(
         "--by",
-        choices=["model", "name", "type", "service", "node"],
+        choices=["model", "name", "type", "service", "node", "trace"],
         default="model",
         help="group by the model (LLM runs; names for tools, chains, retrievers), the run's name, "
-        "its type, the service, or the LangGraph node (default: %(default)s)",
+        "its type, the service, or the LangGraph node; or `trace`: the most expensive and the "
+        "slowest requests (default: %(default)s)",
     )
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(func=_stats)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GROUPINGS", "Histogram", "LogSummary"]
+__all__ = ["GROUPINGS", "Histogram", "LogSummary", "TraceSummary"]
 
 # Log-scale buckets 2% wide: percentiles within 2%, in bounded memory, whatever the log size.
 _RATIO = math.log(1.02)
@@ -99,8 +100,8 @@ class LogSummary:
 
     def add(self, e: dict[str, Any]) -> None:
         name = e.get("event") or ""
-        if not (name.endswith(".end") or name.endswith(".error")):
-            return
+        if not (name.endswith(".end") or name.endswith(".error")) or name == "trace.end":
+            return  # a run's end (trace.end sums a request's runs: counted there already)
         self.events += 1
         group = self.groups.setdefault(self._key(e), Group())
         group.calls += 1
@@ -166,9 +167,71 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _money(value: float | None) -> str:
     return "-" if value is None else f"{value:.6f}"
 
 
 def _count(value: int | None) -> str:
     return "-" if value is None else str(value)
+
+
+class TraceSummary:
+    """`lclog stats --by trace`: the most expensive and the slowest requests (`trace.end` lines),
+    in bounded memory (the top `top` of each)."""
+
+    def __init__(self, top: int = 20) -> None:
+        self._top = top
+        self._costly: list[tuple[float, int, dict[str, Any]]] = []
+        self._slow: list[tuple[float, int, dict[str, Any]]] = []
+        self._seen = 0
+        self.events = 0
+
+    def add(self, e: dict[str, Any]) -> None:
+        if e.get("event") != "trace.end":
+            return
+        self.events += 1
+        cost, usage, errors = (_dict(e.get(k)) for k in ("cost", "usage", "errors"))
+        row = {
+            "trace_id": e.get("trace_id"),
+            "name": e.get("name"),
+            "outcome": e.get("outcome"),
+            "duration_ms": e.get("duration_ms"),
+            "cost_usd": cost.get("total"),
+            "input_tokens": usage.get("input_tokens"),
+            "output_tokens": usage.get("output_tokens"),
+            "errors": errors.get("count", 0),
+        }
+        self._seen += 1
+        for heap, value in ((self._costly, row["cost_usd"]), (self._slow, row["duration_ms"])):
+            if isinstance(value, (int, float)):
+                item = (float(value), self._seen, row)
+                if len(heap) < self._top:
+                    heapq.heappush(heap, item)
+                else:
+                    heapq.heappushpop(heap, item)
+
+    def rows(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "most_expensive": [r for _, _, r in sorted(self._costly, key=lambda i: (-i[0], i[1]))],
+            "slowest": [r for _, _, r in sorted(self._slow, key=lambda i: (-i[0], i[1]))],
+        }
+
+    def table(self) -> str:
+        out = []
+        for title, rows in self.rows().items():
+            out.append(f"{title.replace('_', ' ')} ({len(rows)} of {self.events} requests)")
+            out.append(
+                f"  {'trace_id':<36}  {'name':<24} {'outcome':<11} {'ms':>10} {'cost $':>12} "
+                f"{'in tok':>8} {'out tok':>8} {'err':>4}"
+            )
+            for r in rows:
+                out.append(
+                    f"  {r['trace_id']!s:<36}  {str(r['name'])[:24]:<24} {r['outcome']!s:<11} "
+                    f"{_num(r['duration_ms']):>10} {_money(r['cost_usd']):>12} "
+                    f"{_count(r['input_tokens']):>8} {_count(r['output_tokens']):>8} {r['errors']:>4}"
+                )
+        return "\n".join(out)

@@ -13,11 +13,12 @@ from typing import Any
 
 from lclog.capture.runs import Run
 from lclog.events import fields as _fields
-from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start
+from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start, TraceEnd
 from lclog.events.cost import Prices
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
 from lclog.events.serialize import Limits, Scrubber, to_jsonable, truncate
+from lclog.events.traces import Traces, is_trace_root
 from lclog.notify import Alerts
 
 __all__ = ["EventBuilder"]
@@ -41,55 +42,6 @@ def _same(text: str) -> str:
 
 def _nothing() -> None:
     pass
-
-
-def usage_of(response: Any) -> tuple[dict[str, int] | None, str | None]:
-    """Token usage and where it came from: AIMessage.usage_metadata, else llm_output.
-
-    (None, None) when the response reports none: unknown is never written as zero.
-    """
-    totals: dict[str, int] = {}
-    for generations in getattr(response, "generations", None) or []:
-        for gen in generations:
-            usage = getattr(getattr(gen, "message", None), "usage_metadata", None)
-            if usage:
-                for key in ("input_tokens", "output_tokens", "total_tokens"):
-                    totals[key] = totals.get(key, 0) + int(usage.get(key) or 0)
-                for side in ("input", "output"):  # cache reads, reasoning, audio ...
-                    for k, v in (usage.get(f"{side}_token_details") or {}).items():
-                        if isinstance(v, int):
-                            totals[f"{side}_{k}_tokens"] = totals.get(f"{side}_{k}_tokens", 0) + v
-    if totals:
-        return totals, "usage_metadata"
-    llm_output = getattr(response, "llm_output", None) or {}
-    raw = llm_output.get("token_usage") or llm_output.get("usage")
-    if isinstance(raw, dict):
-        inp = raw.get("prompt_tokens", raw.get("input_tokens"))
-        out = raw.get("completion_tokens", raw.get("output_tokens"))
-        if isinstance(inp, int) or isinstance(out, int):
-            usage = {"input_tokens": int(inp or 0), "output_tokens": int(out or 0)}
-            usage["total_tokens"] = int(
-                raw.get("total_tokens") or usage["input_tokens"] + usage["output_tokens"]
-            )
-            return usage, "llm_output"
-    return None, None
-
-
-def _finish_and_model(response: Any) -> tuple[str | None, str | None]:
-    for generations in getattr(response, "generations", None) or []:
-        for gen in generations:
-            info = getattr(gen, "generation_info", None) or {}
-            meta = getattr(getattr(gen, "message", None), "response_metadata", None) or {}
-            reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
-            model = meta.get("model_name") or meta.get("model")
-            return (str(reason) if reason else None), (str(model) if model else None)
-    return None, None
-
-
-def reported_by(response: Any) -> tuple[Any, ...]:
-    """What an LLMResult says, as plain values: (usage, usage source, finish reason, model)."""
-    usage, source = usage_of(response)
-    return (usage, source, *_finish_and_model(response))
 
 
 def control_flow(error: BaseException) -> str | None:
@@ -134,12 +86,14 @@ class EventBuilder:
         self._alerts = alerts
         self._prices = prices or Prices({})
         self._unpriced = unpriced or _nothing
+        self._traces = Traces()
         self._builders: dict[type, Any] = {
             Start: self.start,
             End: self.end,
             ModelEnd: self.model_end,
             Failure: self.error,
             Point: self.point,
+            TraceEnd: self.trace_end,
         }
 
     def build(self, capture: Capture) -> dict[str, Any] | None:
@@ -232,6 +186,8 @@ class EventBuilder:
         """A run's start; `metadata` as `metadata_of` returned it (None: none)."""
         # Model runs aggregate per model when it is known, other runs per name.
         self._metrics.started(run.run_type, run.model or run.name)
+        if is_trace_root(run):
+            self._traces.opened(run, metadata)
         if level is None:
             return None
         event = self._base(level, f"{run.run_type}.start", run, wall)
@@ -280,6 +236,8 @@ class EventBuilder:
             event["late"] = True  # ends after its `*.orphaned` event
         duration = self._timing(run, end_ns, event)
         self._metrics.ended(run.run_type, run.model or run.name, duration, usage=usage, cost=cost)
+        model = extra.get("model") if extra else None
+        self._traces.ended(run, duration, usage=usage, cost=cost, outcome=event["outcome"], model=model)
         if self._alerts is not None:
             self._alerts.ended(run, duration, failed=False)
         if level is None:
@@ -327,16 +285,18 @@ class EventBuilder:
             event["reason"] = kind
             duration = self._timing(run, end_ns, event)
             self._metrics.ended(run.run_type, run.model or run.name, duration)
+            self._traces.ended(run, duration, outcome=outcome)
         else:
             event = self._base("error", f"{run.run_type}.error", run, wall)
             event["outcome"] = "error"
             duration = self._timing(run, end_ns, event)
             event["error"] = self._labelled(fields)
-            cost = None
+            cost = usage = None
             if run.run_type in ("llm", "chat_model"):  # what a failed call used is billed too
                 usage = extra.get("usage") if extra else None
                 cost = event["cost"] = self.cost_of(run.model, run.provider, usage)
             self._metrics.ended(run.run_type, run.model or run.name, duration, error=True, cost=cost)
+            self._traces.ended(run, duration, usage=usage, cost=cost, error=event["error"], outcome="error")
             if self._alerts is not None:
                 self._alerts.failed(run, event["error"], duration)
                 self._alerts.ended(run, duration, failed=True)
@@ -376,6 +336,19 @@ class EventBuilder:
             stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             fields["stack_trace"] = truncate(stack, self._limits.max_chars * 4)
         return fields
+
+    def trace_end(self, run: Run, wall: float) -> dict[str, Any] | None:
+        """`trace.end`: one line per request, when its root has ended (see traces.py)."""
+        totals = self._traces.close(run)
+        if totals is None:
+            return None
+        level = self._router.level("trace.end", "info", True, run.sampled)
+        if level is None:
+            return None
+        event = self._base(level, "trace.end", run, wall)
+        for key, value in totals.fields().items():
+            event[key] = self._labelled(value) if key in _LABELS else value
+        return event
 
     # -- events within a run -----------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from lclog.capture.runs import Run
 
-__all__ = ["Capture", "End", "Failure", "ModelEnd", "Point", "Start"]
+__all__ = ["Capture", "End", "Failure", "ModelEnd", "Point", "Start", "TraceEnd"]
 
 
 class Start(NamedTuple):
@@ -68,4 +68,11 @@ class Point(NamedTuple):
     fields: dict[str, Any]
 
 
-Capture = Start | End | ModelEnd | Failure | Point
+class TraceEnd(NamedTuple):
+    """A trace's root ended: its `trace.end` follows the root's own end."""
+
+    run: Run
+    wall: float
+
+
+Capture = Start | End | ModelEnd | Failure | Point | TraceEnd

@@ -59,6 +59,13 @@ def _labels(metadata: Any) -> dict[str, str]:
     return labels
 
 
+def _usage(fields: dict[str, Any], usage: Any) -> None:
+    if isinstance(usage, dict):
+        for key, name in genai.USAGE.items():
+            if isinstance(usage.get(key), int):
+                fields[f"usage.{name}"] = usage[key]
+
+
 def _gen_ai(event: dict[str, Any], run_type: str, ecs: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the GenAI convention attributes, flat; what lclog keeps of them under `lclog.*`).
 
@@ -85,11 +92,7 @@ def _gen_ai(event: dict[str, Any], run_type: str, ecs: bool) -> tuple[dict[str, 
                 fields["provider.name"] = name
             else:  # not one the conventions name
                 kept["provider"] = provider
-        usage = event.get("usage")
-        if isinstance(usage, dict):
-            for key, name in genai.USAGE.items():
-                if isinstance(usage.get(key), int):
-                    fields[f"usage.{name}"] = usage[key]
+        _usage(fields, event.get("usage"))
         finish = event.get("finish_reason")
         if finish:
             if ecs:  # ECS types gen_ai.response.finish_reasons `nested`, OTel string[]: see README
@@ -106,6 +109,9 @@ def _gen_ai(event: dict[str, Any], run_type: str, ecs: bool) -> tuple[dict[str, 
             fields["output.messages"], markers = genai.to_output_messages(outputs, finish)
             if markers:
                 kept["history"] = kept.get("history", []) + markers
+        return fields, kept
+    if run_type == "trace":  # trace.end: the request's token totals
+        _usage(fields, event.get("usage"))
         return fields, kept
     if run_type == "tool":
         fields["tool.name"] = event.get("name")

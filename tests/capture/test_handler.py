@@ -42,7 +42,7 @@ def test_invoke_logs_one_start_and_end_per_run_matching_langchains_tree(captured
     assert_matches_tree(captured.refresh(), tracer.ended)
     assert [e["event"] for e in captured.refresh()] == [
         "chain.start", "chain.start", "chain.end", "chat_model.start", "chat_model.end",
-        "chain.start", "chain.end", "chain.end",
+        "chain.start", "chain.end", "chain.end", "trace.end",
     ]  # fmt: skip
 
 
@@ -365,7 +365,7 @@ def test_many_threads_one_handler(captured, tracer):
         t.start()
     for t in threads:
         t.join()
-    assert len(captured.refresh()) == 8 * 20 * 8
+    assert len(captured.refresh()) == 8 * 20 * (8 + 1)  # 8 events per call, and its trace.end
     assert_matches_tree(captured.refresh(), tracer.ended)
     assert captured.handler.metrics.snapshot()["chain"]["RunnableSequence"]["completions"] == 160
 

@@ -307,10 +307,11 @@ def test_threads_and_asyncio_tasks_through_one_handler_and_one_file(tmp_path):
         t.join()
     handler.close()
     lines = path.read_bytes().splitlines()
-    runs = (16 * 25 + 200) * 3
-    assert len(lines) == 2 * runs
+    traces = 16 * 25 + 200
+    runs = traces * 3
+    assert len(lines) == 2 * runs + traces  # a start and an end per run, a trace.end per call
     events = [orjson.loads(line) for line in lines]
-    assert len({(e["run_id"], e["event"]) for e in events}) == 2 * runs
+    assert len({(e["run_id"], e["event"]) for e in events}) == 2 * runs + traces  # each exactly once
     assert handler.stats.dropped == 0
 
 

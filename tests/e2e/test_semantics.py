@@ -59,7 +59,11 @@ def test_interrupt_and_resume_are_not_errors(tracer):
     h.close()
     names = [e["event"] for e in memory.events]
     assert not any(n.endswith(".error") for n in names)
-    interrupted = [e for e in memory.events if e.get("outcome") == "interrupted"]
+    interrupted = [
+        e for e in memory.events if e.get("outcome") == "interrupted" and e["event"] != "trace.end"
+    ]
+    # each request's line says how its graph run ended
+    assert [e["outcome"] for e in memory.events if e["event"] == "trace.end"] == ["interrupted", "ok"]
     assert interrupted and all(
         e["event"].endswith(".end") and e["reason"] == "GraphInterrupt" for e in interrupted
     )
@@ -116,8 +120,8 @@ def deep_chain(n: int = 200) -> Any:
 @pytest.mark.parametrize(
     ("verbosity", "expected"),
     [
-        ("minimal", ["chain.start", "chat_model.end", "chain.end"]),
-        ("standard", ["chain.start", "chat_model.start", "chat_model.end", "chain.end"]),
+        ("minimal", ["chain.start", "chat_model.end", "chain.end", "trace.end"]),
+        ("standard", ["chain.start", "chat_model.start", "chat_model.end", "chain.end", "trace.end"]),
         ("full", None),
     ],
 )
@@ -127,7 +131,7 @@ def test_verbosity_presets_on_a_200_runnable_chain(verbosity, expected, tracer):
     h.close()
     names = [e["event"] for e in memory.events]
     if expected is None:
-        assert len(names) == 2 * 203
+        assert len(names) == 2 * 203 + 1  # and the trace.end
         assert_matches_tree(memory.events, tracer.ended)
     else:
         assert names == expected
@@ -158,7 +162,7 @@ def test_sampling_keeps_or_drops_whole_traces_and_always_keeps_errors():
     for e in memory.events:
         by_trace.setdefault(e["trace_id"], []).append(e["event"])
     complete = [t for t, names in by_trace.items() if "chain.start" in names]
-    assert all(len(by_trace[t]) == 6 for t in complete)  # kept traces are whole
+    assert all(len(by_trace[t]) == 7 for t in complete)  # kept traces are whole, trace.end included
     assert 3 <= len(complete) <= 90  # about 10% of 300
     errors = [e for e in memory.events if e["event"] == "chain.error"]
     assert len(errors) >= 60  # 30 failing traces x 2 failing runs, all kept

@@ -10,11 +10,12 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation, LLMResult
 
 from lclog.capture.runs import Run
-from lclog.events.build import EventBuilder, control_flow, reported_by, usage_of
+from lclog.events.build import EventBuilder, control_flow
 from lclog.events.captures import Failure, ModelEnd
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
 from lclog.events.serialize import Limits
+from lclog.events.usage import reported_by, usage_of
 
 
 def builder() -> EventBuilder:
