@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["start_daemon"]
+__all__ = ["restarted_after_fork", "start_daemon"]
 
 
 def start_daemon(target: Callable[[], object], name: str) -> threading.Thread | None:
@@ -17,3 +20,17 @@ def start_daemon(target: Callable[[], object], name: str) -> threading.Thread | 
     except RuntimeError:
         return None
     return thread
+
+
+def restarted_after_fork() -> weakref.WeakSet[Any]:
+    """A set whose members get `_after_fork()` called in a forked child (their threads did not
+    survive the fork: they start new ones there)."""
+    members: weakref.WeakSet[Any] = weakref.WeakSet()
+    if hasattr(os, "register_at_fork"):
+
+        def restart() -> None:
+            for member in list(members):
+                member._after_fork()
+
+        os.register_at_fork(after_in_child=restart)
+    return members

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -15,7 +14,7 @@ from typing import Any
 import orjson
 
 from lclog._imports import import_callable
-from lclog._threads import start_daemon
+from lclog._threads import restarted_after_fork, start_daemon
 from lclog.capture.runs import Run, path
 from lclog.counters import Counters
 from lclog.outputs._http import PostFailed, post
@@ -213,14 +212,7 @@ class Notifier:
             self._thread.join(timeout=0.5)
 
 
-_notifiers: weakref.WeakSet[Notifier] = weakref.WeakSet()
-if hasattr(os, "register_at_fork"):
-
-    def _restart_notifiers() -> None:
-        for notifier in list(_notifiers):
-            notifier._after_fork()
-
-    os.register_at_fork(after_in_child=_restart_notifiers)
+_notifiers: weakref.WeakSet[Notifier] = restarted_after_fork()
 
 
 class Alerts:

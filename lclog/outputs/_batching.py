@@ -7,7 +7,6 @@ batch the backend refused after its retries is counted too (`take_losses`).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
@@ -15,7 +14,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from lclog._threads import start_daemon
+from lclog._threads import restarted_after_fork, start_daemon
 from lclog.counters import Counters
 from lclog.outputs.base import Item, Output
 
@@ -26,14 +25,7 @@ class SendFailed(Exception):
     """A batch the backend did not take, after the retries the sender allows itself."""
 
 
-_senders: weakref.WeakSet[BatchingOutput] = weakref.WeakSet()
-if hasattr(os, "register_at_fork"):
-
-    def _restart_senders() -> None:
-        for sender in list(_senders):
-            sender._after_fork()
-
-    os.register_at_fork(after_in_child=_restart_senders)
+_senders: weakref.WeakSet[BatchingOutput] = restarted_after_fork()
 
 
 class BatchingOutput(Output):

@@ -35,17 +35,18 @@ def _build(spec: OutputSettings) -> Output:
         return FileOutput(spec.path or "")
     if spec.type == "stdlib":
         return StdlibOutput(spec.logger, spec.formatter, spec.stream)
+    # how a network output batches, buffers and waits
+    batching = {
+        k: getattr(spec, k) for k in ("batch_bytes", "flush_interval_s", "timeout_s", "max_buffer_bytes")
+    }
     if spec.type == "loki":
         return LokiOutput(
             spec.url or "",
             spec.labels,
             tenant=spec.tenant,
             headers=spec.headers,
-            batch_bytes=spec.batch_bytes,
-            flush_interval_s=spec.flush_interval_s,
-            timeout_s=spec.timeout_s,
             retries=spec.retries,
-            max_buffer_bytes=spec.max_buffer_bytes,
+            **batching,
         )
     if spec.type == "otlp":
         return OTLPOutput(
@@ -53,10 +54,7 @@ def _build(spec: OutputSettings) -> Output:
             protocol=spec.protocol,
             headers=spec.headers,
             compression=spec.compression,
-            batch_bytes=spec.batch_bytes,
-            flush_interval_s=spec.flush_interval_s,
-            timeout_s=spec.timeout_s,
-            max_buffer_bytes=spec.max_buffer_bytes,
+            **batching,
         )
     return StreamOutput(spec.type, spec.format)
 
