@@ -66,6 +66,9 @@ def render_pretty(event: dict[str, Any], *, color: bool = False, width: int | No
     usage = event.get("usage")
     if isinstance(usage, dict):
         parts.append(f"tokens={usage.get('input_tokens')}→{usage.get('output_tokens')}")
+    cost = event.get("cost")
+    if isinstance(cost, dict) and isinstance(cost.get("total"), (int, float)):
+        parts.append(f"${cost['total']:.6f}")
     error = event.get("error")
     if isinstance(error, dict):
         parts.append(f"{safe_text(str(error.get('type')))}: {_preview(error.get('message'))}")

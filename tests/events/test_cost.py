@@ -187,3 +187,11 @@ def test_lclog_stats_sums_cost_per_model(tmp_path: Any, capsys: pytest.CaptureFi
     assert "cost $" in table[0] and "$/call" in table[0]
     row = next(line for line in table if line.startswith("chat_model gpt-4o-mini"))
     assert row.split()[-2:] == [f"{3 * one:.6f}", f"{one:.6f}"]
+
+
+def test_pretty_shows_what_a_call_cost():
+    from lclog.outputs.pretty import render_pretty
+
+    usage = {"input_tokens": 10_000, "output_tokens": 2_000, "total_tokens": 12_000}
+    end, _ = one_call(Provider(messages=iter([answer(usage, "gpt-4o-mini")])))
+    assert f"${by_hand('gpt-4o-mini', 10_000, 2_000):.6f}" in render_pretty(end)
