@@ -17,6 +17,7 @@ import orjson
 
 from lclog.cli.lines import parse
 from lclog.outputs.pretty import safe_text
+from lclog.pipeline.genai import is_message
 
 __all__ = ["Conversation", "conversation_of", "read_events", "render_text"]
 
@@ -56,10 +57,6 @@ class Conversation:
             "left_out": self.left_out,
             "events": self.events,
         }
-
-
-def _is_message(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("role"), str) and "content" in value
 
 
 def _is_reference(value: Any) -> bool:
@@ -120,7 +117,7 @@ class _Builder:
         out: list[str | None] = []
         found = False
         for item in items:
-            if _is_message(item):
+            if is_message(item):
                 out.append(self.identity(item, origin))
                 found = True
             elif _is_reference(item):
@@ -155,9 +152,9 @@ class _Builder:
             if sequence is not None:
                 self.merge(sequence)
             for item in value:
-                if not (_is_message(item) or _is_reference(item)):
+                if not (is_message(item) or _is_reference(item)):
                     self.walk(item, origin, depth + 1)
-        elif _is_message(value):
+        elif is_message(value):
             self.merge([self.identity(value, origin)])
         elif _is_reference(value):
             self.merge(self.expand(value))

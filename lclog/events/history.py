@@ -23,7 +23,7 @@ import orjson
 
 from lclog.events.serialize import Message
 
-__all__ = ["MAX_KNOWN", "History", "Pending", "is_reference"]
+__all__ = ["MAX_KNOWN", "History", "Pending"]
 
 # Messages remembered as written, over all conversations (least recently seen forgotten first):
 # about 20 MB at most. A message forgotten is written in full again when next seen.
@@ -34,11 +34,6 @@ _CONTAINERS = (dict, list, Message)
 
 # (fingerprint, name) of the messages an event writes in full
 Pending = list[tuple[int, str]]
-
-
-def is_reference(value: Any) -> bool:
-    """True for a history reference (see the module's docstring)."""
-    return type(value) is dict and value.get("role") == "history" and "first" in value
 
 
 # A message with only these fields (and text content) is fingerprinted without serializing it.
