@@ -346,8 +346,7 @@ class EventBuilder:
         if level is None:
             return None
         event = self._base(level, "trace.end", run, wall)
-        for key, value in totals.fields().items():
-            event[key] = self._labelled(value) if key in _LABELS else value
+        event.update(totals.fields(self._labelled))
         return event
 
     # -- events within a run -----------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +37,9 @@ class TraceTotals:
     outcome: str | None = None  # the root's
     duration_ms: float | None = None
 
-    def fields(self) -> dict[str, Any]:
-        """What `trace.end` says of the trace."""
+    def fields(self, label: Callable[[Any], Any]) -> dict[str, Any]:
+        """What `trace.end` says of the trace; `label` redacts the names and error types in it
+        (run ids and numbers are lclog's own)."""
         duration = round(self.duration_ms, 3) if self.duration_ms is not None else None
         out: dict[str, Any] = {"outcome": self.outcome, "duration_ms": duration, "runs": dict(self.runs)}
         out["usage"] = dict(self.usage) or None
@@ -46,9 +48,14 @@ class TraceTotals:
             if self.priced
             else None
         )
-        out["errors"] = {"count": self.errors, **(self.first_error or {})}
-        if self.slowest is not None:
-            out["slowest_llm"] = self.slowest
+        errors: dict[str, Any] = {"count": self.errors}
+        if self.first_error is not None:
+            errors["first_type"] = label(self.first_error["first_type"])
+            errors["first_run_id"] = self.first_error["first_run_id"]
+        out["errors"] = errors
+        slowest = self.slowest
+        if slowest is not None:
+            out["slowest_llm"] = {**slowest, "name": label(slowest["name"]), "model": label(slowest["model"])}
         if self.metadata:
             out["metadata"] = self.metadata
         return out

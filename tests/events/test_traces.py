@@ -10,7 +10,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
 from lclog.testing import capture
-from tests.events.test_cost import Provider, by_hand
+from tests.events.test_cost import Provider, answer, by_hand
 
 pytest.importorskip("langgraph")
 
@@ -89,6 +89,34 @@ def test_a_run_ending_after_its_root_is_in_its_own_event_not_in_the_line():
     late = [e for e in events if e.get("name") == "late"]
     assert [e["event"] for e in late] == ["chain.start", "chain.end"]  # in its own events
     assert line["runs"] == {"chain": 3}  # the line was written when the root ended: the late run is not in it
+
+
+def test_names_and_error_types_in_the_line_are_redacted_and_its_ids_are_not():
+    secret = "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1"
+    usage = {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4}
+    model = Provider(model_name=secret, messages=iter([answer(usage, secret)]))
+
+    class Leaky(Exception):
+        pass
+
+    def fail(x: Any) -> Any:
+        raise Leaky(secret)
+
+    failing = RunnableLambda(fail, name="tool").with_fallbacks([RunnableLambda(lambda x: x)])
+    chain = RunnableLambda(lambda x: x, name=f"step {secret}") | model | failing
+    chain = chain.with_config(run_name=f"request {secret}")
+    with capture() as events:
+        chain.invoke("hi", config={"callbacks": [events.handler]})
+    (line,) = events.named("trace.end")
+    assert secret not in str(line) and line["name"] == "request [REDACTED:openai_key]"
+    (start,) = events.named("chat_model.start")
+    assert line["slowest_llm"]["run_id"] == start["run_id"]
+    assert line["slowest_llm"]["model"] == start["model"] == "[REDACTED:openai_key]"
+    assert line["slowest_llm"]["name"] == start["name"] == "Provider"
+    (error,) = events.named("chain.error")
+    first = {"first_type": error["error"]["type"], "first_run_id": error["run_id"]}
+    assert line["errors"] == {"count": 1, **first}
+    assert error["error"]["type"].endswith(".Leaky")
 
 
 def test_one_run_is_its_own_line():
