@@ -102,11 +102,21 @@ def chat_loop(size: int = 400) -> Any:
     """A prompt | chat model chain wrapped in RunnableWithMessageHistory (in-memory history per
     `session_id`): invoke it with `{"question": ...}` and `{"configurable": {"session_id": ...}}`
     (and `"metadata": {"session_id": ...}`, which names the conversation in lclog's events)."""
-    from langchain_core.chat_history import InMemoryChatMessageHistory
+    from langchain_core.chat_history import BaseChatMessageHistory
     from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
     from langchain_core.runnables.history import RunnableWithMessageHistory
 
-    histories: dict[str, InMemoryChatMessageHistory] = {}
+    class History(BaseChatMessageHistory):  # langchain-core's InMemoryChatMessageHistory, deprecated
+        def __init__(self) -> None:
+            self.messages: list[Any] = []
+
+        def add_messages(self, messages: Any) -> None:
+            self.messages.extend(messages)
+
+        def clear(self) -> None:
+            self.messages = []
+
+    histories: dict[str, History] = {}
     model = FakeToolChatModel(messages=replies(size, tools=False))
     prompt = ChatPromptTemplate.from_messages(
         [
@@ -117,7 +127,7 @@ def chat_loop(size: int = 400) -> Any:
     )
     return RunnableWithMessageHistory(
         prompt | model,
-        lambda session_id: histories.setdefault(session_id, InMemoryChatMessageHistory()),
+        lambda session_id: histories.setdefault(session_id, History()),
         input_messages_key="question",
         history_messages_key="history",
     )

@@ -164,10 +164,11 @@ class EventBuilder:
         if not run.start_ns:
             event["duration_ms"] = None
             return 0.0
-        duration = (end_ns - run.start_ns) / 1e6
-        event["duration_ms"] = round(duration, 3)
+        # Whole microseconds, in ms: the nearest float to a 3-decimal number, as round(x, 3) gives.
+        duration = (end_ns - run.start_ns) // 1000 / 1000
+        event["duration_ms"] = duration
         if run.first_token_ns:
-            event["ttft_ms"] = round((run.first_token_ns - run.start_ns) / 1e6, 3)
+            event["ttft_ms"] = (run.first_token_ns - run.start_ns) // 1000 / 1000
             event["chunks"] = run.chunks
         return duration
 

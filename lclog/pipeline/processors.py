@@ -38,7 +38,8 @@ class _Clock:
         if second != cached_second:
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._cached = (second, prefix)
-        event["timestamp"] = f"{prefix}.{int((now - second) * 1e6):06d}Z"
+        # %-format: half the cost of an f-string with a format spec; %d truncates, as int() does
+        event["timestamp"] = prefix + ".%06dZ" % ((now - second) * 1e6)  # noqa: UP031
         return event
 
 
