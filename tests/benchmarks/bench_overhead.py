@@ -1,7 +1,8 @@
 """What logging LangChain costs: lclog next to the usual alternatives, side by side in one run.
 
     python tests/benchmarks/bench_overhead.py [--workloads invoke,agent,stream] [--rounds 5]
-                                              [--invokes 2000] [--out results.json]
+                                              [--invokes 2000] [--flush block|never]
+                                              [--out results.json]
 
 Workloads (real LangChain objects on fake models):
   invoke  ChatPromptTemplate | chat model | StrOutputParser, a ~1 KB prompt carrying an email and
@@ -14,11 +15,16 @@ Each (workload, variant) runs in a fresh process; rounds alternate the variants 
 hits all alike. Inside each process the calls are timed in short blocks that alternate with
 blocks of the same calls through a do-nothing handler (LangChain's own dispatch cost): the
 overhead of a variant is the median of those paired differences, so the machine's noise, tens of
-µs from one call to the next, cancels out. Instrumentors patch LangChain process-wide and have
-no such reference: theirs is the difference to the do-nothing handler's processes. Reported per
+µs from one call to the next, cancels out. Instrumentors patch LangChain process-wide: each is
+instrumented once, the handler it adds is taken, the patch undone, and the handler passed in
+`callbacks=` like any other, so they are paired too. Reported per
 workload: the median µs per call, the overhead (median over rounds, and its range), and the
 overhead as a multiple of the floor (a handler writing one small orjson line per event, recording
 no content). Handlers that buffer (the floor, lclog) are flushed at the end of every timed block.
+With `--flush never` nothing is flushed: lclog's writer delivers on its own schedule (every
+`flush_interval_s`, or when the backlog grows, which the producer then helps build) and the floor's
+file buffer is written when full. That is what a call waits for in an application that does not
+flush after every few calls; the writer's share shows on the CPU clock.
 Each overhead is measured on two clocks: wall time (what the caller waits, the flush included)
 and the CPU time of the whole process, every thread's (all the work, none of the waiting: a
 flush that hands the writing to another thread waits for it to wake).
@@ -229,16 +235,20 @@ def _content_handler(log: Any) -> Any:
 
 
 class _Instrumented:
-    """A global instrumentor with an in-memory span exporter, cleared as it goes."""
+    """An instrumentor's callback handler, taken out of its process-wide patch so that it can
+    be paired like any handler; its in-memory span exporter is cleared after every block."""
 
-    def __init__(self, exporter: Any) -> None:
+    def __init__(self, handler: Any, exporter: Any) -> None:
+        self.handler = handler
         self.exporter = exporter
 
-    def close(self) -> None:
-        self.exporter.clear()
 
-
-def _instrument(variant: str) -> Any:
+def _instrument(variant: str) -> _Instrumented:
+    """Instruments once, takes the handler the instrumentor adds to every new callback manager,
+    then restores `BaseCallbackManager.__init__` (OpenLLMetry's `uninstrument()` leaves its
+    patch in place): the handler then runs only where it is passed in `callbacks=`."""
+    from langchain_core.callbacks import CallbackManager
+    from langchain_core.callbacks.base import BaseCallbackManager
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -246,6 +256,7 @@ def _instrument(variant: str) -> Any:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    original = BaseCallbackManager.__dict__["__init__"]
     if variant == "openinference":
         from openinference.instrumentation.langchain import LangChainInstrumentor
 
@@ -254,21 +265,27 @@ def _instrument(variant: str) -> Any:
         from opentelemetry.instrumentation.langchain import LangchainInstrumentor
 
         LangchainInstrumentor().instrument(tracer_provider=provider)
-    return _Instrumented(exporter)
+    (handler,) = CallbackManager([]).handlers
+    BaseCallbackManager.__init__ = original  # type: ignore[method-assign]
+    if CallbackManager([]).handlers:
+        raise RuntimeError(f"{variant} still adds a handler to every callback manager")
+    return _Instrumented(handler, exporter)
 
 
-def child(workload_name: str, variant: str, calls: int) -> None:
-    """Times `calls` calls with the variant, in blocks alternating with a do-nothing handler."""
+def child(workload_name: str, variant: str, calls: int, flushed: bool = True) -> None:
+    """Times `calls` calls with the variant, in blocks alternating with a do-nothing handler;
+    `flushed`: buffering handlers are flushed at the end of every block."""
     runnable, inputs, streamed = workload(workload_name, priced=variant == "lclog_priced")
     with tempfile.TemporaryDirectory() as tmp:
         handler = make_handler(variant, os.path.join(tmp, "sink.log"))
-        instrumented = isinstance(handler, _Instrumented)
-        callbacks = [handler] if handler is not None and not instrumented else []
-        mine: dict[str, Any] = {"callbacks": callbacks} if callbacks else {}
+        clear = None  # an instrumentor's span exporter, emptied after every block
+        if isinstance(handler, _Instrumented):
+            handler, clear = handler.handler, handler.exporter.clear
+        mine: dict[str, Any] = {"callbacks": [handler]} if handler is not None else {}
         # The paired reference: LangChain's dispatch to a handler that does nothing, in this
-        # process. An instrumentor patches LangChain process-wide, so it has no reference here.
-        reference = None if instrumented else {"callbacks": [make_handler("noop_handler", "")]}
-        flush = getattr(handler, "flush", None)
+        # process (for no callbacks at all, the same reference shows what dispatch costs).
+        reference = {"callbacks": [make_handler("noop_handler", "")]}
+        flush = getattr(handler, "flush", None) if flushed and clear is None else None
 
         def timed(config: Any, n: int, flushed: bool) -> tuple[float, float]:
             """µs per call: wall time, and CPU time of the whole process (every thread)."""
@@ -285,33 +302,27 @@ def child(workload_name: str, variant: str, calls: int) -> None:
 
         warm = max(1, min(200, calls // 5))  # imports, caches, DFA states
         timed(mine, warm, True)
-        if reference is not None:
-            timed(reference, warm, False)
-        if instrumented:
-            handler.close()
+        timed(reference, warm, False)
         size = BLOCK[workload_name]
         ours: list[tuple[float, float]] = []
         diffs: list[float] = []
         cpu_diffs: list[float] = []
         for b in range(max(1, calls // size)):
-            if reference is not None and b % 2:
+            if clear is not None:
+                clear()
+            if b % 2:
                 base = timed(reference, size, False)
                 ours.append(timed(mine, size, True))
-            elif reference is not None:
-                ours.append(timed(mine, size, True))
-                base = timed(reference, size, False)
             else:
                 ours.append(timed(mine, size, True))
-                handler.close()
-                continue
+                base = timed(reference, size, False)
             diffs.append(ours[-1][0] - base[0])
             cpu_diffs.append(ours[-1][1] - base[1])
         if hasattr(handler, "close"):
             handler.close()
     result = {"workload": workload_name, "variant": variant,
               "us": statistics.median(w for w, _ in ours), "cpu_us": statistics.median(c for _, c in ours),
-              "paired": statistics.median(diffs) if diffs else None,
-              "cpu_paired": statistics.median(cpu_diffs) if cpu_diffs else None}  # fmt: skip
+              "paired": statistics.median(diffs), "cpu_paired": statistics.median(cpu_diffs)}  # fmt: skip
     print(json.dumps(result), file=sys.__stdout__)
 
 
@@ -323,11 +334,15 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--invokes", type=int, default=2000, help="calls a process (agent, stream: a fifth)")
+    parser.add_argument(
+        "--flush", choices=("block", "never"), default="block",
+        help="flush buffering handlers after every timed block (all their work), or never",
+    )  # fmt: skip
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.invokes)
+        child(args.child[0], args.child[1], args.invokes, flushed=args.flush == "block")
         return
     variants = [v for v in args.variants.split(",") if v not in OPTIONAL or _has(OPTIONAL[v])]
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -341,7 +356,8 @@ def main() -> None:
         for r in range(args.rounds):
             for variant in names if r % 2 == 0 else names[::-1]:
                 proc = subprocess.run(
-                    [sys.executable, __file__, "--child", workload_name, variant, "--invokes", str(calls)],
+                    [sys.executable, __file__, "--child", workload_name, variant, "--invokes", str(calls),
+                     "--flush", args.flush],
                     capture_output=True, text=True,
                 )  # fmt: skip
                 if proc.returncode != 0:
@@ -363,23 +379,15 @@ def _has(module: str) -> bool:
 def _overheads(
     series: dict[str, list[dict[str, Any]]], clock: str = "wall"
 ) -> dict[str, tuple[float, float, float]]:
-    """Per variant: the median µs per call beyond the do-nothing handler, and its min and max,
-    in wall time (what the caller waits) or CPU time (all the work, every thread's).
-
-    Paired in each process (its blocks against the reference's); an instrumentor, which has no
-    reference in its process, against the do-nothing handler's own processes.
-    """
-    own, paired = ("us", "paired") if clock == "wall" else ("cpu_us", "cpu_paired")
-    base = (
-        statistics.median(r[own] for r in series.get("noop_handler", []))
-        if series.get("noop_handler")
-        else 0.0
-    )
+    """Per variant: the median µs per call beyond the do-nothing handler (paired in each
+    process), and its min and max over the rounds, in wall time (what the caller waits) or CPU
+    time (all the work, every thread's)."""
+    paired = "paired" if clock == "wall" else "cpu_paired"
     out = {}
     for v, runs in series.items():
         if not runs:
             continue
-        values = [r[paired] if r[paired] is not None else r[own] - base for r in runs]
+        values = [r[paired] for r in runs]
         out[v] = (statistics.median(values), min(values), max(values))
     return out
 
@@ -400,22 +408,18 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], out: str | None)
             value = statistics.median(r["us"] for r in series[v])
             ratio = median / floor if floor > 0 else float("nan")
             cpu, cpu_low, cpu_high = cpu_over[v]
-            paired = series[v][0]["paired"] is not None
             rows.append({"variant": v, "us_per_call": round(value, 1), "overhead_us": round(median, 1),
                          "overhead_min": round(low, 1), "overhead_max": round(high, 1),
                          "cpu_overhead_us": round(cpu, 1), "cpu_min": round(cpu_low, 1),
                          "cpu_max": round(cpu_high, 1),
-                         "x_floor": round(ratio, 2), "paired": paired, "runs": len(series[v])})  # fmt: skip
+                         "x_floor": round(ratio, 2), "runs": len(series[v])})  # fmt: skip
             shown = "" if v in ("no_callbacks", "noop_handler") else f"{ratio:8.1f}"
             spread = f"{low:.1f}..{high:.1f}"
             cpu_spread = f"{cpu_low:.1f}..{cpu_high:.1f}"
-            mark = "" if paired else " *"
             print(
-                f"{v + mark:26s} {value:10.1f} {median:12.1f} {spread:>15s} {shown:>8s} "
-                f"{cpu:8.1f} {cpu_spread:>15s}"
+                f"{v:26s} {value:10.1f} {median:12.1f} {spread:>15s} {shown:>8s} {cpu:8.1f} {cpu_spread:>15s}"
             )
         table[workload_name] = rows
-    print("\n* an instrumentor: overhead against the do-nothing handler's processes, not paired")
     if "stream" in results and "stream_one" in results:
         print(f"\nper token (stream of {STREAM_CHUNKS + 1} chunks minus a stream of one, beyond dispatch)")
         long, one = (_overheads(results[w]) for w in ("stream", "stream_one"))
