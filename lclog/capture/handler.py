@@ -22,7 +22,7 @@ from lclog.events.build import MAX_NAME
 from lclog.events.metrics import Metrics
 from lclog.events.serialize import truncate
 from lclog.events.usage import usage_of
-from lclog.integrations.langgraph import graph_aware, langgraph_loaded
+from lclog.integrations.langgraph import join_langgraph
 from lclog.outputs.base import Output
 from lclog.pipeline.processors import Processor
 from lclog.redact.redactor import Redactor
@@ -74,8 +74,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._recorder = rec = Recorder(self.settings, outputs, processors)
         self._content = rec.content
         self._content_of = rec.content_of
-        if langgraph_loaded():
-            self.__class__ = graph_aware(type(self))
+        self._graph_aware = join_langgraph(self)  # again at chain starts until LangGraph is imported
         self._close_lock = threading.RLock()  # SIGTERM may close it while the main thread is
         _shutdown.track(self, sigterm=self.settings.flush_on_sigterm)
         dispatch_fix.apply()  # running inline must not cost other handlers their on_llm_start
@@ -149,6 +148,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         try:
+            if not self._graph_aware:
+                self._graph_aware = join_langgraph(self)
             extra = {"run_type": kwargs["run_type"]} if kwargs.get("run_type") else None
             name = name_of(serialized, kwargs, "chain")
             self._recorder.start("chain", name, run_id, parent_run_id, tags, metadata, inputs, extra)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from lclog.capture import twins
 from lclog.capture.arguments import thread_of
 from lclog.capture.runs import Run, RunTable, stub
 from lclog.counters import Counters
-from lclog.events.build import EventBuilder
+from lclog.events.build import PAUSES, EventBuilder
 from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start, TraceEnd
 from lclog.events.cost import Prices
 from lclog.events.history import History
@@ -338,6 +338,10 @@ class Recorder:
         if run is None:
             return
         failure = self.events.failure_of(error)  # the exception itself is not kept
+        parent = run.parent if failure[0] in PAUSES else None
+        while parent is not None:  # the graph pauses: the runs above it end `interrupted` too,
+            parent.interrupted = True  # as LangGraph's on_interrupt (not sent to instrument()'s
+            parent = parent.parent  # handler) would say; the outermost graph returns normally
         self._submit(Failure(run, time.time(), end_ns, failure, extra))
         if run.runs > 1 and is_trace_root(run):  # a trace of one run: its end is its summary
             self._submit(TraceEnd(run, time.time()))

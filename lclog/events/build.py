@@ -25,6 +25,8 @@ __all__ = ["EventBuilder"]
 
 # Exceptions that end a run without it having failed (LangGraph control flow, cancellation).
 INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
+# Those that pause the whole graph: every run above one pauses with it.
+PAUSES = frozenset({"GraphInterrupt", "NodeInterrupt"})
 CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
 # Metadata key prefixes that are LangChain's and LangGraph's, not the caller's (see metadata_of).
 _HINTS = ("ls_", "langgraph_")

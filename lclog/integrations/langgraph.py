@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["graph_aware", "langgraph_loaded"]
+__all__ = ["graph_aware", "join_langgraph", "langgraph_loaded"]
 
 
 def langgraph_loaded() -> bool:
@@ -21,5 +21,20 @@ def graph_aware(cls: type) -> type:
     if aware is None:
         from langgraph.callbacks import GraphCallbackHandler  # optional: only when LangGraph is in use
 
+        if issubclass(cls, GraphCallbackHandler):
+            return cls
         aware = _aware[cls] = type(cls.__name__, (cls, GraphCallbackHandler), {"__module__": cls.__module__})
     return aware
+
+
+def join_langgraph(handler: object) -> bool:
+    """Makes handler a GraphCallbackHandler once LangGraph is imported; True when it is one.
+
+    Called when the handler is built and, until it returns True, at every chain start: an
+    application may build its handler (`lclog.instrument()` at startup) before it imports
+    LangGraph, which picks its graph handlers right after a graph run's start.
+    """
+    if not langgraph_loaded():
+        return False
+    handler.__class__ = graph_aware(type(handler))
+    return True

@@ -8,7 +8,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, TypedDict
+from typing import Any
 
 import orjson
 import pytest
@@ -16,9 +16,6 @@ from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.runnables import RunnableLambda, RunnableSequence
-from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, interrupt
 
 import lclog
 from lclog import LoggingCallbackHandler
@@ -29,52 +26,6 @@ from tests.conftest import assert_matches_tree
 def handler(**config: Any) -> tuple[LoggingCallbackHandler, MemoryOutput]:
     memory = MemoryOutput()
     return LoggingCallbackHandler(config, outputs=[memory]), memory
-
-
-class State(TypedDict):
-    request: str
-    approved: str
-
-
-def approval_graph() -> Any:
-    def ask(state: State) -> dict[str, str]:
-        answer = interrupt({"question": f"approve {state['request']}?"})
-        return {"approved": answer}
-
-    graph = StateGraph(State)
-    graph.add_node("ask", ask)
-    graph.add_edge(START, "ask")
-    graph.add_edge("ask", END)
-    return graph.compile(checkpointer=InMemorySaver(), name="approval")
-
-
-def test_interrupt_and_resume_are_not_errors(tracer):
-    h, memory = handler()
-    graph = approval_graph()
-    cfg = {"callbacks": [h, tracer], "configurable": {"thread_id": str(uuid.uuid4())}}
-    first = graph.invoke({"request": "refund", "approved": ""}, config=cfg)
-    assert "__interrupt__" in first
-    done = graph.invoke(Command(resume="yes"), config=cfg)
-    assert done["approved"] == "yes"
-    h.close()
-    names = [e["event"] for e in memory.events]
-    assert not any(n.endswith(".error") for n in names)
-    interrupted = [
-        e for e in memory.events if e.get("outcome") == "interrupted" and e["event"] != "trace.end"
-    ]
-    # each request's line says how its graph run ended
-    assert [e["outcome"] for e in memory.events if e["event"] == "trace.end"] == ["interrupted", "ok"]
-    assert interrupted and all(
-        e["event"].endswith(".end") and e["reason"] == "GraphInterrupt" for e in interrupted
-    )
-    assert "chain.interrupt" in names and "chain.resume" in names
-    # The graph returned normally when it paused, but its run did not finish: the root says so.
-    roots = [e for e in memory.events if e["event"] == "chain.end" and e["depth"] == 0]
-    assert [e["outcome"] for e in roots] == ["interrupted", "ok"]
-    (pause,) = [e for e in memory.events if e["event"] == "chain.interrupt"]
-    assert pause["interrupts"] == [{"question": "approve refund?"}] and pause["checkpoint_id"]
-    ask = [e for e in memory.events if e.get("node") == "ask"]
-    assert ask and all(e["step"] is not None for e in ask)
 
 
 def test_a_stream_abandoned_half_way_ends_as_cancelled():

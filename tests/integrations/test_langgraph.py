@@ -1,0 +1,124 @@
+"""LangGraph: interrupts and resumes reach lclog, however the application orders its imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import uuid
+from typing import Any, TypedDict
+
+import pytest
+
+pytest.importorskip("langgraph")
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, interrupt
+
+from lclog import LoggingCallbackHandler
+from lclog.outputs import MemoryOutput
+
+
+def handler(**config: Any) -> tuple[LoggingCallbackHandler, MemoryOutput]:
+    memory = MemoryOutput()
+    return LoggingCallbackHandler(config, outputs=[memory]), memory
+
+
+class State(TypedDict):
+    request: str
+    approved: str
+
+
+def approval_graph() -> Any:
+    def ask(state: State) -> dict[str, str]:
+        answer = interrupt({"question": f"approve {state['request']}?"})
+        return {"approved": answer}
+
+    graph = StateGraph(State)
+    graph.add_node("ask", ask)
+    graph.add_edge(START, "ask")
+    graph.add_edge("ask", END)
+    return graph.compile(checkpointer=InMemorySaver(), name="approval")
+
+
+def test_interrupt_and_resume_are_not_errors(tracer):
+    h, memory = handler()
+    graph = approval_graph()
+    cfg = {"callbacks": [h, tracer], "configurable": {"thread_id": str(uuid.uuid4())}}
+    first = graph.invoke({"request": "refund", "approved": ""}, config=cfg)
+    assert "__interrupt__" in first
+    done = graph.invoke(Command(resume="yes"), config=cfg)
+    assert done["approved"] == "yes"
+    h.close()
+    names = [e["event"] for e in memory.events]
+    assert not any(n.endswith(".error") for n in names)
+    interrupted = [
+        e for e in memory.events if e.get("outcome") == "interrupted" and e["event"] != "trace.end"
+    ]
+    # each request's line says how its graph run ended
+    assert [e["outcome"] for e in memory.events if e["event"] == "trace.end"] == ["interrupted", "ok"]
+    assert interrupted and all(
+        e["event"].endswith(".end") and e["reason"] == "GraphInterrupt" for e in interrupted
+    )
+    assert "chain.interrupt" in names and "chain.resume" in names
+    # The graph returned normally when it paused, but its run did not finish: the root says so.
+    roots = [e for e in memory.events if e["event"] == "chain.end" and e["depth"] == 0]
+    assert [e["outcome"] for e in roots] == ["interrupted", "ok"]
+    (pause,) = [e for e in memory.events if e["event"] == "chain.interrupt"]
+    assert pause["interrupts"] == [{"question": "approve refund?"}] and pause["checkpoint_id"]
+    ask = [e for e in memory.events if e.get("node") == "ask"]
+    assert ask and all(e["step"] is not None for e in ask)
+
+
+def test_a_handler_built_before_langgraph_is_imported_still_sees_interrupts(tmp_path):
+    # The handler built at startup, the graph's modules imported afterwards: a fresh process, as
+    # in production, so that LangGraph is really not imported yet when the handler is built.
+    log = tmp_path / "events.jsonl"
+    script = textwrap.dedent(
+        """
+        import sys, uuid
+        from lclog import LoggingCallbackHandler
+
+        handler = LoggingCallbackHandler({"outputs": [{"type": "file", "path": sys.argv[1]}]})
+        assert "langgraph" not in sys.modules
+        from langgraph.types import Command
+        from tests.integrations.test_langgraph import approval_graph
+
+        graph = approval_graph()
+        config = {"callbacks": [handler], "configurable": {"thread_id": str(uuid.uuid4())}}
+        graph.invoke({"request": "refund", "approved": ""}, config=config)
+        graph.invoke(Command(resume="yes"), config=config)
+        handler.close()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(log)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    names = [e["event"] for e in events]
+    assert "chain.interrupt" in names and "chain.resume" in names
+    assert [e["outcome"] for e in events if e["event"] == "trace.end"] == ["interrupted", "ok"]
+
+
+def test_an_instrumented_process_says_the_graph_paused(tmp_path):
+    # LangGraph sends on_interrupt only to handlers in config["callbacks"]; instrument()'s handler
+    # still learns it from the interrupted node, and every run above it ends `interrupted`.
+    import lclog
+
+    lclog.instrument({"outputs": [{"type": "file", "path": str(tmp_path / "events.jsonl")}]})
+    try:
+        graph = approval_graph()
+        config: Any = {"configurable": {"thread_id": str(uuid.uuid4())}}
+        graph.invoke({"request": "refund", "approved": ""}, config=config)
+        graph.invoke(Command(resume="yes"), config=config)
+    finally:
+        lclog.uninstrument()
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    ends = [(e["name"], e["outcome"]) for e in events if e["event"] == "chain.end"]
+    assert ends == [("ask", "interrupted"), ("approval", "interrupted"), ("ask", "ok"), ("approval", "ok")]
+    assert [e["outcome"] for e in events if e["event"] == "trace.end"] == ["interrupted", "ok"]
+    paused = [e for e in events if e["event"] == "chain.end" and e["outcome"] == "interrupted"]
+    assert all(e["reason"] == "GraphInterrupt" for e in paused)
