@@ -1,8 +1,10 @@
-"""One loopback HTTP server for every test that needs a peer (notification webhooks, Loki).
+"""One loopback HTTP server for every test that needs a peer (notification webhooks, Loki, OTLP,
+the OpenAI and Anthropic APIs).
 
 It records each POST, answers from a script (status, headers, delay) and then with what the
 test's `answer` callable returns, and can hold every request until released: what a slow,
-failing or hanging backend looks like to lclog.
+failing or hanging backend looks like to lclog. A `Reply` answers with a body too (a provider's
+JSON, or its server-sent events, written chunk by chunk).
 """
 
 from __future__ import annotations
@@ -25,14 +27,23 @@ class Request:
     at: float  # monotonic time of arrival
 
 
-# An answer: a status, or (status, headers), or (status, headers, delay in seconds).
-Answer = int | tuple[int, dict[str, str]] | tuple[int, dict[str, str], float]
+@dataclass
+class Reply:
+    """An answer with a body: bytes, or a list of chunks each written and flushed on its own."""
+
+    status: int = 200
+    body: bytes | list[bytes] = b"ok"
+    headers: dict[str, str] | None = None
+
+
+# An answer: a status, or (status, headers), or (status, headers, delay in seconds), or a Reply.
+Answer = int | tuple[int, dict[str, str]] | tuple[int, dict[str, str], float] | Reply
 
 
 class LoopbackServer:
     """A ThreadingHTTPServer on 127.0.0.1 (a free port) for one test."""
 
-    def __init__(self, path: str = "/", answer: Callable[[Request], int] | None = None) -> None:
+    def __init__(self, path: str = "/", answer: Callable[[Request], Answer] | None = None) -> None:
         self.requests: list[Request] = []
         self.script: list[Answer] = []  # answers given first, in order
         self.hold_s = 0.0  # how long every request is held before it is answered
@@ -47,13 +58,25 @@ class LoopbackServer:
                 server.requests.append(request)
                 if server.hold_s:
                     server.released.wait(server.hold_s)
-                status, headers, delay = server._next(request)
+                answer: Any = server.script.pop(0) if server.script else server._answer(request)
+                reply = answer if isinstance(answer, Reply) else None
+                status, headers, delay = server._parts(answer) if reply is None else (reply.status, {}, 0.0)
                 time.sleep(delay)
                 self.send_response(status)
-                for name, value in headers.items():
+                for name, value in (headers if reply is None else reply.headers or {}).items():
                     self.send_header(name, value)
+                if reply is not None and isinstance(reply.body, list):  # a stream, as it is sent
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for chunk in reply.body:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                    return
+                body = b"ok" if reply is None else reply.body
+                assert isinstance(body, bytes)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -63,8 +86,8 @@ class LoopbackServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def _next(self, request: Request) -> tuple[int, dict[str, str], float]:
-        answer: Any = self.script.pop(0) if self.script else self._answer(request)
+    @staticmethod
+    def _parts(answer: Any) -> tuple[int, dict[str, str], float]:
         if isinstance(answer, int):
             return answer, {}, 0.0
         status, headers, *delay = answer
