@@ -16,7 +16,7 @@ from lclog.events import fields
 from lclog.outputs import MemoryOutput
 from lclog.testing import capture
 from tests.capture.test_handler import FlakyLLM
-from tests.e2e.test_semantics import approval_graph
+from tests.integrations.test_langgraph import approval_graph
 
 
 def _workloads(handler: Any) -> None:

@@ -18,7 +18,7 @@ from lclog.cli.demo import run_demo
 from lclog.pipeline.layouts import ECS_VERSION
 from lclog.testing import capture
 from tests.capture.test_handler import FlakyLLM
-from tests.e2e.test_semantics import approval_graph
+from tests.integrations.test_langgraph import approval_graph
 
 SPECS = Path(__file__).resolve().parent.parent / "data" / "specs"
 ECS = yaml.safe_load((SPECS / "ecs_fields.yml").read_text())
