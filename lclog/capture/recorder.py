@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from lclog.capture import twins
-from lclog.capture.arguments import thread_of
+from lclog.capture.arguments import THREAD_KEYS, thread_of
 from lclog.capture.runs import Run, RunTable, stub
 from lclog.counters import Counters
 from lclog.events.build import PAUSES, EventBuilder
@@ -62,11 +62,19 @@ def event_step(
     """What the writer runs on each capture: build the event, then the pipeline (referencing
     what its conversation wrote before, with `history: once`)."""
 
+    build = builder.build
+    finish = pipeline.plain if pipeline.is_plain else pipeline.process
+
     def process(capture: Capture) -> Item | None:
-        event = builder.build(capture)
+        event = build(capture)
         if event is None:
             return None
-        return pipeline.process(event) if history is None else history.through(pipeline, event, capture[0])
+        run = capture[0]
+        # Without a thread, a trace is a conversation from its second model call (an agent loop):
+        # one call repeats its prompt once, and tracking it would cost more than that.
+        if history is None or (run.thread is None and run.root.model_calls < 2):
+            return finish(event)
+        return history.through(pipeline, event, run)
 
     return process
 
@@ -124,8 +132,11 @@ class Recorder:
             process=self._process,
             housekeeping=self.expire_runs,
         )
-        # Your processors run in the calling thread, where its context variables are.
-        self._inline = bool(self.pipeline.processors)
+        # Your processors run in the calling thread, where its context variables are; else a
+        # capture goes straight into the writer's queue.
+        self._submit: Callable[[Capture], None] = (
+            self._process_inline if self.pipeline.processors else self.source.put
+        )
         self.content_of = self.events.content_of
         self._sample_rate = s.sample_rate
         self._ttl_ns = int(s.run_ttl_s * 1e9)
@@ -136,7 +147,10 @@ class Recorder:
         self._twin_key = s.model_dump_json()
         if outputs is not None or processors:  # set in code, not config: never someone's twin
             self._twin_key += f"|{id(self)}"
-        twins.joined(self._twin_key)
+        self._twins = twins.joined(self._twin_key)
+        # The level of each run type's start and end, by (run type, local root, sampled).
+        self._levels: dict[tuple[str, bool, bool], str | None] = {}
+        self._end_levels: dict[tuple[str, bool, bool], str | None] = {}
         self.closed = False
         writer.register(self.source)
 
@@ -163,6 +177,7 @@ class Recorder:
         """Flushes by the deadline, then releases the outputs; what is left is counted as dropped."""
         self.expire_runs()
         self.closed = True
+        self._submit = self._dropped
         self.flush_by(deadline)
         writer.unregister(self.source)
         unwritten = self.source.discard()
@@ -197,15 +212,13 @@ class Recorder:
 
     # -- captures --------------------------------------------------------------------------
 
-    def _submit(self, capture: Capture) -> None:
-        """Queues a capture for the writer, which builds and processes its event later."""
-        if self.closed:
-            self.stats.add("dropped")
-            return
+    def _dropped(self, capture: Capture) -> None:
+        """`_submit` once closed: later events are dropped, and counted."""
+        self.stats.add("dropped")
+
+    def _process_inline(self, capture: Capture) -> None:
+        """`_submit` with processors of yours: the event is built and processed in the caller."""
         source = self.source
-        if not self._inline:
-            source.put(capture)
-            return
         item = self._process(capture)
         if item is not None:
             # Queued lines are compact; the dict is kept only for outputs that read it.
@@ -225,7 +238,7 @@ class Recorder:
         """A run's start; returns its run, or None when a twin handler logs it."""
         if run_id is None:  # LangChain always passes one; a caller that does not gets no event
             raise TypeError("a run start without run_id")
-        if twins.count(self._twin_key) > 1 and twins.claim(run_id, self) is not self:
+        if self._twins[0] > 1 and twins.claim(run_id, self) is not self:
             self._skipped.add(run_id)
             return None
         run, evicted = self.runs.open(run_id, parent_run_id, run_type, name)
@@ -245,12 +258,17 @@ class Recorder:
             if "langgraph_node" in metadata:
                 run.node = metadata.get("langgraph_node")
                 run.step = metadata.get("langgraph_step")
-            found = thread_of(metadata)
-            if found is not None:
-                thread_key = found[0]
-                if run.thread is None:  # else the parent's
-                    run.thread = self.events.thread_label(found[1])
-        level = self._router.level(f"{run_type}.start", "info", run.local_root, run.sampled)
+            if not metadata.keys().isdisjoint(THREAD_KEYS):
+                found = thread_of(metadata)
+                if found is not None:
+                    thread_key = found[0]
+                    if run.thread is None:  # else the parent's
+                        run.thread = self.events.thread_label(found[1])
+        key = (run_type, run.local_root, run.sampled)
+        try:
+            level = self._levels[key]
+        except KeyError:
+            level = self._levels[key] = self._router.level(f"{run_type}.start", "info", *key[1:])
         if level is not None:
             # Taken now, as lclog's own data: LangChain may change its lists and dicts once the
             # hook returns, and nothing of the caller's may stay alive in the queue.
@@ -298,7 +316,7 @@ class Recorder:
             # Started before this handler was attached, or forgotten long ago: ids only.
             run = stub(run_id, parent_run_id, run_type)
             run.start_ns = 0
-        elif twins.count(self._twin_key) > 1:
+        elif self._twins[0] > 1:
             twins.release(run_id)
         return run
 
@@ -316,7 +334,11 @@ class Recorder:
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
-        level = self._router.level(f"{run.run_type}.end", "info", run.local_root, run.sampled)
+        key = (run.run_type, run.local_root, run.sampled)
+        try:
+            level = self._end_levels[key]
+        except KeyError:
+            level = self._end_levels[key] = self._router.level(f"{key[0]}.end", "info", *key[1:])
         outputs = self.content_of(outputs) if level is not None and self.content else None
         if response is not None:
             self._submit(ModelEnd(run, level, time.time(), end_ns, outputs, reported_by(response)))

@@ -25,6 +25,7 @@ class Run:
         "depth",
         "first_token_ns",
         "interrupted",
+        "label",
         "late",
         "local_root",
         "model",
@@ -64,6 +65,7 @@ class Run:
         self._id: str | None = None
         self._parent_id: str | None = None
         self._trace_id: str | None = None
+        self.label: str | None = None  # the name as events write it (redacted), once built
         self.otel: dict[str, str] | None = None  # the OpenTelemetry span active at its start
         self.sampled = True
         self.node: Any = None  # LangGraph node and step, from metadata

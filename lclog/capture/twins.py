@@ -7,24 +7,30 @@ from uuid import UUID
 
 __all__ = ["claim", "count", "joined", "left", "release"]
 
-_twins: dict[str, int] = {}  # settings key -> live handlers built from them
+# settings key -> [live handlers built from them]: a cell each handler keeps, read in every hook
+_twins: dict[str, list[int]] = {}
 _claims: dict[UUID, object] = {}  # run id -> the handler logging it
 _MAX_CLAIMS = 100_000
 
 
-def joined(key: str) -> None:
-    """A handler with these settings was created."""
-    _twins[key] = _twins.get(key, 0) + 1
+def joined(key: str) -> list[int]:
+    """A handler with these settings was created; returns the cell holding how many live
+    handlers share them (`cell[0] > 1`: twins, without a call)."""
+    cell = _twins.setdefault(key, [0])
+    cell[0] += 1
+    return cell
 
 
 def left(key: str) -> None:
     """A handler with these settings was closed."""
-    _twins[key] = _twins.get(key, 1) - 1
+    cell = _twins.setdefault(key, [1])
+    cell[0] -= 1
 
 
 def count(key: str) -> int:
     """Live handlers built from these settings."""
-    return _twins.get(key, 0)
+    cell = _twins.get(key)
+    return cell[0] if cell is not None else 0
 
 
 def claim(run_id: UUID, handler: object) -> object:

@@ -110,6 +110,9 @@ class EventBuilder:
     def _base(self, level: str, event: str, run: Run, wall: float) -> dict[str, Any]:
         if run._id is None:
             run._format()
+        label = run.label
+        if label is None:
+            label = run.label = self._label(run.name)
         base = {
             "timestamp": wall,  # formatted by the pipeline
             "level": level,
@@ -119,7 +122,7 @@ class EventBuilder:
             "parent_run_id": run._parent_id,
             "trace_id": run._trace_id,
             "depth": run.depth,
-            "name": self._label(run.name),
+            "name": label,
         }
         if run.otel is not None:
             base["otel"] = run.otel

@@ -71,12 +71,9 @@ class History:
         return len(self._known)
 
     def through(self, pipeline: Any, event: dict[str, Any], run: Any) -> Any:
-        """The pipeline's result for an event of `run`, with what its conversation wrote before
-        referenced; what the event writes in full is known once the pipeline passed it."""
-        if run.thread is None and run.root.model_calls < 2:
-            # Without a thread, a trace is a conversation from its second model call (an agent
-            # loop): one call repeats its prompt once, and tracking it would cost more than that.
-            return pipeline.process(event)
+        """The pipeline's result for an event of `run`, in a conversation (see event_step), with
+        what the conversation wrote before referenced; what the event writes in full is known
+        once the pipeline passed it."""
         conversation = run.thread or run.trace_id
         if not pipeline.redacts:  # redacted as it was built: referenced now, before your processors
             pending = self.condense(event, conversation)

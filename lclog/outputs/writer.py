@@ -68,25 +68,27 @@ class Source:
     def backlog(self) -> int:
         return len(self._captured) + len(self._built)
 
-    def _full(self) -> bool:
-        if len(self._captured) + len(self._built) < self.capacity:
-            return False
+    def _drop(self) -> None:
         self.stats.add("dropped")
         self.stats.report("queue full", f"event dropped (queue_size={self.capacity}; is an output down?)")
-        return True
 
     def put(self, captured: Any) -> None:
         """Queues what a hook captured, to be built into an event off the caller's path."""
-        if self._full():
+        queue = self._captured
+        backlog = len(queue)
+        if backlog + len(self._built) >= self.capacity:
+            self._drop()
             return
-        self._captured.append((next(_seq), captured))
-        if len(self._captured) >= self._defer:
+        queue.append((next(_seq), captured))
+        if backlog >= self._defer - 1:
             _writer.wake()
             self._help()
 
     def put_built(self, item: Item) -> None:
         """Queues an event already built and rendered (processors that must run in the caller)."""
-        if not self._full():
+        if len(self._captured) + len(self._built) >= self.capacity:
+            self._drop()
+        else:
             self._built.append((next(_seq), item))
 
     def _help(self) -> None:

@@ -78,6 +78,12 @@ class Pipeline:
         self.processors = list(processors)
         self._stats = stats
         self._clock = _Clock()
+        # Redacted as it was built, and nothing else to run: a timestamp and orjson (see plain).
+        self.is_plain = not self.redacts and not self.processors and schema is None
+
+    def plain(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """`process` when `is_plain`: the event's timestamp, and its JSON line."""
+        return event, self.render(self._clock(None, "info", event))
 
     def process(
         self, event: dict[str, Any], redacted: Callable[[dict[str, Any]], Any] | None = None
@@ -86,8 +92,7 @@ class Pipeline:
 
         `redacted` is called with the event once it is redacted, before your processors (the
         conversation's history is referenced there, see events/history.py)."""
-        if not self.redacts and not self.processors and self._schema is None:
-            # Redacted as it was built, and nothing else to run on it.
+        if self.is_plain:
             if redacted is not None:
                 redacted(event)
             return event, self.render(self._clock(None, "info", event))

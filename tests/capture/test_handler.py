@@ -334,8 +334,7 @@ def test_a_raising_processor_neither_breaks_the_call_nor_loses_the_event(make_ca
             raise KeyError("nope")
         return event
 
-    cap = make_captured()
-    cap.handler._recorder.pipeline.processors.append(bad)
+    cap = make_captured(processors=[bad])
     assert RunnableLambda(lambda x: x + 1).invoke(1, config={"callbacks": [cap.handler]}) == 2
     (end,) = cap.named("chain.end")
     assert end["lclog_processor_error"].endswith("bad")
