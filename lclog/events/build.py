@@ -7,6 +7,7 @@ the writer or in a producer that helps it.
 
 from __future__ import annotations
 
+import functools
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +90,8 @@ class EventBuilder:
         self._prices = prices or Prices({})
         self._unpriced = unpriced or _nothing
         self._traces = Traces()
+        # value -> bounded JSON-safe data, redacted as it is serialized when redaction fuses
+        self.content_of: Callable[[Any], Any] = functools.partial(to_jsonable, limits=limits, scrub=scrub)
         self._builders: dict[type, Any] = {
             Start: self.start,
             End: self.end,
@@ -103,9 +106,6 @@ class EventBuilder:
         event: dict[str, Any] | None = self._builders[type(capture)](*capture)
         return event
 
-    def content_of(self, value: Any) -> Any:
-        """value as bounded JSON-safe data, redacted as it is serialized when redaction fuses."""
-        return to_jsonable(value, self._limits, self._scrub)
 
     def _base(self, level: str, event: str, run: Run, wall: float) -> dict[str, Any]:
         if run._id is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import itertools
 import re
 import sys
 import uuid
@@ -78,23 +79,29 @@ _CHUNK_ROLES = {
     "ChatMessageChunk": "chat",
     "FunctionMessageChunk": "function",
 }
-_ROLES = frozenset(_CHUNK_ROLES) | frozenset(_CHUNK_ROLES.values()) | {"message", "remove"}
+# A message's `type` -> the role it is logged under.
+_ROLE_OF = {**{r: r for r in [*_CHUNK_ROLES.values(), "message", "remove"]}, **_CHUNK_ROLES}
 
 
 def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> Message:
     # Fields are read from __dict__: getattr on a field another message type lacks would raise
     # inside pydantic, which is slow.
     fields = getattr(msg, "__dict__", None) or {}
-    role = fields.get("type") or getattr(msg, "type", "message")
-    if type(role) is str and role in _ROLES:
-        role = _CHUNK_ROLES.get(role, role)
-    else:  # a subclass's own type: content like any other
-        role = _walk(role, limits, depth, seen, scrub)
+    kind = fields.get("type") or getattr(msg, "type", "message")
+    role = _ROLE_OF.get(kind) if type(kind) is str else None
+    if role is None:  # a subclass's own type: content like any other
+        role = _walk(kind, limits, depth, seen, scrub)
     out = Message(role=role)
     name = fields.get("name")
     if name:
         out["name"] = _walk(name, limits, depth, seen, scrub)
-    out["content"] = _walk(fields.get("content", ""), limits, depth, seen, scrub)
+    content = fields.get("content", "")
+    if type(content) is str:  # the common case, without a call
+        if len(content) > limits.max_chars:
+            content = truncate(content, limits.max_chars)
+        out["content"] = content if scrub is None else scrub.scrub_text(content)
+    else:
+        out["content"] = _walk(content, limits, depth, seen, scrub)
     tool_calls = fields.get("tool_calls")
     if tool_calls:
         out["tool_calls"] = [
@@ -243,16 +250,9 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
         if len(obj) > limits.max_chars:
             obj = truncate(obj, limits.max_chars)
         return obj if scrub is None else scrub.scrub_text(obj)
-    if t is int:
-        return obj if _INT_MIN <= obj <= _INT_MAX else truncate(_int_text(obj), 64)
-    if obj is None or t is bool or t is float:
-        return obj
-    if isinstance(obj, str):  # a str subclass (LangChain's TextAccessor): its text, not its repr
-        text = truncate(str.__str__(obj), limits.max_chars)
-        return text if scrub is None else scrub.scrub_text(text)
-    if depth >= limits.max_depth:
-        return f"<{t.__qualname__} beyond max_depth>"
     if t is dict or t is list or t is tuple:
+        if depth >= limits.max_depth:
+            return f"<{t.__qualname__} beyond max_depth>"
         key = id(obj)
         if key in seen:
             return "<cycle>"
@@ -260,10 +260,14 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
         try:
             if t is dict:
                 out: Any = {}
-                for i, (k, v) in enumerate(obj.items()):
-                    if i >= limits.max_items:
-                        out["…"] = f"[{len(obj) - i} more keys]"
-                        break
+                items = obj.items()
+                if len(obj) > limits.max_items:
+                    items = itertools.islice(items, limits.max_items)
+                    out_of = len(obj) - limits.max_items
+                else:
+                    out_of = 0
+                max_chars = limits.max_chars
+                for k, v in items:
                     if type(k) is not str:
                         k = _key(k, limits)
                     if scrub is None:
@@ -272,9 +276,14 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
                     # A secret key's value is replaced whole, whatever its type.
                     replaced = scrub.scrub_key(k, v)
                     if replaced is KEEP:
-                        replaced = _walk(v, limits, depth + 1, seen, scrub)
+                        if type(v) is str and len(v) <= max_chars:  # the common case, without a call
+                            replaced = scrub.scrub_text(v)
+                        else:
+                            replaced = _walk(v, limits, depth + 1, seen, scrub)
                     if replaced is not DROP:
                         out[scrub.scrub_text(k)] = replaced
+                if out_of:
+                    out["…"] = f"[{out_of} more keys]"
                 return out
             if len(obj) > limits.max_items:
                 if _is_message(obj[-1]) and _is_message(obj[0]):
@@ -287,6 +296,22 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
             return [_walk(v, limits, depth + 1, seen, scrub) for v in obj]
         finally:
             seen.discard(key)
+    if t is int:
+        return obj if _INT_MIN <= obj <= _INT_MAX else truncate(_int_text(obj), 64)
+    if obj is None or t is bool or t is float:
+        return obj
+    if isinstance(obj, str):  # a str subclass (LangChain's TextAccessor): its text, not its repr
+        text = truncate(str.__str__(obj), limits.max_chars)
+        return text if scrub is None else scrub.scrub_text(text)
+    if depth >= limits.max_depth:
+        return f"<{t.__qualname__} beyond max_depth>"
+    if _KINDS.get(t) == "message":  # the most common object: straight to its fields
+        try:
+            return _message(obj, limits, depth, seen, scrub)
+        except RecursionError:
+            return f"<{t.__qualname__} too deep>"
+        except Exception as exc:
+            return f"<{t.__qualname__} (serialization failed: {type(exc).__name__})>"
     key = id(obj)
     if key in seen:
         return "<cycle>"

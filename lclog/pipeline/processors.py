@@ -83,7 +83,11 @@ class Pipeline:
 
     def plain(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         """`process` when `is_plain`: the event's timestamp, and its JSON line."""
-        return event, self.render(self._clock(None, "info", event))
+        self._clock(None, "info", event)
+        try:
+            return event, orjson.dumps(event, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
+        except orjson.JSONEncodeError:  # text that is not valid UTF-8: repaired
+            return event, self.render(event)
 
     def process(
         self, event: dict[str, Any], redacted: Callable[[dict[str, Any]], Any] | None = None
