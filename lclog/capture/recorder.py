@@ -26,12 +26,13 @@ from lclog.events.history import History
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router, sampled
 from lclog.events.serialize import Limits
+from lclog.events.step import event_step
 from lclog.events.traces import is_trace_root
 from lclog.events.usage import reported_by
 from lclog.integrations.otel import span_ids_getter
 from lclog.notify import Alerts, Notifier
 from lclog.outputs import writer
-from lclog.outputs.base import Item, Output
+from lclog.outputs.base import Output
 from lclog.outputs.registry import acquire_outputs, release_output
 from lclog.pipeline.layouts import schema_processor
 from lclog.pipeline.processors import Pipeline, Processor, import_processor
@@ -54,29 +55,6 @@ _MAX_ORPHANS = 1024
 # `history: once` cuts a message list in the hook only past this many messages: below it the whole
 # list is taken, and what this process wrote before is referenced, not repeated.
 MAX_HISTORY = 10_000
-
-
-def event_step(
-    builder: EventBuilder, pipeline: Pipeline, history: History | None = None
-) -> Callable[[Capture], Item | None]:
-    """What the writer runs on each capture: build the event, then the pipeline (referencing
-    what its conversation wrote before, with `history: once`)."""
-
-    build = builder.build
-    finish = pipeline.plain if pipeline.is_plain else pipeline.process
-
-    def process(capture: Capture) -> Item | None:
-        event = build(capture)
-        if event is None:
-            return None
-        run = capture[0]
-        # Without a thread, a trace is a conversation from its second model call (an agent loop):
-        # one call repeats its prompt once, and tracking it would cost more than that.
-        if history is None or (run.thread is None and run.root.model_calls < 2):
-            return finish(event)
-        return history.through(pipeline, event, run)
-
-    return process
 
 
 class Recorder:

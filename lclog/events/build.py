@@ -106,7 +106,6 @@ class EventBuilder:
         event: dict[str, Any] | None = self._builders[type(capture)](*capture)
         return event
 
-
     def _base(self, level: str, event: str, run: Run, wall: float) -> dict[str, Any]:
         if run._id is None:
             run._format()
