@@ -296,6 +296,13 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
             return [_walk(v, limits, depth + 1, seen, scrub) for v in obj]
         finally:
             seen.discard(key)
+    if _KINDS.get(t) == "message" and depth < limits.max_depth:  # the most common object
+        try:
+            return _message(obj, limits, depth, seen, scrub)
+        except RecursionError:
+            return f"<{t.__qualname__} too deep>"
+        except Exception as exc:
+            return f"<{t.__qualname__} (serialization failed: {type(exc).__name__})>"
     if t is int:
         return obj if _INT_MIN <= obj <= _INT_MAX else truncate(_int_text(obj), 64)
     if obj is None or t is bool or t is float:
@@ -305,13 +312,6 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
         return text if scrub is None else scrub.scrub_text(text)
     if depth >= limits.max_depth:
         return f"<{t.__qualname__} beyond max_depth>"
-    if _KINDS.get(t) == "message":  # the most common object: straight to its fields
-        try:
-            return _message(obj, limits, depth, seen, scrub)
-        except RecursionError:
-            return f"<{t.__qualname__} too deep>"
-        except Exception as exc:
-            return f"<{t.__qualname__} (serialization failed: {type(exc).__name__})>"
     key = id(obj)
     if key in seen:
         return "<cycle>"
