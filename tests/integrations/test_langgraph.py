@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from pathlib import Path
 from typing import Any, TypedDict
 
 import pytest
@@ -93,8 +94,9 @@ def test_a_handler_built_before_langgraph_is_imported_still_sees_interrupts(tmp_
         handler.close()
         """
     )
+    root = Path(__file__).parents[2]  # the script imports the graph from this test module
     done = subprocess.run(
-        [sys.executable, "-c", script, str(log)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script, str(log)], capture_output=True, text=True, timeout=120, cwd=root
     )
     assert done.returncode == 0, done.stderr[-2000:]
     events = [json.loads(line) for line in log.read_text().splitlines()]
