@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from pydantic import BaseModel
 
 from lclog.events.serialize import Limits, to_jsonable
+from lclog.redact.redactor import Redactor
 
 
 class BadRepr:
@@ -107,6 +108,22 @@ def test_limits_truncate_visibly():
     out = to_jsonable({"s": "x" * 10_000, "l": list(range(500))}, Limits(max_chars=100, max_items=10))
     assert out["s"].startswith("x" * 100) and out["s"].endswith("[truncated 9900 chars]")
     assert len(out["l"]) == 11 and out["l"][-1] == "…[490 more items]"
+
+
+def test_limits_hold_while_redacting():
+    # Redaction fused with serialization takes shorter paths for strings, dicts and messages:
+    # the same limits, the same markers, and the secret gone either way.
+    key = "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1"
+    limits = Limits(max_chars=100, max_items=10)
+    wide = {f"k{i}": f"{key} {i}" for i in range(50)}
+    out = to_jsonable({"wide": wide, "long": key + " x" * 500}, limits, Redactor())
+    assert list(out["wide"])[:10] == [f"k{i}" for i in range(10)]
+    assert out["wide"]["…"] == "[40 more keys]" and len(out["wide"]) == 11
+    assert out["wide"]["k3"] == "[REDACTED:openai_key] 3"
+    assert out["long"].startswith("[REDACTED:openai_key] x") and out["long"].endswith("[truncated 932 chars]")
+    message = to_jsonable(HumanMessage(key + " y" * 500), limits, Redactor())
+    assert message["role"] == "human" and message["content"].endswith("[truncated 932 chars]")
+    assert key not in orjson.dumps([out, message]).decode()
 
 
 def test_huge_string_is_bounded():
