@@ -218,6 +218,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         chunk: Any = None,
         run_id: UUID,
         parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,  # named, as LangChain passes it: no dict per token
         **kwargs: Any,
     ) -> None:
         # The hottest hook (once per token): guarded inline.
