@@ -99,7 +99,7 @@ class Pipeline:
         if self.is_plain:
             if redacted is not None:
                 redacted(event)
-            return event, self.render(self._clock(None, "info", event))
+            return self.plain(event)
         method = event.get("level", "info")
         event = self._clock(None, method, event)
         if self.redacts:
