@@ -44,6 +44,7 @@ class Run:
         "start_ns",
         "step",
         "thread",
+        "totals",
     )
 
     def __init__(
@@ -86,6 +87,7 @@ class Run:
         self.late = False  # ends after it was reported orphaned
         self.model: str | None = None
         self.provider: str | None = None
+        self.totals: Any = None  # on a trace's root, until it ends: its TraceTotals (events/traces.py)
 
     def _format(self) -> None:
         self._id = str(self.run_id)

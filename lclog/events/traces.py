@@ -7,8 +7,6 @@ their own events and in `handler.metrics`, not in a `trace.end` already written.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,18 +60,11 @@ class TraceTotals:
 
 
 class Traces:
-    """Totals of the traces whose root has not ended yet, bounded (oldest forgotten first)."""
-
-    def __init__(self, max_open: int = 10_000) -> None:
-        self._open: OrderedDict[Run, TraceTotals] = OrderedDict()
-        self._max = max_open
-        self._lock = threading.Lock()
+    """Totals of the traces whose root has not ended yet, kept on the root run itself: they live
+    as long as the run table (bounded by `max_open_runs`) or one of the trace's runs holds it."""
 
     def opened(self, root: Run, metadata: Any) -> None:
-        with self._lock:
-            self._open[root] = TraceTotals(metadata=metadata)
-            while len(self._open) > self._max:
-                self._open.popitem(last=False)
+        root.totals = TraceTotals(metadata=metadata)
 
     def ended(
         self,
@@ -87,8 +78,7 @@ class Traces:
         model: Any = None,
     ) -> None:
         """Adds a run that ended (or failed) to its trace's totals."""
-        with self._lock:
-            totals = self._open.get(run.root)
+        totals = run.root.totals
         if totals is None:  # a trace seen only in part, or its root ended already
             return
         if run.root is run:
@@ -118,5 +108,5 @@ class Traces:
 
     def close(self, root: Run) -> TraceTotals | None:
         """The totals of a trace whose root ended, forgotten here."""
-        with self._lock:
-            return self._open.pop(root, None)
+        totals, root.totals = root.totals, None
+        return totals
