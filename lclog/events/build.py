@@ -92,7 +92,8 @@ class EventBuilder:
         self._traces = Traces()
         # value -> bounded JSON-safe data, redacted as it is serialized when redaction fuses
         self.content_of: Callable[[Any], Any] = functools.partial(to_jsonable, limits=limits, scrub=scrub)
-        self._builders: dict[type, Any] = {
+        # The method that builds each kind of capture (the event step calls them directly).
+        self.builders: dict[type, Callable[..., dict[str, Any] | None]] = {
             Start: self.start,
             End: self.end,
             ModelEnd: self.model_end,
@@ -103,8 +104,7 @@ class EventBuilder:
 
     def build(self, capture: Capture) -> dict[str, Any] | None:
         """The event of a capture (None: not written); counts it in metrics and alerts."""
-        event: dict[str, Any] | None = self._builders[type(capture)](*capture)
-        return event
+        return self.builders[type(capture)](*capture)
 
     def _base(self, level: str, event: str, run: Run, wall: float) -> dict[str, Any]:
         if run._id is None:
