@@ -59,6 +59,7 @@ class Source:
         self.interval = interval
         self.housekeeping = housekeeping  # run on the writer's schedule (expired runs)
         self._defer = min(_DEFER, capacity)
+        self._quiet = self._defer - 1  # a backlog below this needs no check but the built queue's
         self._process = process or _nothing
         self._captured: deque[tuple[int, Any]] = deque()
         self._built: deque[tuple[int, Item]] = deque()
@@ -76,6 +77,9 @@ class Source:
         """Queues what a hook captured, to be built into an event off the caller's path."""
         queue = self._captured
         backlog = len(queue)
+        if backlog < self._quiet and not self._built:  # far from helping and from the capacity
+            queue.append((next(_seq), captured))
+            return
         if backlog + len(self._built) >= self.capacity:
             self._drop()
             return
