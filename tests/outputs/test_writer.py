@@ -209,3 +209,40 @@ def test_nothing_of_langchains_or_the_callers_outlives_the_hook():
     assert len(queued) == 4  # nothing written yet: all of it is still queued
     assert _foreign([tuple(capture) for capture in queued]) == []
     handler.close()
+
+
+class Gated(MemoryOutput):
+    """Writes only once the test opens its gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def write(self, items: Any) -> None:
+        self.gate.wait(30)
+        super().write(items)
+
+
+def test_flush_with_no_timeout_hands_events_to_the_writer_without_waiting_for_them():
+    out = Gated()
+    # The writer's own schedule is a minute away: only the flush can have started the writing.
+    handler = LoggingCallbackHandler(outputs=[out], flush_interval_s=60)
+    safety = threading.Timer(20, out.gate.set)  # the test fails rather than hangs
+    safety.start()
+    try:
+        RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [handler]})
+        delivered = handler.flush(timeout=0)
+        returned_before_the_write = not out.gate.is_set()
+        out.gate.set()
+        writer_wrote = threading.Event()
+        for _ in range(1000):  # no further flush: the writer was woken by the first one
+            if len(out.events) == 2:
+                writer_wrote.set()
+                break
+            writer_wrote.wait(0.01)
+    finally:
+        safety.cancel()
+        out.gate.set()
+    assert delivered is False and returned_before_the_write
+    assert [e["event"] for e in out.events] == ["chain.start", "chain.end"]
+    handler.close()
