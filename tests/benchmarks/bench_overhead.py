@@ -1,7 +1,7 @@
 """What logging LangChain costs: lclog next to the usual alternatives, side by side in one run.
 
     python tests/benchmarks/bench_overhead.py [--workloads invoke,agent,stream] [--rounds 5]
-                                              [--invokes 2000] [--flush block|never]
+                                              [--invokes 2000] [--flush nowait|wait|never]
                                               [--out results.json]
 
 Workloads (real LangChain objects on fake models):
@@ -20,14 +20,17 @@ instrumented once, the handler it adds is taken, the patch undone, and the handl
 `callbacks=` like any other, so they are paired too. Reported per
 workload: the median µs per call, the overhead (median over rounds, and its range), and the
 overhead as a multiple of the floor (a handler writing one small orjson line per event, recording
-no content). Handlers that buffer (the floor, lclog) are flushed at the end of every timed block.
-With `--flush never` nothing is flushed: lclog's writer delivers on its own schedule (every
-`flush_interval_s`, or when the backlog grows, which the producer then helps build) and the floor's
-file buffer is written when full. That is what a call waits for in an application that does not
-flush after every few calls; the writer's share shows on the CPU clock.
-Each overhead is measured on two clocks: wall time (what the caller waits, the flush included)
-and the CPU time of the whole process, every thread's (all the work, none of the waiting: a
-flush that hands the writing to another thread waits for it to wake).
+no content). At the end of every timed block a handler that buffers hands on what it queued:
+  nowait  (the default: all the work) the floor writes its file; lclog builds and renders every
+          queued event in the calling thread and hands it to its writer thread, which writes it
+          meanwhile (`flush(timeout=0)`), competing for the GIL with the next block
+  wait    the same, then waits until it is written (`flush()`): for lclog this adds a round trip
+          to the writer thread every block, which on a virtual machine costs more than the writing
+  never   nothing: lclog's writer delivers on its own schedule (every `flush_interval_s`, or when
+          the backlog grows, which the producer then helps build), as in an application that
+          never flushes; the median then leaves out the blocks in which the producer builds
+Each overhead is measured on two clocks: wall time (what the caller waits) and the CPU time of
+the whole process, every thread's.
 `lclog_priced` is lclog with content redacted on a model that names itself (gpt-4o-mini), so each
 call is priced: next to `lclog_redacted` (a fake model no price is known for) it shows what the
 cost adds.
@@ -38,7 +41,9 @@ opentelemetry-instrumentation-langchain) are skipped.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
+import inspect
 import itertools
 import json
 import logging
@@ -272,9 +277,9 @@ def _instrument(variant: str) -> _Instrumented:
     return _Instrumented(handler, exporter)
 
 
-def child(workload_name: str, variant: str, calls: int, flushed: bool = True) -> None:
+def child(workload_name: str, variant: str, calls: int, flush_mode: str = "nowait") -> None:
     """Times `calls` calls with the variant, in blocks alternating with a do-nothing handler;
-    `flushed`: buffering handlers are flushed at the end of every block."""
+    `flush_mode`: what a buffering handler does at the end of every block (see --flush)."""
     runnable, inputs, streamed = workload(workload_name, priced=variant == "lclog_priced")
     with tempfile.TemporaryDirectory() as tmp:
         handler = make_handler(variant, os.path.join(tmp, "sink.log"))
@@ -285,7 +290,9 @@ def child(workload_name: str, variant: str, calls: int, flushed: bool = True) ->
         # The paired reference: LangChain's dispatch to a handler that does nothing, in this
         # process (for no callbacks at all, the same reference shows what dispatch costs).
         reference = {"callbacks": [make_handler("noop_handler", "")]}
-        flush = getattr(handler, "flush", None) if flushed and clear is None else None
+        flush = getattr(handler, "flush", None) if flush_mode != "never" and clear is None else None
+        if flush is not None and flush_mode == "nowait" and "timeout" in inspect.signature(flush).parameters:
+            flush = functools.partial(flush, timeout=0)  # built here, written by its thread meanwhile
 
         def timed(config: Any, n: int, flushed: bool) -> tuple[float, float]:
             """µs per call: wall time, and CPU time of the whole process (every thread)."""
@@ -297,7 +304,7 @@ def child(workload_name: str, variant: str, calls: int, flushed: bool = True) ->
                 else:
                     runnable.invoke(inputs, config=config)
             if flushed and flush is not None:
-                flush()  # queued events are written before the clocks stop
+                flush()  # what was queued is handed on (or written) before the clocks stop
             return (time.perf_counter() - start) / n * 1e6, (time.process_time() - cpu) / n * 1e6
 
         warm = max(1, min(200, calls // 5))  # imports, caches, DFA states
@@ -335,14 +342,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--invokes", type=int, default=2000, help="calls a process (agent, stream: a fifth)")
     parser.add_argument(
-        "--flush", choices=("block", "never"), default="block",
-        help="flush buffering handlers after every timed block (all their work), or never",
+        "--flush", choices=("nowait", "wait", "never"), default="nowait",
+        help="after every timed block, buffering handlers build what they queued and hand it to "
+             "their writer (nowait: all their work), also wait until it is written (wait), or "
+             "nothing (never)",
     )  # fmt: skip
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.invokes, flushed=args.flush == "block")
+        child(args.child[0], args.child[1], args.invokes, flush_mode=args.flush)
         return
     variants = [v for v in args.variants.split(",") if v not in OPTIONAL or _has(OPTIONAL[v])]
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
