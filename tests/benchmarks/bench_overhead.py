@@ -1,7 +1,7 @@
 """What logging LangChain costs: lclog next to the usual alternatives, side by side in one run.
 
     python tests/benchmarks/bench_overhead.py [--workloads invoke,agent,stream] [--rounds 5]
-                                              [--invokes 2000] [--flush nowait|wait|never]
+                                              [--invokes 2000] [--flush never|wait]
                                               [--out results.json]
 
 Workloads (real LangChain objects on fake models):
@@ -14,21 +14,23 @@ Workloads (real LangChain objects on fake models):
 Each (workload, variant) runs in a fresh process; rounds alternate the variants so machine drift
 hits all alike. Inside each process the calls are timed in short blocks that alternate with
 blocks of the same calls through a do-nothing handler (LangChain's own dispatch cost): the
-overhead of a variant is the median of those paired differences, so the machine's noise, tens of
-µs from one call to the next, cancels out. Instrumentors patch LangChain process-wide: each is
+overhead of a variant is taken from those paired differences, so the machine's noise, tens of
+µs from one call to the next, and its drift cancel out. Instrumentors patch LangChain process-wide: each is
 instrumented once, the handler it adds is taken, the patch undone, and the handler passed in
 `callbacks=` like any other, so they are paired too. Reported per
-workload: the median µs per call, the overhead (median over rounds, and its range), and the
-overhead as a multiple of the floor (a handler writing one small orjson line per event, recording
-no content). At the end of every timed block a handler that buffers hands on what it queued:
-  nowait  (the default: all the work) the floor writes its file; lclog builds and renders every
-          queued event in the calling thread and hands it to its writer thread, which writes it
-          meanwhile (`flush(timeout=0)`), competing for the GIL with the next block
-  wait    the same, then waits until it is written (`flush()`): for lclog this adds a round trip
-          to the writer thread every block, which on a virtual machine costs more than the writing
-  never   nothing: lclog's writer delivers on its own schedule (every `flush_interval_s`, or when
-          the backlog grows, which the producer then helps build), as in an application that
-          never flushes; the median then leaves out the blocks in which the producer builds
+workload: the median µs per call, the overhead (median over rounds, and its range), the overhead
+as a multiple of the floor (a handler writing one small orjson line per event, recording no
+content), the same on the CPU clock, and a typical call's overhead.
+Two statistics of the paired differences: the mean, after the most extreme 2.5% on either side
+are set aside (all the work, as an application pays it: a handler that builds its events in
+batches, as lclog does every 256 events, pays for them in some blocks only), and the median (a
+typical call).
+  --flush never  (the default) nothing is flushed: lclog's writer delivers on its own schedule
+                 (every `flush_interval_s`, or once 256 events wait, which the producer then
+                 builds itself), the floor's file buffer is written when full
+  --flush wait   buffering handlers are flushed at the end of every block, waiting until what
+                 was queued is written: for lclog this adds a round trip to its writer thread
+                 every five calls, which on a virtual machine costs more than the writing itself
 Each overhead is measured on two clocks: wall time (what the caller waits) and the CPU time of
 the whole process, every thread's.
 `lclog_priced` is lclog with content redacted on a model that names itself (gpt-4o-mini), so each
@@ -41,9 +43,7 @@ opentelemetry-instrumentation-langchain) are skipped.
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib.util
-import inspect
 import itertools
 import json
 import logging
@@ -277,7 +277,7 @@ def _instrument(variant: str) -> _Instrumented:
     return _Instrumented(handler, exporter)
 
 
-def child(workload_name: str, variant: str, calls: int, flush_mode: str = "nowait") -> None:
+def child(workload_name: str, variant: str, calls: int, flush_mode: str = "never") -> None:
     """Times `calls` calls with the variant, in blocks alternating with a do-nothing handler;
     `flush_mode`: what a buffering handler does at the end of every block (see --flush)."""
     runnable, inputs, streamed = workload(workload_name, priced=variant == "lclog_priced")
@@ -290,9 +290,7 @@ def child(workload_name: str, variant: str, calls: int, flush_mode: str = "nowai
         # The paired reference: LangChain's dispatch to a handler that does nothing, in this
         # process (for no callbacks at all, the same reference shows what dispatch costs).
         reference = {"callbacks": [make_handler("noop_handler", "")]}
-        flush = getattr(handler, "flush", None) if flush_mode != "never" and clear is None else None
-        if flush is not None and flush_mode == "nowait" and "timeout" in inspect.signature(flush).parameters:
-            flush = functools.partial(flush, timeout=0)  # built here, written by its thread meanwhile
+        flush = getattr(handler, "flush", None) if flush_mode == "wait" and clear is None else None
 
         def timed(config: Any, n: int, flushed: bool) -> tuple[float, float]:
             """µs per call: wall time, and CPU time of the whole process (every thread)."""
@@ -304,7 +302,7 @@ def child(workload_name: str, variant: str, calls: int, flush_mode: str = "nowai
                 else:
                     runnable.invoke(inputs, config=config)
             if flushed and flush is not None:
-                flush()  # what was queued is handed on (or written) before the clocks stop
+                flush()  # what was queued is written before the clocks stop
             return (time.perf_counter() - start) / n * 1e6, (time.process_time() - cpu) / n * 1e6
 
         warm = max(1, min(200, calls // 5))  # imports, caches, DFA states
@@ -329,8 +327,17 @@ def child(workload_name: str, variant: str, calls: int, flush_mode: str = "nowai
             handler.close()
     result = {"workload": workload_name, "variant": variant,
               "us": statistics.median(w for w, _ in ours), "cpu_us": statistics.median(c for _, c in ours),
-              "paired": statistics.median(diffs), "cpu_paired": statistics.median(cpu_diffs)}  # fmt: skip
+              "paired": trimmed_mean(diffs), "cpu_paired": trimmed_mean(cpu_diffs),
+              "paired_median": statistics.median(diffs)}  # fmt: skip
     print(json.dumps(result), file=sys.__stdout__)
+
+
+def trimmed_mean(values: list[float], cut: float = 0.025) -> float:
+    """The mean once the lowest and highest `cut` of the values are set aside (a pause of the
+    machine or a full garbage collection in one block would otherwise weigh on it)."""
+    ordered = sorted(values)
+    k = int(len(ordered) * cut)
+    return statistics.fmean(ordered[k : len(ordered) - k] if len(ordered) > 2 * k else ordered)
 
 
 def main() -> None:
@@ -342,10 +349,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--invokes", type=int, default=2000, help="calls a process (agent, stream: a fifth)")
     parser.add_argument(
-        "--flush", choices=("nowait", "wait", "never"), default="nowait",
-        help="after every timed block, buffering handlers build what they queued and hand it to "
-             "their writer (nowait: all their work), also wait until it is written (wait), or "
-             "nothing (never)",
+        "--flush", choices=("never", "wait"), default="never",
+        help="never flush buffering handlers (their own schedule), or flush them after every "
+             "timed block and wait until it is written",
     )  # fmt: skip
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -388,10 +394,10 @@ def _has(module: str) -> bool:
 def _overheads(
     series: dict[str, list[dict[str, Any]]], clock: str = "wall"
 ) -> dict[str, tuple[float, float, float]]:
-    """Per variant: the median µs per call beyond the do-nothing handler (paired in each
-    process), and its min and max over the rounds, in wall time (what the caller waits) or CPU
-    time (all the work, every thread's)."""
-    paired = "paired" if clock == "wall" else "cpu_paired"
+    """Per variant: the µs per call beyond the do-nothing handler (paired in each process; see
+    `trimmed_mean`), the median over the rounds and its min and max, in wall time (what the
+    caller waits), CPU time (every thread's) or a typical call's wall time (`median`)."""
+    paired = {"wall": "paired", "cpu": "cpu_paired", "median": "paired_median"}[clock]
     out = {}
     for v, runs in series.items():
         if not runs:
@@ -406,27 +412,30 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], out: str | None)
     for workload_name, series in results.items():
         over = _overheads(series)
         cpu_over = _overheads(series, "cpu")
+        typical = _overheads(series, "median")
         floor = over.get("floor_orjson_line", (0.0,))[0]
         print(f"\n{workload_name}")
         print(
             f"{'variant':26s} {'µs/call':>10s} {'overhead µs':>12s} {'min..max':>15s} {'x floor':>8s} "
-            f"{'CPU µs':>8s} {'min..max':>15s}"
+            f"{'CPU µs':>8s} {'min..max':>15s} {'typical':>8s}"
         )
         rows = []
         for v, (median, low, high) in over.items():
             value = statistics.median(r["us"] for r in series[v])
             ratio = median / floor if floor > 0 else float("nan")
             cpu, cpu_low, cpu_high = cpu_over[v]
+            one_call = typical[v][0] if v in typical else float("nan")
             rows.append({"variant": v, "us_per_call": round(value, 1), "overhead_us": round(median, 1),
                          "overhead_min": round(low, 1), "overhead_max": round(high, 1),
                          "cpu_overhead_us": round(cpu, 1), "cpu_min": round(cpu_low, 1),
-                         "cpu_max": round(cpu_high, 1),
+                         "cpu_max": round(cpu_high, 1), "typical_us": round(one_call, 1),
                          "x_floor": round(ratio, 2), "runs": len(series[v])})  # fmt: skip
             shown = "" if v in ("no_callbacks", "noop_handler") else f"{ratio:8.1f}"
             spread = f"{low:.1f}..{high:.1f}"
             cpu_spread = f"{cpu_low:.1f}..{cpu_high:.1f}"
             print(
                 f"{v:26s} {value:10.1f} {median:12.1f} {spread:>15s} {shown:>8s} {cpu:8.1f} {cpu_spread:>15s}"
+                f" {one_call:8.1f}"
             )
         table[workload_name] = rows
     if "stream" in results and "stream_one" in results:
