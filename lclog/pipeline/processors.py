@@ -33,14 +33,18 @@ class _Clock:
         now = event.get("timestamp")
         if type(now) is not float:  # the handler stamps events with time.time() when it builds them
             now = time.time()
+        event["timestamp"] = self.text(now)
+        return event
+
+    def text(self, now: float) -> str:
+        """`now` (time.time()) as the timestamp's text."""
         second = int(now)
         cached_second, prefix = self._cached
         if second != cached_second:
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._cached = (second, prefix)
         # %-format: half the cost of an f-string with a format spec; %d truncates, as int() does
-        event["timestamp"] = prefix + ".%06dZ" % ((now - second) * 1e6)  # noqa: UP031
-        return event
+        return prefix + ".%06dZ" % ((now - second) * 1e6)  # noqa: UP031
 
 
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
@@ -78,12 +82,14 @@ class Pipeline:
         self.processors = list(processors)
         self._stats = stats
         self._clock = _Clock()
+        self._timestamp = self._clock.text
         # Redacted as it was built, and nothing else to run: a timestamp and orjson (see plain).
         self.is_plain = not self.redacts and not self.processors and schema is None
 
     def plain(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-        """`process` when `is_plain`: the event's timestamp, and its JSON line."""
-        self._clock(None, "info", event)
+        """`process` when `is_plain`, for an event stamped with time.time() as every builder's
+        is: the event's timestamp as text, and its JSON line."""
+        event["timestamp"] = self._timestamp(event["timestamp"])  # every builder stamps time.time()
         try:
             return event, orjson.dumps(event, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
         except orjson.JSONEncodeError:  # text that is not valid UTF-8: repaired
@@ -99,6 +105,8 @@ class Pipeline:
         if self.is_plain:
             if redacted is not None:
                 redacted(event)
+            if type(event.get("timestamp")) is not float:  # an event lclog's builder did not stamp
+                event["timestamp"] = time.time()
             return self.plain(event)
         method = event.get("level", "info")
         event = self._clock(None, method, event)
