@@ -89,7 +89,7 @@ class Pipeline:
     def plain(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         """`process` when `is_plain`, for an event stamped with time.time() as every builder's
         is: the event's timestamp as text, and its JSON line."""
-        event["timestamp"] = self._timestamp(event["timestamp"])  # every builder stamps time.time()
+        event["timestamp"] = self._timestamp(event["timestamp"])
         try:
             return event, orjson.dumps(event, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
         except orjson.JSONEncodeError:  # text that is not valid UTF-8: repaired
