@@ -322,7 +322,7 @@ class Recorder:
             self._submit(ModelEnd(run, level, time.time(), end_ns, outputs, reported_by(response)))
         else:
             self._submit(End(run, level, time.time(), end_ns, outputs, extra))
-        if run.runs > 1 and is_trace_root(run):  # a trace of one run: its end is its summary
+        if run.runs > 1 and is_trace_root(run) and self.events.writes_trace_end(run):  # a lone run: none
             self._submit(TraceEnd(run, time.time()))
 
     def error(
@@ -343,7 +343,7 @@ class Recorder:
             parent.interrupted = True  # as LangGraph's on_interrupt (not sent to instrument()'s
             parent = parent.parent  # handler) would say; the outermost graph returns normally
         self._submit(Failure(run, time.time(), end_ns, failure, extra))
-        if run.runs > 1 and is_trace_root(run):  # a trace of one run: its end is its summary
+        if run.runs > 1 and is_trace_root(run) and self.events.writes_trace_end(run):  # a lone run: none
             self._submit(TraceEnd(run, time.time()))
 
     def token(self, run_id: UUID, token: Any) -> None:

@@ -191,7 +191,7 @@ class EventBuilder:
         """A run's start; `metadata` as `metadata_of` returned it (None: none)."""
         # Model runs aggregate per model when it is known, other runs per name.
         self._metrics.started(run.run_type, run.model or run.name)
-        if is_trace_root(run):
+        if is_trace_root(run) and self.writes_trace_end(run):
             self._traces.opened(run, metadata)
         if level is None:
             return None
@@ -341,6 +341,11 @@ class EventBuilder:
             stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             fields["stack_trace"] = truncate(stack, self._limits.max_chars * 4)
         return fields
+
+    def writes_trace_end(self, run: Run) -> bool:
+        """Whether the trace `run` is the root of gets a `trace.end` line (its sampling, the level
+        and `events`): when not, nothing is totalled for it and its root's end queues nothing."""
+        return self._router.level("trace.end", "info", True, run.sampled) is not None
 
     def trace_end(self, run: Run, wall: float) -> dict[str, Any] | None:
         """`trace.end`: one line per request, when its root has ended (see traces.py)."""

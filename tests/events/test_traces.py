@@ -66,6 +66,17 @@ def test_sampled_out_requests_have_no_line_and_minimal_keeps_it():
     assert events[-1]["runs"] == {"chain": 3}
 
 
+def test_events_can_drop_the_line_or_lower_it_and_the_runs_stay():
+    chain = RunnableLambda(lambda x: x, name="a") | RunnableLambda(lambda x: x, name="b")
+    with capture(events={"trace.end": "drop"}) as events:
+        chain.invoke(1, config={"callbacks": [events.handler]})
+    assert len(events) == 6 and not events.named("trace.end")
+    with capture(events={"trace.end": "debug"}, level="debug") as events:
+        chain.invoke(1, config={"callbacks": [events.handler]})
+    (line,) = events.named("trace.end")
+    assert line["level"] == "debug" and line["runs"] == {"chain": 3}
+
+
 def test_a_run_ending_after_its_root_is_in_its_own_event_not_in_the_line():
     release = threading.Event()
     finished: list[Any] = []
