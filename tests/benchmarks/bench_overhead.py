@@ -15,10 +15,10 @@ Each (workload, variant) runs in a fresh process; rounds alternate the variants 
 hits all alike. Inside each process the calls are timed in short blocks that alternate with
 blocks of the same calls through a do-nothing handler (LangChain's own dispatch cost): the
 overhead of a variant is taken from those paired differences, so the machine's noise, tens of
-µs from one call to the next, and its drift cancel out. Instrumentors patch LangChain process-wide: each is
-instrumented once, the handler it adds is taken, the patch undone, and the handler passed in
-`callbacks=` like any other, so they are paired too. Reported per
-workload: the median µs per call, the overhead (median over rounds, and its range), the overhead
+µs from one call to the next, and its drift cancel out. Instrumentors patch LangChain
+process-wide: each is instrumented once, the handler it adds is taken, the patch undone, and the
+handler passed in `callbacks=` like any other, so they are paired too. Reported per workload:
+the median µs per call, the overhead (median over rounds, and its range), the overhead
 as a multiple of the floor (a handler writing one small orjson line per event, recording no
 content), the same on the CPU clock, and a typical call's overhead.
 Two statistics of the paired differences: the mean, after the most extreme 2.5% on either side
