@@ -84,7 +84,7 @@ class Source:
             self._drop()
             return
         queue.append((next(_seq), captured))
-        if backlog >= self._defer - 1:
+        if backlog >= self._quiet:
             _writer.wake()
             self._help()
 
