@@ -1,12 +1,16 @@
 """What logging LangChain costs: lclog next to the usual alternatives, side by side in one run.
 
-    python tests/benchmarks/bench_overhead.py [--workloads invoke,agent,stream] [--rounds 5]
+    python tests/benchmarks/bench_overhead.py [--workloads invoke,agent,stream,invoke_io] [--rounds 5]
                                               [--invokes 2000] [--flush never|wait]
                                               [--out results.json]
 
 Workloads (real LangChain objects on fake models):
   invoke  ChatPromptTemplate | chat model | StrOutputParser, a ~1 KB prompt carrying an email and
           an API key (8 callback events)
+  invoke_io  the same, the model answering after 10 ms with the GIL released, as a provider's
+          HTTP call does: what a call costs in an application that waits on the network (the
+          writer thread builds and writes meanwhile; each hook starts on caches the wait left
+          cold). Run only when named: its calls take 10 ms each (`--invokes 3000`: ~35 min)
   agent   a LangGraph agent making two tool calls, then answering
   stream  a chat model streaming 200 chunks; `stream_one`, the same call streaming one chunk, gives
           the per-token cost as the difference of the two (the run's start and end excluded)
@@ -79,7 +83,9 @@ OPTIONAL = {
 STREAM_CHUNKS = 200
 # Calls per timed block; blocks alternate with the paired reference's. The machine's noise is
 # fast (tens of µs from one call to the next), so many short pairs pin the median down best.
-BLOCK = {"invoke": 5, "stream_one": 5, "agent": 1, "stream": 1}
+BLOCK = {"invoke": 5, "invoke_io": 5, "stream_one": 5, "agent": 1, "stream": 1}
+# How long invoke_io's model waits for its answer.
+NETWORK_S = 0.01
 # The variants measured on the one-chunk stream: enough for the per-token difference.
 PER_TOKEN_VARIANTS = ("noop_handler", "floor_orjson_line", "lclog_content_none", "lclog_redacted",
                       "lclog_stream_tokens")  # fmt: skip
@@ -94,10 +100,11 @@ def workload(name: str, priced: bool = False) -> tuple[Any, Any, bool]:
     from langchain_core.prompts import ChatPromptTemplate
 
     usage = {"input_tokens": 250, "output_tokens": 12, "total_tokens": 262}
-    if name == "invoke":
+    if name in ("invoke", "invoke_io"):
         named = {"model_name": "gpt-4o-mini"} if priced else {}
         reply = AIMessage(content="Here is a short answer.", usage_metadata=usage, response_metadata=named)
-        model = GenericFakeChatModel(messages=itertools.cycle([reply]))
+        chat_model = _network_bound() if name == "invoke_io" else GenericFakeChatModel
+        model = chat_model(messages=itertools.cycle([reply]))
         prompt = ChatPromptTemplate.from_messages([("system", "You answer briefly."), ("human", "{q}")])
         filler = "Retrieved context: the quarterly report covers revenue, costs and hiring plans. " * 11
         question = f"{filler}Contact jane.doe@example.com, key sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1. Summarize."
@@ -123,6 +130,19 @@ def workload(name: str, priced: bool = False) -> tuple[Any, Any, bool]:
 
     agent = build_agent(FakeToolChatModel(messages=replies()))
     return agent, {"messages": [HumanMessage("Weather in Paris and Rome?")]}, False
+
+
+def _network_bound() -> type:
+    from langchain_core.language_models import GenericFakeChatModel
+
+    class NetworkBound(GenericFakeChatModel):
+        """A fake chat model whose answer takes NETWORK_S to arrive, the GIL released meanwhile."""
+
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            time.sleep(NETWORK_S)
+            return super()._generate(*args, **kwargs)
+
+    return NetworkBound
 
 
 def make_handler(variant: str, sink: str) -> Any:
