@@ -367,7 +367,9 @@ def main() -> None:
     parser.add_argument("--workloads", default="invoke,agent,stream,stream_one")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--invokes", type=int, default=2000, help="calls a process (agent, stream: a fifth)")
+    parser.add_argument(
+        "--invokes", type=int, default=2000, help="calls a process (agent, stream, invoke_io: a fifth)"
+    )
     parser.add_argument(
         "--flush", choices=("never", "wait"), default="never",
         help="never flush buffering handlers (their own schedule), or flush them after every "
