@@ -145,7 +145,8 @@ def _network_bound() -> type:
     return NetworkBound
 
 
-def make_handler(variant: str, sink: str) -> Any:
+def make_handler(variant: str, sink: str, settings: dict[str, Any] | None = None) -> Any:
+    """The variant's handler (None: no callbacks), writing to sink; `settings`: more of lclog's."""
     from langchain_core.callbacks import BaseCallbackHandler
 
     if variant == "no_callbacks":
@@ -221,7 +222,7 @@ def make_handler(variant: str, sink: str) -> Any:
         return _instrument(variant)
     from lclog import LoggingCallbackHandler
 
-    config: dict[str, Any] = {"outputs": [{"type": "file", "path": sink}]}
+    config: dict[str, Any] = {"outputs": [{"type": "file", "path": sink}], **(settings or {})}
     if variant == "lclog_content_none":
         config["content"] = "none"
     if variant == "lclog_ecs":

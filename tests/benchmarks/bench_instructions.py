@@ -1,0 +1,140 @@
+"""What a call costs in instructions executed, counted by valgrind: exact where time is noise.
+
+    python tests/benchmarks/bench_instructions.py [--workload invoke] [--variants ...]
+                                                  [--baseline PATH] [--jobs 2]
+
+On a shared virtual machine one call's time moves by tens of µs and the machine by a third from
+hour to hour; the instructions a call executes do not. Each variant runs twice under
+`valgrind --tool=cachegrind`, which counts every thread's instructions: 100 warm-up calls, then
+100 calls in one run and 300 in the other. The difference of the two totals, over 200 calls, is
+what one call executes, with start-up, warm-up and shutdown cancelled out; two runs of the same
+variant agree within about 0.3%. The overhead is that minus the do-nothing handler's (LangChain's
+own dispatch). Instructions are not time (a cache miss costs hundreds of them): they show where
+work is added or saved, exactly, and the wall-clock benchmark (bench_overhead.py) what it costs.
+
+lclog runs with `flush_interval_s: 60`, so that its writer thread wakes only when the calling
+thread hands it 256 events and at close, as it does under load: its wake-ups on a timer, which
+run 50 times as often under valgrind as the calls slow down, would otherwise be counted too.
+Every event is built, rendered and written either way, and counted once.
+
+  --baseline PATH  a checkout of another lclog commit (`git worktree add /tmp/base <commit>`):
+                   its lclog variants run next to these, as `<variant>@baseline`
+Peers that are not installed (the `bench` extra) are skipped; valgrind must be on the PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_overhead import OPTIONAL, _has, _Instrumented, make_handler, workload
+
+VARIANTS = [
+    "noop_handler",
+    "floor_orjson_line",
+    "openllmetry",
+    "lclog_content_none",
+    "lclog_redacted",
+    "lclog_ecs",
+]
+WARM = 100
+CALLS = (100, 300)
+_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def child(workload_name: str, variant: str, calls: int) -> None:
+    """Makes WARM + calls calls through the variant, then closes it; prints the lines it wrote."""
+    runnable, inputs, streamed = workload(workload_name)
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = os.path.join(tmp, "sink.log")
+        handler = make_handler(variant, sink, {"flush_interval_s": 60})
+        if isinstance(handler, _Instrumented):
+            handler = handler.handler
+        config = {"callbacks": [handler]} if handler is not None else {}
+        for _ in range(WARM + calls):
+            if streamed:
+                for _ in runnable.stream(inputs, config=config):
+                    pass
+            else:
+                runnable.invoke(inputs, config=config)
+        if hasattr(handler, "close"):
+            handler.close()
+        lines = None
+        if variant.startswith("lclog"):
+            with open(sink, "rb") as written:
+                lines = sum(1 for _ in written)
+    print(json.dumps({"lines": lines}))
+
+
+def count(workload_name: str, variant: str, calls: int, baseline: str | None) -> tuple[int, Any]:
+    """Runs one child under cachegrind: (instructions, what the child printed)."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    if baseline:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         sys.executable, __file__, "--child", workload_name, variant, str(calls)],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    found = _REFS.search(proc.stderr)
+    if proc.returncode != 0 or found is None:
+        raise RuntimeError(f"{variant} ({calls} calls) failed:\n{proc.stderr[-2000:]}")
+    return int(found.group(1).replace(",", "")), json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workload", default="invoke", choices=("invoke", "agent", "stream"))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--baseline", help="a checkout of another lclog commit")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], int(args.child[2]))
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
+    variants = [v for v in args.variants.split(",") if v not in OPTIONAL or _has(OPTIONAL[v])]
+    runs = [(v, None) for v in variants]
+    if args.baseline:
+        runs += [(v, os.path.abspath(args.baseline)) for v in variants if v.startswith("lclog")]
+    jobs = [(v, base, n) for v, base in runs for n in CALLS]
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        done = list(pool.map(lambda job: count(args.workload, job[0], job[2], job[1]), jobs))
+    totals = {(v, base, n): result for (v, base, n), result in zip(jobs, done, strict=True)}
+    per_call = {}  # (variant, baseline) -> (instructions per call, lines written per call)
+    for v, base in runs:
+        (low, _), (high, printed) = totals[v, base, CALLS[0]], totals[v, base, CALLS[1]]
+        lines = printed["lines"] / (WARM + CALLS[1]) if printed["lines"] else None
+        per_call[v, base] = ((high - low) / (CALLS[1] - CALLS[0]), lines)
+    noop = per_call[("noop_handler", None)][0]
+    floor = per_call.get(("floor_orjson_line", None), (noop,))[0] - noop
+    print(f"\n{args.workload}: instructions per call (cachegrind, every thread)")
+    head = ("variant", "per call", "overhead", "x floor", "lines", "per line", "x baseline")
+    print("{:32s} {:>11s} {:>10s} {:>8s} {:>6s} {:>9s} {:>10s}".format(*head))
+    for v, base in runs:
+        total, lines = per_call[v, base]
+        over = total - noop
+        name = f"{v}@baseline" if base else v
+        ratio = f"{over / floor:8.1f}" if floor > 0 and v != "noop_handler" else ""
+        per_line = f"{over / lines:9,.0f}" if lines else ""
+        against = per_call.get((v, os.path.abspath(args.baseline))) if args.baseline and not base else None
+        versus = f"{over / (against[0] - noop):10.2f}" if against else ""
+        shown = f"{lines:6.1f}" if lines else ""
+        print(f"{name:32s} {total:11,.0f} {over:10,.0f} {ratio:>8s} {shown:>6s} {per_line:>9s} {versus:>10s}")
+
+
+if __name__ == "__main__":
+    main()
