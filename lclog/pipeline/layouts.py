@@ -19,8 +19,8 @@ MAX_LABELS = 64
 MAX_LABEL_CHARS = 1024
 # lclog's own fields, kept under `lclog.*` in both layouts (a fixed set of fields, see fields.py):
 # as they are, and structured content as JSON strings.
-_LCLOG_FIELDS = fields.LCLOG
-_LCLOG_JSON = fields.LCLOG_JSON
+_LCLOG_FIELDS = frozenset(fields.LCLOG)
+_LCLOG_JSON = frozenset(fields.LCLOG_JSON)
 _ECS_OUTCOME = {"ok": "success", "error": "failure"}
 _SEVERITY = {"debug": 5, "info": 9, "warning": 13, "error": 17}
 
@@ -142,6 +142,27 @@ def _gen_ai(event: dict[str, Any], run_type: str, ecs: bool) -> tuple[dict[str, 
     return fields, kept
 
 
+# An event's field names -> those of them kept under `lclog.*`, and whether each is JSON: events
+# of one kind have the same fields, so each shape is sorted out once.
+_SHAPES: dict[tuple[str, ...], tuple[tuple[str, bool], ...]] = {}
+
+
+def _lclog_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's fields of lclog's own that are set, in its order: structured content as JSON."""
+    shape = tuple(event)
+    kept = _SHAPES.get(shape)
+    if kept is None:
+        kept = tuple((k, k in _LCLOG_JSON) for k in shape if k in _LCLOG_FIELDS or k in _LCLOG_JSON)
+        if len(_SHAPES) < 1024:  # shapes a processor makes on the fly are not remembered without bound
+            _SHAPES[shape] = kept
+    out: dict[str, Any] = {}
+    for key, as_json in kept:
+        value = event[key]
+        if value is not None:
+            out[key] = _json(value) if as_json else value
+    return out
+
+
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     """{"a.b": 1} -> {"a": {"b": 1}}."""
     out: dict[str, Any] = {}
@@ -188,10 +209,7 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     labels = _labels(event.get("metadata"))
     if labels:
         out["labels"] = labels
-    lclog = {k: event[k] for k in _LCLOG_FIELDS if event.get(k) is not None}
-    for key in _LCLOG_JSON:
-        if event.get(key) is not None:
-            lclog[key] = _json(event[key])
+    lclog = _lclog_fields(event)
     if "history" in kept:  # a list of objects: kept out of mappings, as lclog's other structures
         kept["history"] = _json(kept["history"])
     lclog.update(kept)
@@ -209,9 +227,8 @@ def to_otel(event: dict[str, Any]) -> dict[str, Any]:
     attributes: dict[str, Any] = {f"gen_ai.{k}": v for k, v in flat.items()}
     for key, value in kept.items():
         attributes[f"lclog.{key}"] = value
-    for key in _LCLOG_FIELDS:
-        if event.get(key) is not None:
-            attributes[f"lclog.{key}"] = event[key]
+    for key, value in _lclog_fields(event).items():
+        attributes[f"lclog.{key}"] = value
     if event.get("duration_ms") is not None:
         attributes["lclog.duration_ms"] = event["duration_ms"]
     error = event.get("error")
@@ -221,9 +238,6 @@ def to_otel(event: dict[str, Any]) -> dict[str, Any]:
         attributes["exception.message"] = error.get("message")
         if error.get("stack_trace"):
             attributes["exception.stacktrace"] = error["stack_trace"]
-    for key in _LCLOG_JSON:
-        if event.get(key) is not None:
-            attributes[f"lclog.{key}"] = _json(event[key])
     if event.get("tags"):
         attributes["lclog.tags"] = [str(t) for t in event["tags"]]
     for key, value in _labels(event.get("metadata")).items():
