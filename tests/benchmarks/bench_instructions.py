@@ -1,18 +1,27 @@
 """What a call costs in instructions executed, counted by valgrind: repeatable where time is noise.
 
     python tests/benchmarks/bench_instructions.py [--workload invoke] [--variants ...]
+                                                  [--calls 100,300] [--warm 100] [--gc on]
                                                   [--baseline PATH] [--jobs 2]
 
 On a shared virtual machine one call's time moves by tens of µs and the machine by a third from
 hour to hour; the instructions a call executes barely move. Each variant runs twice under
 `valgrind --tool=cachegrind`, which counts every thread's instructions: 100 warm-up calls, then
-100 calls in one run and 300 in the other. The difference of the two totals, over 200 calls, is
-what one call executes, with start-up, warm-up and shutdown cancelled out. Two runs of the same
-variant agree within about 1% of a call's instructions (±25,000 of lclog's overhead: what depends
-on the clock, as LangChain's time-ordered run ids, and on when threads switch, varies). The
-overhead is that minus the do-nothing handler's (LangChain's own dispatch). Instructions are
-not time (a cache miss costs hundreds of them, a system call's are not counted): they show where
-work is added or saved, and the wall-clock benchmark (bench_overhead.py) what it costs.
+100 calls in one run and 300 in the other (`--warm`, `--calls`; an agent call takes 50 times
+longer: `--calls 20,60 --warm 20`). The difference of the two totals, divided by the difference
+of their calls, is what one call executes, with start-up, warm-up and shutdown cancelled out.
+Two runs of the same variant agree within about 1% of a call's instructions (±25,000 of lclog's
+overhead on `invoke`: what depends on the clock, as LangChain's time-ordered run ids, and on when
+threads switch, varies). The overhead is that minus the do-nothing handler's (LangChain's own
+dispatch). Instructions are not time (a cache miss costs hundreds of them, a system call's are
+not counted): they show where work is added or saved, and the wall-clock benchmark
+(bench_overhead.py) what it costs.
+
+Python's cyclic garbage collector runs when allocations pile up; now and then it collects the
+whole heap (LangChain's, pydantic's and every module's objects), a step of millions of
+instructions that falls in one run's window and not in the other's, adding up to 250,000 to a
+call's count. `--gc off` disables it once everything is imported: the work itself, comparable
+from one change to the next within 0.5%.
 
 lclog runs with `flush_interval_s: 60`, so that its writer thread wakes only when the calling
 thread hands it 256 events and at close, as it does under load: its wake-ups on a timer, which
@@ -27,6 +36,7 @@ Peers that are not installed (the `bench` extra) are skipped; valgrind must be o
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -48,21 +58,21 @@ VARIANTS = [
     "lclog_redacted",
     "lclog_ecs",
 ]
-WARM = 100
-CALLS = (100, 300)
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
-def child(workload_name: str, variant: str, calls: int) -> None:
-    """Makes WARM + calls calls through the variant, then closes it; prints the lines it wrote."""
+def child(workload_name: str, variant: str, warm: int, calls: int, collect: bool) -> None:
+    """Makes warm + calls calls through the variant, then closes it; prints the lines it wrote."""
     runnable, inputs, streamed = workload(workload_name)
     with tempfile.TemporaryDirectory() as tmp:
         sink = os.path.join(tmp, "sink.log")
         handler = make_handler(variant, sink, {"flush_interval_s": 60})
         if isinstance(handler, _Instrumented):
             handler = handler.handler
+        if not collect:
+            gc.disable()
         config = {"callbacks": [handler]} if handler is not None else {}
-        for _ in range(WARM + calls):
+        for _ in range(warm + calls):
             if streamed:
                 for _ in runnable.stream(inputs, config=config):
                     pass
@@ -73,18 +83,21 @@ def child(workload_name: str, variant: str, calls: int) -> None:
         lines = None
         if variant.startswith("lclog"):
             with open(sink, "rb") as written:
-                lines = sum(1 for _ in written)
+                lines = sum(1 for _ in written) / (warm + calls)
     print(json.dumps({"lines": lines}))
 
 
-def count(workload_name: str, variant: str, calls: int, baseline: str | None) -> tuple[int, Any]:
+def count(
+    workload_name: str, variant: str, warm: int, calls: int, collect: bool, baseline: str | None
+) -> tuple[int, Any]:
     """Runs one child under cachegrind: (instructions, what the child printed)."""
     env = dict(os.environ, PYTHONHASHSEED="0")
     if baseline:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
     proc = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         sys.executable, __file__, "--child", workload_name, variant, str(calls)],
+         sys.executable, __file__, "--child", workload_name, variant, str(warm), str(calls),
+         "on" if collect else "off"],
         capture_output=True, text=True, env=env,
     )  # fmt: skip
     found = _REFS.search(proc.stderr)
@@ -99,31 +112,39 @@ def main() -> None:
     )
     parser.add_argument("--workload", default="invoke", choices=("invoke", "agent", "stream"))
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--calls", default="100,300", help="the calls of the two runs")
+    parser.add_argument("--warm", type=int, default=100, help="warm-up calls before them")
+    parser.add_argument("--gc", choices=("on", "off"), default="on", help="the garbage collector")
     parser.add_argument("--baseline", help="a checkout of another lclog commit")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]))
+        name, variant, warm, calls, collect = args.child
+        child(name, variant, int(warm), int(calls), collect == "on")
         return
+    low_calls, high_calls = (int(n) for n in args.calls.split(","))
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
     variants = [v for v in args.variants.split(",") if v not in OPTIONAL or _has(OPTIONAL[v])]
     runs = [(v, None) for v in variants]
     if args.baseline:
         runs += [(v, os.path.abspath(args.baseline)) for v in variants if v.startswith("lclog")]
-    jobs = [(v, base, n) for v, base in runs for n in CALLS]
+    jobs = [(v, base, n) for v, base in runs for n in (low_calls, high_calls)]
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        done = list(pool.map(lambda job: count(args.workload, job[0], job[2], job[1]), jobs))
+        collect = args.gc == "on"
+        done = list(
+            pool.map(lambda job: count(args.workload, job[0], args.warm, job[2], collect, job[1]), jobs)
+        )
     totals = {(v, base, n): result for (v, base, n), result in zip(jobs, done, strict=True)}
     per_call = {}  # (variant, baseline) -> (instructions per call, lines written per call)
     for v, base in runs:
-        (low, _), (high, printed) = totals[v, base, CALLS[0]], totals[v, base, CALLS[1]]
-        lines = printed["lines"] / (WARM + CALLS[1]) if printed["lines"] else None
-        per_call[v, base] = ((high - low) / (CALLS[1] - CALLS[0]), lines)
+        (low, _), (high, printed) = totals[v, base, low_calls], totals[v, base, high_calls]
+        per_call[v, base] = ((high - low) / (high_calls - low_calls), printed["lines"])
     noop = per_call[("noop_handler", None)][0]
     floor = per_call.get(("floor_orjson_line", None), (noop,))[0] - noop
-    print(f"\n{args.workload}: instructions per call (cachegrind, every thread)")
+    collector = "" if args.gc == "on" else ", the garbage collector off"
+    print(f"\n{args.workload}: instructions per call (cachegrind, every thread{collector})")
     head = ("variant", "per call", "overhead", "x floor", "lines", "per line", "x baseline")
     print("{:32s} {:>11s} {:>10s} {:>8s} {:>6s} {:>9s} {:>10s}".format(*head))
     for v, base in runs:
