@@ -20,8 +20,8 @@ not counted): they show where work is added or saved, and the wall-clock benchma
 Python's cyclic garbage collector runs when allocations pile up; now and then it collects the
 whole heap (LangChain's, pydantic's and every module's objects), a step of millions of
 instructions that falls in one run's window and not in the other's, adding up to 250,000 to a
-call's count. `--gc off` disables it once everything is imported: the work itself, comparable
-from one change to the next within 0.5%.
+call's count. `--gc off` disables it once everything is imported: the work itself, without
+the collector's steps.
 
 lclog runs with `flush_interval_s: 60`, so that its writer thread wakes only when the calling
 thread hands it 256 events and at close, as it does under load: its wake-ups on a timer, which
