@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_instructions.py [--workload invoke] [--variants ...]
                                                   [--calls 100,300] [--warm 100] [--gc on]
+                                                  [--without build,render,trace_end,metrics]
                                                   [--baseline PATH] [--jobs 2]
 
 On a shared virtual machine one call's time moves by tens of µs and the machine by a third from
@@ -30,6 +31,11 @@ Every event is built, rendered and written either way, and counted once.
 
   --baseline PATH  a checkout of another lclog commit (`git worktree add /tmp/base <commit>`):
                    its lclog variants run next to these, as `<variant>@baseline`
+  --without PARTS  each lclog variant again with one part of lclog's work taken out, as
+                   `<variant>-without-<part>`; the difference is what that part executes:
+                   build (hooks only: nothing is built, rendered or written), render (events
+                   built but not stamped, rendered or written; the default layout),
+                   trace_end (`events: {trace.end: drop}`), metrics (run totals not counted)
 Peers that are not installed (the `bench` extra) are skipped; valgrind must be on the PATH.
 """
 
@@ -58,17 +64,39 @@ VARIANTS = [
     "lclog_redacted",
     "lclog_ecs",
 ]
+PARTS = ("build", "render", "trace_end", "metrics")
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def _without(handler: Any, part: str) -> None:
+    """Replaces one step of lclog's work with one that does nothing (through private names,
+    which only a benchmark may use)."""
+    recorder = handler._recorder
+    if part == "build":
+        recorder.source._process = lambda capture: None
+    elif part == "render":
+        from lclog.events.step import event_step
+
+        recorder.pipeline.plain = lambda event: (event, b"")
+        recorder.source._process = event_step(recorder.events, recorder.pipeline, recorder.history)
+    elif part == "metrics":
+        recorder.metrics.started = recorder.metrics.ended = lambda *args, **kwargs: None
 
 
 def child(workload_name: str, variant: str, warm: int, calls: int, collect: bool) -> None:
     """Makes warm + calls calls through the variant, then closes it; prints the lines it wrote."""
     runnable, inputs, streamed = workload(workload_name)
+    variant, _, part = variant.partition("-without-")
+    settings: dict[str, Any] = {"flush_interval_s": 60}
+    if part == "trace_end":
+        settings["events"] = {"trace.end": "drop"}
     with tempfile.TemporaryDirectory() as tmp:
         sink = os.path.join(tmp, "sink.log")
-        handler = make_handler(variant, sink, {"flush_interval_s": 60})
+        handler = make_handler(variant, sink, settings)
         if isinstance(handler, _Instrumented):
             handler = handler.handler
+        if part:
+            _without(handler, part)
         if not collect:
             gc.disable()
         config = {"callbacks": [handler]} if handler is not None else {}
@@ -82,8 +110,10 @@ def child(workload_name: str, variant: str, warm: int, calls: int, collect: bool
             handler.close()
         lines = None
         if variant.startswith("lclog"):
-            with open(sink, "rb") as written:
-                lines = sum(1 for _ in written) / (warm + calls)
+            lines = 0.0
+            if os.path.exists(sink):  # with nothing rendered, the file was never opened
+                with open(sink, "rb") as written:
+                    lines = sum(1 for _ in written) / (warm + calls)
     print(json.dumps({"lines": lines}))
 
 
@@ -116,6 +146,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=100, help="warm-up calls before them")
     parser.add_argument("--gc", choices=("on", "off"), default="on", help="the garbage collector")
     parser.add_argument("--baseline", help="a checkout of another lclog commit")
+    parser.add_argument("--without", default="", help=f"parts to take out in turn: {', '.join(PARTS)}")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -127,7 +158,11 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
     variants = [v for v in args.variants.split(",") if v not in OPTIONAL or _has(OPTIONAL[v])]
+    parts = [p for p in args.without.split(",") if p]
+    if set(parts) - set(PARTS):
+        sys.exit(f"--without: one of {', '.join(PARTS)}")
     runs = [(v, None) for v in variants]
+    runs += [(f"{v}-without-{p}", None) for v in variants if v.startswith("lclog") for p in parts]
     if args.baseline:
         runs += [(v, os.path.abspath(args.baseline)) for v in variants if v.startswith("lclog")]
     jobs = [(v, base, n) for v, base in runs for n in (low_calls, high_calls)]
@@ -146,7 +181,7 @@ def main() -> None:
     collector = "" if args.gc == "on" else ", the garbage collector off"
     print(f"\n{args.workload}: instructions per call (cachegrind, every thread{collector})")
     head = ("variant", "per call", "overhead", "x floor", "lines", "per line", "x baseline")
-    print("{:32s} {:>11s} {:>10s} {:>8s} {:>6s} {:>9s} {:>10s}".format(*head))
+    print("{:40s} {:>11s} {:>10s} {:>8s} {:>6s} {:>9s} {:>10s}".format(*head))
     for v, base in runs:
         total, lines = per_call[v, base]
         over = total - noop
@@ -156,7 +191,7 @@ def main() -> None:
         against = per_call.get((v, os.path.abspath(args.baseline))) if args.baseline and not base else None
         versus = f"{over / (against[0] - noop):10.2f}" if against else ""
         shown = f"{lines:6.1f}" if lines else ""
-        print(f"{name:32s} {total:11,.0f} {over:10,.0f} {ratio:>8s} {shown:>6s} {per_line:>9s} {versus:>10s}")
+        print(f"{name:40s} {total:11,.0f} {over:10,.0f} {ratio:>8s} {shown:>6s} {per_line:>9s} {versus:>10s}")
 
 
 if __name__ == "__main__":
