@@ -109,3 +109,33 @@ def test_otel_layout_uses_genai_semantic_convention_names():
     err = next(e for e in events if e["event_name"] == "chain.error")
     assert "gen_ai.operation.name" not in err["attributes"]  # a chain is no GenAI operation
     assert err["severity_number"] == 17 and err["attributes"]["error.type"] == "ValueError"
+
+
+@pytest.mark.parametrize("schema", ["ecs", "otel"])
+def test_lclog_fields_are_read_from_each_event_not_from_an_earlier_one_of_its_shape(schema):
+    # A root's and a child's chain.start have the same fields; only the child has a parent.
+    memory = MemoryOutput()
+    handler = LoggingCallbackHandler({"schema": schema}, outputs=[memory])
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="a"), AIMessage(content="b")]))
+    for temperature in (0.5, 0.25):
+        chain = RunnableLambda(lambda x: x) | model.bind(temperature=temperature)
+        chain.invoke("hi", config={"callbacks": [handler]})
+    handler.close()
+
+    def lclog(event: dict[str, Any]) -> dict[str, Any]:
+        if schema == "ecs":
+            return event["lclog"]
+        return {k[len("lclog.") :]: v for k, v in event["attributes"].items() if k.startswith("lclog.")}
+
+    def action(event: dict[str, Any]) -> str:
+        return event["event_name"] if schema == "otel" else event["event"]["action"]
+
+    starts = [lclog(e) for e in memory.events if action(e) == "chain.start"]
+    assert len(starts) == 4
+    roots = [s for s in starts if "parent_run_id" not in s]
+    children = [s for s in starts if "parent_run_id" in s]
+    assert len(roots) == 2 and len(children) == 2
+    assert {c["parent_run_id"] for c in children} == {r["run_id"] for r in roots}
+    # Structured content of lclog's own is JSON text in both layouts, each event its own.
+    params = [lclog(e)["params"] for e in memory.events if "params" in lclog(e)]
+    assert params == ['{"temperature":0.5}', '{"temperature":0.25}']
