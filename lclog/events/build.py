@@ -143,8 +143,7 @@ class EventBuilder:
                 if type(t) is not str or len(t) > MAX_NAME:
                     break
             else:
-                label = self._label
-                return [label(t) for t in tags[: self._limits.max_items]]
+                return list(map(self._label, tags[: self._limits.max_items]))
         value = to_jsonable(tags, NAME_LIMITS, self._scrub)
         return value if isinstance(value, list) else [value]
 
@@ -217,8 +216,12 @@ class EventBuilder:
         if type(value) is str:
             return self._label(value)
         if type(value) is dict and self._scrub is not None:  # an error: its texts, not cut shorter
-            return {k: self._label(v) if type(v) is str else self.content_of(v) for k, v in value.items()}
+            return self._labelled_dict(value)
         return self.content_of(value) if self._scrub is not None else value
+
+    # Apart from `_labelled`: a comprehension would make `self` a cell at every call (3.10, 3.11).
+    def _labelled_dict(self, value: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._label(v) if type(v) is str else self.content_of(v) for k, v in value.items()}
 
     def end(
         self,

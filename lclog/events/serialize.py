@@ -104,29 +104,47 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
         out["content"] = _walk(content, limits, depth, seen, scrub)
     tool_calls = fields.get("tool_calls")
     if tool_calls:
-        out["tool_calls"] = [
-            _walk(
-                {"id": tc.get("id"), "name": tc.get("name"), "args": tc.get("args")},
-                limits,
-                depth,
-                seen,
-                scrub,
-            )
-            for tc in tool_calls[: limits.max_items]
-        ]
+        out["tool_calls"] = _tool_calls(tool_calls, limits, depth + 1, seen, scrub)
     tool_call_id = fields.get("tool_call_id")
     if tool_call_id:
         out["tool_call_id"] = _walk(tool_call_id, limits, depth, seen, scrub)
     msg_id = fields.get("id")
     if type(msg_id) is str:  # a label, kept short; LangChain's and LangGraph's own need no redaction
-        out["id"] = msg_id if _OWN_ID.fullmatch(msg_id) else _walk(msg_id[:256], limits, depth, seen, scrub)
+        out["id"] = msg_id if _own_id(msg_id) else _walk(msg_id[:256], limits, depth, seen, scrub)
     return out
+
+
+def _tool_calls(
+    calls: list[Any], limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None
+) -> list[Any]:
+    # LangChain's own keys, never a secret's name: only the values are walked and redacted.
+    return [
+        {
+            "id": _walk(tc.get("id"), limits, depth, seen, scrub),
+            "name": _walk(tc.get("name"), limits, depth, seen, scrub),
+            "args": _walk(tc.get("args"), limits, depth, seen, scrub),
+        }
+        for tc in calls[: limits.max_items]
+    ]
 
 
 # Message ids LangChain (`lc_run--<run id>-<n>`, `run-…`) and LangGraph (a UUID) make.
 _OWN_ID = re.compile(
     r"(?:lc_run--|run-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:-\d{1,4})?"
 )
+# Own ids already matched: a conversation's messages recur in every event that carries it.
+_OWN_IDS: set[str] = set()
+
+
+def _own_id(msg_id: str) -> bool:
+    if msg_id in _OWN_IDS:
+        return True
+    if _OWN_ID.fullmatch(msg_id) is None:
+        return False
+    if len(_OWN_IDS) >= 4096:
+        _OWN_IDS.clear()
+    _OWN_IDS.add(msg_id)
+    return True
 
 
 def _is_message(obj: Any) -> bool:
@@ -244,6 +262,51 @@ def _safe_str(obj: Any, limits: Limits) -> str:
     return truncate(str.__str__(text) if isinstance(text, str) else "", limits.max_chars)
 
 
+def _dict(obj: dict[Any, Any], limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> Any:
+    out: dict[str, Any] = {}
+    items: Any = obj.items()
+    if len(obj) > limits.max_items:
+        items = itertools.islice(items, limits.max_items)
+        out_of = len(obj) - limits.max_items
+    else:
+        out_of = 0
+    max_chars = limits.max_chars
+    for k, v in items:
+        if type(k) is not str:
+            k = _key(k, limits)
+        if scrub is None:
+            out[k] = _walk(v, limits, depth + 1, seen)
+            continue
+        # A secret key's value is replaced whole, whatever its type.
+        replaced = scrub.scrub_key(k, v)
+        if replaced is KEEP:
+            if type(v) is str and len(v) <= max_chars:  # the common case, without a call
+                replaced = scrub.scrub_text(v)
+            else:
+                replaced = _walk(v, limits, depth + 1, seen, scrub)
+        if replaced is not DROP:
+            out[scrub.scrub_text(k)] = replaced
+    if out_of:
+        out["…"] = f"[{out_of} more keys]"
+    return out
+
+
+# Lists are walked here, apart from `_walk`: on Python 3.10 and 3.11 a comprehension makes every
+# variable it reads a cell in the function around it, at every call of that function.
+def _list(
+    obj: list[Any] | tuple[Any, ...], limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None
+) -> Any:
+    if len(obj) > limits.max_items:
+        if _is_message(obj[-1]) and _is_message(obj[0]):
+            if len(obj) > limits.max_messages:
+                return _messages(list(obj), limits, depth, seen, scrub)
+            return [_walk(v, limits, depth + 1, seen, scrub) for v in obj]
+        items = [_walk(v, limits, depth + 1, seen, scrub) for v in obj[: limits.max_items]]
+        items.append(f"…[{len(obj) - limits.max_items} more items]")
+        return items
+    return [_walk(v, limits, depth + 1, seen, scrub) for v in obj]
+
+
 def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None = None) -> Any:
     t = type(obj)
     if t is str:
@@ -258,42 +321,11 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
             return "<cycle>"
         seen.add(key)
         try:
-            if t is dict:
-                out: Any = {}
-                items = obj.items()
-                if len(obj) > limits.max_items:
-                    items = itertools.islice(items, limits.max_items)
-                    out_of = len(obj) - limits.max_items
-                else:
-                    out_of = 0
-                max_chars = limits.max_chars
-                for k, v in items:
-                    if type(k) is not str:
-                        k = _key(k, limits)
-                    if scrub is None:
-                        out[k] = _walk(v, limits, depth + 1, seen)
-                        continue
-                    # A secret key's value is replaced whole, whatever its type.
-                    replaced = scrub.scrub_key(k, v)
-                    if replaced is KEEP:
-                        if type(v) is str and len(v) <= max_chars:  # the common case, without a call
-                            replaced = scrub.scrub_text(v)
-                        else:
-                            replaced = _walk(v, limits, depth + 1, seen, scrub)
-                    if replaced is not DROP:
-                        out[scrub.scrub_text(k)] = replaced
-                if out_of:
-                    out["…"] = f"[{out_of} more keys]"
-                return out
-            if len(obj) > limits.max_items:
-                if _is_message(obj[-1]) and _is_message(obj[0]):
-                    if len(obj) > limits.max_messages:
-                        return _messages(list(obj), limits, depth, seen, scrub)
-                    return [_walk(v, limits, depth + 1, seen, scrub) for v in obj]
-                items = [_walk(v, limits, depth + 1, seen, scrub) for v in obj[: limits.max_items]]
-                items.append(f"…[{len(obj) - limits.max_items} more items]")
-                return items
-            return [_walk(v, limits, depth + 1, seen, scrub) for v in obj]
+            return (
+                _dict(obj, limits, depth, seen, scrub)
+                if t is dict
+                else _list(obj, limits, depth, seen, scrub)
+            )
         finally:
             seen.discard(key)
     if _KINDS.get(t) == "message" and depth < limits.max_depth:  # the most common object

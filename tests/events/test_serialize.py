@@ -126,6 +126,30 @@ def test_limits_hold_while_redacting():
     assert key not in orjson.dumps([out, message]).decode()
 
 
+def test_message_ids_langchain_made_are_kept_and_any_other_is_redacted_every_time():
+    # LangChain's and LangGraph's own ids are remembered once matched (they recur in every
+    # event of a conversation); an id of any other shape goes through redaction each time.
+    own = [str(uuid.uuid4()), f"lc_run--{uuid.uuid4()}-0", f"run-{uuid.uuid4()}"]
+    secret = "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1"
+    redactor = Redactor()
+    for _ in range(2):
+        for msg_id in own:
+            assert to_jsonable(AIMessage("a", id=msg_id), scrub=redactor)["id"] == msg_id
+        # An own id with a secret appended is not an own id.
+        for msg_id in (secret, f"{own[0]}-{secret}", f"lc_run--{secret}"):
+            out = to_jsonable(AIMessage("a", id=msg_id), scrub=redactor)
+            assert secret not in out["id"] and "[REDACTED:openai_key]" in out["id"]
+
+
+def test_tool_calls_keep_their_shape_and_redact_their_values():
+    secret = "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1"
+    call = {"name": f"send {secret}", "args": {"api_key": "k-123456789", "to": "x"}, "id": secret}
+    out = to_jsonable(AIMessage("", tool_calls=[call]), scrub=Redactor())["tool_calls"]
+    assert list(out[0]) == ["id", "name", "args"]
+    assert out[0]["name"] == "send [REDACTED:openai_key]" and out[0]["id"] == "[REDACTED:openai_key]"
+    assert out[0]["args"]["to"] == "x" and out[0]["args"]["api_key"].startswith("[REDACTED")
+
+
 def test_huge_string_is_bounded():
     out = to_jsonable("y" * 50_000_000, Limits(max_chars=4000))
     assert len(out) < 4100
