@@ -59,6 +59,7 @@ from bench_overhead import OPTIONAL, _has, _Instrumented, make_handler, workload
 VARIANTS = [
     "noop_handler",
     "floor_orjson_line",
+    "floor_redacted_content",
     "openllmetry",
     "lclog_content_none",
     "lclog_redacted",

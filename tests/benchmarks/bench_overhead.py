@@ -22,9 +22,11 @@ overhead of a variant is taken from those paired differences, so the machine's n
 µs from one call to the next, and its drift cancel out. Instrumentors patch LangChain
 process-wide: each is instrumented once, the handler it adds is taken, the patch undone, and the
 handler passed in `callbacks=` like any other, so they are paired too. Reported per workload:
-the median µs per call, the overhead (median over rounds, and its range), the overhead
-as a multiple of the floor (a handler writing one small orjson line per event, recording no
-content), the same on the CPU clock, and a typical call's overhead.
+the median µs per call, the overhead (median over rounds, and its range), the overhead as a
+multiple of the floor (a handler writing one small orjson line per event, recording no content;
+`--variants floor_redacted_content` adds to each line the hook's content as lclog serializes and
+redacts it, and nothing else lclog records), the same on the CPU clock, and a typical call's
+overhead.
 Two statistics of the paired differences: the mean, after the most extreme 2.5% on either side
 are set aside (all the work, as an application pays it: a handler that builds its events in
 batches, as lclog does every 256 events, pays for them in some blocks only), and the median (a
@@ -157,37 +159,41 @@ def make_handler(variant: str, sink: str, settings: dict[str, Any] | None = None
             run_inline = True
 
         return Noop()
-    if variant == "floor_orjson_line":
+    if variant in ("floor_orjson_line", "floor_redacted_content"):
         import orjson
 
         out = open(sink, "ab")  # noqa: SIM115
+        snapshot = _redacted_content() if variant == "floor_redacted_content" else None
 
         class Floor(BaseCallbackHandler):
             run_inline = True
 
-            def _w(self, name: str, run_id: Any) -> None:
-                out.write(orjson.dumps({"event": name, "run_id": str(run_id), "t": time.time()}) + b"\n")
+            def _w(self, name: str, run_id: Any, content: Any = None) -> None:
+                line = {"event": name, "run_id": str(run_id), "t": time.time()}
+                if snapshot is not None:
+                    line["content"] = snapshot(content)
+                out.write(orjson.dumps(line) + b"\n")
 
             def flush(self) -> None:
                 out.flush()
 
             def on_chain_start(self, s: Any, i: Any, *, run_id: Any, **k: Any) -> None:
-                self._w("chain.start", run_id)
+                self._w("chain.start", run_id, i)
 
             def on_chain_end(self, o: Any, *, run_id: Any, **k: Any) -> None:
-                self._w("chain.end", run_id)
+                self._w("chain.end", run_id, o)
 
             def on_chat_model_start(self, s: Any, m: Any, *, run_id: Any, **k: Any) -> None:
-                self._w("chat_model.start", run_id)
+                self._w("chat_model.start", run_id, m[0])
 
             def on_llm_end(self, r: Any, *, run_id: Any, **k: Any) -> None:
-                self._w("llm.end", run_id)
+                self._w("llm.end", run_id, r.generations[0][0].message)
 
             def on_tool_start(self, s: Any, i: Any, *, run_id: Any, **k: Any) -> None:
-                self._w("tool.start", run_id)
+                self._w("tool.start", run_id, i)
 
             def on_tool_end(self, o: Any, *, run_id: Any, **k: Any) -> None:
-                self._w("tool.end", run_id)
+                self._w("tool.end", run_id, o)
 
         return Floor()
     if variant == "stdout_callback_handler":
@@ -230,6 +236,16 @@ def make_handler(variant: str, sink: str, settings: dict[str, Any] | None = None
     if variant == "lclog_stream_tokens":
         config["stream_tokens"] = True
     return LoggingCallbackHandler(config)
+
+
+def _redacted_content() -> Any:
+    """lclog's content snapshot alone: LangChain's objects serialized and redacted as lclog
+    does, with its default limits and rules (what any line carrying redacted content costs)."""
+    from lclog.events.serialize import Limits, to_jsonable
+    from lclog.redact.redactor import Redactor
+
+    limits, redactor = Limits(), Redactor()
+    return lambda value: to_jsonable(value, limits, redactor)
 
 
 def _content_handler(log: Any) -> Any:
