@@ -3,7 +3,7 @@
     python tests/benchmarks/bench_instructions.py [--workload invoke] [--variants ...]
                                                   [--calls 100,300] [--warm 100] [--gc on]
                                                   [--without build,render,trace_end,metrics]
-                                                  [--baseline PATH] [--jobs 2]
+                                                  [--baseline PATH] [--settings JSON] [--jobs 2]
 
 On a shared virtual machine one call's time moves by tens of µs and the machine by a third from
 hour to hour; the instructions a call executes barely move. Each variant runs twice under
@@ -36,6 +36,8 @@ Every event is built, rendered and written either way, and counted once.
                    build (hooks only: nothing is built, rendered or written), render (events
                    built but not stamped, rendered or written; the default layout),
                    trace_end (`events: {trace.end: drop}`), metrics (run totals not counted)
+  --settings JSON  more lclog settings for its variants (`'{"verbosity": "standard"}'`): what a
+                   configuration choice costs or saves
 Peers that are not installed (the `bench` extra) are skipped; valgrind must be on the PATH.
 """
 
@@ -67,6 +69,7 @@ VARIANTS = [
 ]
 PARTS = ("build", "render", "trace_end", "metrics")
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+_SETTINGS = "BENCH_LCLOG_SETTINGS"  # --settings, handed to the child
 
 
 def _without(handler: Any, part: str) -> None:
@@ -88,7 +91,7 @@ def child(workload_name: str, variant: str, warm: int, calls: int, collect: bool
     """Makes warm + calls calls through the variant, then closes it; prints the lines it wrote."""
     runnable, inputs, streamed = workload(workload_name)
     variant, _, part = variant.partition("-without-")
-    settings: dict[str, Any] = {"flush_interval_s": 60}
+    settings: dict[str, Any] = {"flush_interval_s": 60, **json.loads(os.environ.get(_SETTINGS, "{}"))}
     if part == "trace_end":
         settings["events"] = {"trace.end": "drop"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,6 +151,9 @@ def main() -> None:
     parser.add_argument("--gc", choices=("on", "off"), default="on", help="the garbage collector")
     parser.add_argument("--baseline", help="a checkout of another lclog commit")
     parser.add_argument("--without", default="", help=f"parts to take out in turn: {', '.join(PARTS)}")
+    parser.add_argument(
+        "--settings", help='more lclog settings for its variants, as JSON: \'{"verbosity": "standard"}\''
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,6 +162,9 @@ def main() -> None:
         child(name, variant, int(warm), int(calls), collect == "on")
         return
     low_calls, high_calls = (int(n) for n in args.calls.split(","))
+    if args.settings:
+        json.loads(args.settings)  # fails here, not in every child
+        os.environ[_SETTINGS] = args.settings
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
     named = [v for v in args.variants.split(",") if v != "noop_handler"]
