@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lclog.events.build import MAX_NAME, NAME_LIMITS
-from lclog.events.serialize import to_jsonable, truncate
+from lclog.events.build import MAX_NAME
+from lclog.events.serialize import Limits, to_jsonable
+from lclog.redact.redactor import CUT_LOOKAHEAD
 
 __all__ = [
     "MAX_NAME",
@@ -24,12 +25,14 @@ __all__ = [
 # config's `configurable` into every run's metadata; a chat loop puts its `session_id` there.
 THREAD_KEYS = ("thread_id", "session_id", "conversation_id")
 # Invocation parameters worth logging; the rest (headers, keys, clients) never are.
+# A name that is not a string, as text long enough to be redacted before it is cut.
+_NAME_WINDOW = Limits(max_depth=1, max_items=8, max_chars=MAX_NAME + CUT_LOOKAHEAD)
 PARAMS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "stop", "seed")
 
 
 def name_of(serialized: dict[str, Any] | None, kwargs: dict[str, Any], default: str) -> str:
-    """The run's name (the `name` kwarg, else the serialized name or class), at most MAX_NAME
-    characters."""
+    """The run's name (the `name` kwarg, else the serialized name or class), bounded; events
+    carry it redacted and cut to MAX_NAME."""
     name: Any = kwargs.get("name")
     if not name and isinstance(serialized, dict):
         ids = serialized.get("id")
@@ -38,7 +41,9 @@ def name_of(serialized: dict[str, Any] | None, kwargs: dict[str, Any], default: 
         return default
     if type(name) is str and len(name) <= MAX_NAME:
         return name
-    return truncate(name if isinstance(name, str) else to_jsonable(name, NAME_LIMITS), MAX_NAME)
+    # Cut to MAX_NAME only once redacted, where the event is built (EventBuilder.label_of).
+    text = str.__str__(name) if isinstance(name, str) else str(to_jsonable(name, _NAME_WINDOW))
+    return text[: MAX_NAME + CUT_LOOKAHEAD]
 
 
 def model_of(

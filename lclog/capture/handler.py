@@ -18,9 +18,7 @@ from lclog.capture.arguments import model_run, name_of
 from lclog.capture.recorder import Recorder
 from lclog.config import Settings, load_config
 from lclog.counters import Counters
-from lclog.events.build import MAX_NAME
 from lclog.events.metrics import Metrics
-from lclog.events.serialize import truncate
 from lclog.events.usage import usage_of
 from lclog.integrations.langgraph import join_langgraph
 from lclog.outputs.base import Output
@@ -377,7 +375,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         fields: dict[str, Any] = {
-            "custom_event": truncate(str(name), MAX_NAME),
+            "custom_event": self._recorder.events.label_of(str(name)),
             "tags": self._recorder.events.tags(tags or []),
         }
         if self._content:

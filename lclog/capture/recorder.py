@@ -89,6 +89,7 @@ class Recorder:
                 s.max_items,
                 s.max_field_chars,
                 s.max_items if s.history == "full" else MAX_HISTORY,
+                cut=self.redactor.cut,
             ),
             scrub=self.redactor if self.redactor.fuses else None,
             content=self.content,

@@ -93,15 +93,23 @@ def _redact(args: argparse.Namespace) -> int:
         return text(line) + b"\n"
 
     if args.explain or sys.stdout.isatty():
-        # Line by line, each flushed: `tail -f app.log | lclog redact` shows lines as they come.
+        # Line by line, each flushed: `tail -f app.log | lclog redact` shows lines as they come,
+        # but for the lines of a secret still open (a PEM key's), shown once it is whole.
+        held = b""
         for raw in sys.stdin.buffer:
             if args.explain:
                 line = raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
                 for f in redactor.explain(line):
                     out.write(f"{f.rule}\t{f.start}-{f.end}\t{f.preview}\n".encode())
-            else:
+            elif not held and _JSON_LINE.match(raw):
                 out.write(line_of(raw))
+            else:
+                redacted, used = redactor.redact_lines(held + raw, final=False)
+                out.write(redacted)
+                held = (held + raw)[used:]
             out.flush()
+        if held:
+            out.write(redactor.redact_lines(held, final=True)[0])
         return 0
     # Into a pipe or a file: whole blocks of text at once, JSON lines one by one, in order.
     pending = b""
@@ -110,18 +118,26 @@ def _redact(args: argparse.Namespace) -> int:
         if not chunk:
             break
         pending += chunk
-        cut = pending.rfind(b"\n") + 1
-        if cut == 0 and len(pending) < 16 * _REDACT_BLOCK:
+        if b"\n" not in chunk and len(pending) < 16 * _REDACT_BLOCK:
             continue  # no whole line yet
-        block, pending = (pending[:cut], pending[cut:]) if cut else (pending, b"")
-        maybe_json = b"{" in block or b"[" in block  # a quick look before the exact one
-        if not maybe_json or _JSON_LINE.search(block) is None:
-            out.write(redactor.redact_bytes(block))
+        maybe_json = b"{" in pending or b"[" in pending  # a quick look before the exact one
+        if not maybe_json or _JSON_LINE.search(pending) is None:
+            # A block ends at a line that no secret runs across (a PEM key spans lines).
+            redacted, used = redactor.redact_lines(pending, final=len(pending) >= 16 * _REDACT_BLOCK)
+            out.write(redacted)
+            pending = pending[used:]
         else:
-            for raw in block.splitlines(keepends=True):
+            cut = pending.rfind(b"\n") + 1 or len(pending)
+            for raw in pending[:cut].splitlines(keepends=True):
                 out.write(line_of(raw))
+            pending = pending[cut:]
     if pending:
-        out.write(line_of(pending))
+        maybe_json = b"{" in pending or b"[" in pending
+        if not maybe_json or _JSON_LINE.search(pending) is None:
+            out.write(redactor.redact_lines(pending, final=True)[0])
+        else:
+            for raw in pending.splitlines(keepends=True):
+                out.write(line_of(raw))
     out.flush()
     return 0
 

@@ -18,7 +18,7 @@ from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start,
 from lclog.events.cost import Prices
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
-from lclog.events.serialize import Limits, Scrubber, to_jsonable, truncate
+from lclog.events.serialize import Limits, Scrubber, to_jsonable
 from lclog.events.traces import Traces, is_trace_root
 from lclog.notify import Alerts
 
@@ -33,7 +33,8 @@ CANCELS = frozenset({"CancelledError", "KeyboardInterrupt", "GeneratorExit"})
 _HINTS = ("ls_", "langgraph_")
 _BOOKKEEPING = frozenset({"lc_versions", "checkpoint_ns"})
 # Fields the builder redacts as it writes them (tags come labelled by `tags`, names by `_base`).
-_LABELS = _fields.LABELS - {"name", "node", "step", "tags", "thread_id"}
+# (`error` and `custom_event` come redacted from `error_fields` and `label_of`.)
+_LABELS = _fields.LABELS - {"name", "node", "step", "tags", "thread_id", "error", "custom_event"}
 # Names and tags are labels, not content: kept short whatever a caller passes.
 MAX_NAME = 256
 NAME_LIMITS = Limits(max_depth=1, max_items=8, max_chars=MAX_NAME)
@@ -82,6 +83,9 @@ class EventBuilder:
         # Names, tags, models, error texts: redacted here when content is (events then need no
         # redaction pass of their own; see Pipeline).
         self._label = scrub.scrub_text if scrub is not None else _same
+        # Redacts, then shortens (`Limits.cut` redacts too where redaction is on but not fused).
+        self._cut = scrub.cut if scrub is not None else limits.cut
+        self._name_limits = Limits(NAME_LIMITS.max_depth, NAME_LIMITS.max_items, MAX_NAME, cut=limits.cut)
         self._content = content
         self._include_stacktrace = include_stacktrace
         self._router = router
@@ -111,7 +115,7 @@ class EventBuilder:
             run._format()
         label = run.label
         if label is None:
-            label = run.label = self._label(run.name)
+            label = run.label = self.label_of(run.name)
         base = {
             "timestamp": wall,  # formatted by the pipeline
             "level": level,
@@ -132,9 +136,13 @@ class EventBuilder:
             base["step"] = run.step if type(run.step) is int else self.content_of(run.step)
         return base
 
+    def label_of(self, text: str) -> str:
+        """A name as events carry it: redacted, then cut to MAX_NAME characters."""
+        return self._label(text) if len(text) <= MAX_NAME else self._cut(text, MAX_NAME)
+
     def thread_label(self, thread: str | int) -> str:
         """A conversation's id (a thread or session id from metadata) as the label events carry."""
-        return self._label(truncate(str(thread), MAX_NAME))
+        return self.label_of(str(thread))
 
     def tags(self, tags: Any) -> list[Any]:
         """tags as a short list of labels."""
@@ -144,7 +152,7 @@ class EventBuilder:
                     break
             else:
                 return list(map(self._label, tags[: self._limits.max_items]))
-        value = to_jsonable(tags, NAME_LIMITS, self._scrub)
+        value = to_jsonable(tags, self._name_limits, self._scrub)
         return value if isinstance(value, list) else [value]
 
     def metadata_of(self, metadata: dict[str, Any], thread_key: str | None = None) -> Any:
@@ -298,7 +306,7 @@ class EventBuilder:
             event = self._base("error", f"{run.run_type}.error", run, wall)
             event["outcome"] = "error"
             duration = self._timing(run, end_ns, event)
-            event["error"] = self._labelled(fields)
+            event["error"] = fields  # redacted as it was captured (error_fields)
             cost = usage = None
             if run.run_type in ("llm", "chat_model"):  # what a failed call used is billed too
                 usage = extra.get("usage") if extra else None
@@ -334,15 +342,16 @@ class EventBuilder:
         return (kind, None) if kind is not None else (None, self.error_fields(error))
 
     def error_fields(self, error: BaseException) -> dict[str, Any]:
-        """The error's type, message and (when configured) stack trace, bounded."""
+        """The error's type, message and (when configured) stack trace: redacted when redaction
+        fuses, and cut to their limits only once redacted."""
         fields: dict[str, Any] = {
-            "type": type(error).__qualname__,
-            "message": truncate(to_jsonable(error, self._limits)["message"], self._limits.max_chars),
+            "type": self._label(type(error).__qualname__),
+            "message": to_jsonable(error, self._limits, self._scrub)["message"],
         }
         if self._include_stacktrace:
             # Frames and source lines only: no locals, which could hold secrets.
             stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            fields["stack_trace"] = truncate(stack, self._limits.max_chars * 4)
+            fields["stack_trace"] = self._cut(stack, self._limits.max_chars * 4)
         return fields
 
     def writes_trace_end(self, run: Run) -> bool:

@@ -8,8 +8,9 @@ import enum
 import itertools
 import re
 import sys
+import types
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 __all__ = ["Limits", "Message", "Scrubber", "to_jsonable", "truncate"]
@@ -17,6 +18,13 @@ __all__ = ["Limits", "Message", "Scrubber", "to_jsonable", "truncate"]
 # Largest int orjson writes as a number; bigger ones become strings.
 _INT_MAX = 2**63 - 1
 _INT_MIN = -(2**63)
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """Returns text cut to max_chars with a visible marker saying how much was cut."""
+    if len(text) <= max_chars:
+        return text
+    return f"{text[:max_chars]}…[truncated {len(text) - max_chars} chars]"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -28,6 +36,9 @@ class Limits:
     max_chars: int = 4000
     # A list of messages longer than this keeps its leading system message(s) and the newest.
     max_messages: int = 100
+    # Shortens a text to max_chars. Where redaction is on, it must redact first
+    # (`Redactor.cut`): a secret cut in two loses the part its rule needs and is written as is.
+    cut: Callable[[str, int], str] = truncate
 
 
 class Message(dict):
@@ -42,6 +53,10 @@ class Scrubber(Protocol):
 
     def scrub_text(self, text: str) -> str: ...
 
+    def cut(self, text: str, max_chars: int) -> str:
+        """text redacted, then shortened to max_chars (redaction first, so no secret is cut)."""
+        ...
+
     def scrub_key(self, key: str, value: Any) -> Any:
         """Returns the replacement for a secret key's value, `DROP`, or `KEEP` to walk it."""
         ...
@@ -51,14 +66,14 @@ KEEP = object()
 DROP = object()
 
 
-def truncate(text: str, max_chars: int) -> str:
-    """Returns text cut to max_chars with a visible marker saying how much was cut."""
-    if len(text) <= max_chars:
-        return text
-    return f"{text[:max_chars]}…[truncated {len(text) - max_chars} chars]"
+def _text(text: str, limits: Limits, scrub: Scrubber | None) -> str:
+    """A string as written: redacted (with a scrubber), then cut to max_chars, in that order."""
+    if len(text) > limits.max_chars:
+        return scrub.cut(text, limits.max_chars) if scrub is not None else limits.cut(text, limits.max_chars)
+    return text if scrub is None else scrub.scrub_text(text)
 
 
-def _safe_repr(obj: Any, limits: Limits) -> str:
+def _safe_repr(obj: Any, limits: Limits, scrub: Scrubber | None) -> str:
     try:
         text = repr(obj)
     except BaseException as exc:
@@ -67,7 +82,7 @@ def _safe_repr(obj: Any, limits: Limits) -> str:
         return f"<{type(obj).__qualname__} (repr failed: {type(exc).__name__})>"
     if not isinstance(text, str):
         return f"<{type(obj).__qualname__}>"
-    return truncate(str.__str__(text), limits.max_chars)
+    return _text(str.__str__(text), limits, scrub)
 
 
 # Message chunk types (streaming) are logged under the role of the message they build.
@@ -96,10 +111,8 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
     if name:
         out["name"] = _walk(name, limits, depth, seen, scrub)
     content = fields.get("content", "")
-    if type(content) is str:  # the common case, without a call
-        if len(content) > limits.max_chars:
-            content = truncate(content, limits.max_chars)
-        out["content"] = content if scrub is None else scrub.scrub_text(content)
+    if type(content) is str:  # the common case
+        out["content"] = _text(content, limits, scrub)
     else:
         out["content"] = _walk(content, limits, depth, seen, scrub)
     tool_calls = fields.get("tool_calls")
@@ -110,7 +123,7 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
         out["tool_call_id"] = _walk(tool_call_id, limits, depth, seen, scrub)
     msg_id = fields.get("id")
     if type(msg_id) is str:  # a label, kept short; LangChain's and LangGraph's own need no redaction
-        out["id"] = msg_id if _own_id(msg_id) else _walk(msg_id[:256], limits, depth, seen, scrub)
+        out["id"] = msg_id if _own_id(msg_id) else _key(msg_id, limits, scrub)
     return out
 
 
@@ -230,36 +243,62 @@ def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubbe
     if isinstance(obj, enum.Enum):
         return _walk(obj.value, limits, depth, seen, scrub)
     if isinstance(obj, BaseException):
-        kind, message = type(obj).__qualname__, _safe_str(obj, limits)
-        if scrub is not None:
-            kind, message = scrub.scrub_text(kind), scrub.scrub_text(message)
-        return {"type": kind, "message": message}
+        kind = type(obj).__qualname__
+        return {
+            "type": kind if scrub is None else scrub.scrub_text(kind),
+            "message": _text(_safe_str(obj), limits, scrub),
+        }
     if isinstance(obj, Mapping):
         return _walk(dict(obj.items()), limits, depth, seen, scrub)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple: its fields by name
+        return _walk(dict(zip(obj._fields, obj, strict=True)), limits, depth, seen, scrub)
     if isinstance(obj, (list, tuple, set, frozenset)) or type(obj).__name__ == "deque":
         return _walk(list(obj), limits, depth, seen, scrub)
     model_dump = getattr(obj, "model_dump", None)
     if callable(model_dump) and hasattr(type(obj), "model_fields"):
         return _walk(model_dump(), limits, depth, seen, scrub)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _walk(
-            {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)},
-            limits,
-            depth,
-            seen,
-            scrub,
-        )
-    return _safe_repr(obj, limits)
+        fields = {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}
+        return _walk(fields, limits, depth, seen, scrub)
+    attributes = _attributes(obj)
+    if attributes:  # any other object holding data (LangGraph's `Send`): its public attributes
+        return _walk(_named(obj, attributes), limits, depth, seen, scrub)
+    return _safe_repr(obj, limits, scrub)
 
 
-def _safe_str(obj: Any, limits: Limits) -> str:
+# Objects whose attributes are code, not data: written as their repr.
+_CODE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+
+
+def _attributes(obj: Any) -> list[str]:
+    """The public attribute names of an object's instance dict and slots ([] for code objects)."""
+    if isinstance(obj, _CODE):
+        return []
+    names = [n for n in getattr(obj, "__dict__", None) or () if type(n) is str and not n.startswith("_")]
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for n in (slots,) if isinstance(slots, str) else slots:
+            if not n.startswith("_") and n not in names and hasattr(obj, n):
+                names.append(n)
+    return names
+
+
+def _named(obj: Any, names: list[str]) -> dict[str, Any]:
+    """An object as a dict: `_type` (its class, which its repr showed) first, then the attributes."""
+    out: dict[str, Any] = {"_type": type(obj).__qualname__}
+    for n in names:
+        out[n] = getattr(obj, n, None)
+    return out
+
+
+def _safe_str(obj: Any) -> str:
     try:
         text = str(obj)
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         return f"<{type(obj).__qualname__} (str failed: {type(exc).__name__})>"
-    return truncate(str.__str__(text) if isinstance(text, str) else "", limits.max_chars)
+    return str.__str__(text) if isinstance(text, str) else ""
 
 
 def _dict(obj: dict[Any, Any], limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> Any:
@@ -272,8 +311,8 @@ def _dict(obj: dict[Any, Any], limits: Limits, depth: int, seen: set[int], scrub
         out_of = 0
     max_chars = limits.max_chars
     for k, v in items:
-        if type(k) is not str:
-            k = _key(k, limits)
+        if type(k) is not str or len(k) > _MAX_KEY:
+            k = _key(k, limits, scrub)
         if scrub is None:
             out[k] = _walk(v, limits, depth + 1, seen)
             continue
@@ -285,7 +324,7 @@ def _dict(obj: dict[Any, Any], limits: Limits, depth: int, seen: set[int], scrub
             else:
                 replaced = _walk(v, limits, depth + 1, seen, scrub)
         if replaced is not DROP:
-            out[scrub.scrub_text(k)] = replaced
+            out[scrub.scrub_text(k) if len(k) <= _MAX_KEY else k] = replaced
     if out_of:
         out["…"] = f"[{out_of} more keys]"
     return out
@@ -310,9 +349,7 @@ def _list(
 def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None = None) -> Any:
     t = type(obj)
     if t is str:
-        if len(obj) > limits.max_chars:
-            obj = truncate(obj, limits.max_chars)
-        return obj if scrub is None else scrub.scrub_text(obj)
+        return _text(obj, limits, scrub)
     if t is dict or t is list or t is tuple:
         if depth >= limits.max_depth:
             return f"<{t.__qualname__} beyond max_depth>"
@@ -340,8 +377,7 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
     if obj is None or t is bool or t is float:
         return obj
     if isinstance(obj, str):  # a str subclass (LangChain's TextAccessor): its text, not its repr
-        text = truncate(str.__str__(obj), limits.max_chars)
-        return text if scrub is None else scrub.scrub_text(text)
+        return _text(str.__str__(obj), limits, scrub)
     if depth >= limits.max_depth:
         return f"<{t.__qualname__} beyond max_depth>"
     key = id(obj)
@@ -349,10 +385,8 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
         return "<cycle>"
     seen.add(key)
     try:
-        value = _object(obj, limits, depth, seen, scrub)
-        # Containers were scrubbed on the way; a text made from an object (repr, str subclass) is
-        # scrubbed here.
-        return scrub.scrub_text(value) if scrub is not None and type(value) is str else value
+        # Texts made from an object (its repr) are redacted where they are made, before any cut.
+        return _object(obj, limits, depth, seen, scrub)
     except RecursionError:
         return f"<{t.__qualname__} too deep>"
     except Exception as exc:
@@ -368,11 +402,16 @@ def _int_text(value: int) -> str:
         return f"<int with {value.bit_length()} bits>"
 
 
-def _key(key: Any, limits: Limits) -> str:
+# Dict keys are labels: kept this short, redacted before they are cut.
+_MAX_KEY = 256
+
+
+def _key(key: Any, limits: Limits, scrub: Scrubber | None) -> str:
+    keys = dataclasses.replace(limits, max_chars=_MAX_KEY)
     if isinstance(key, str):
-        return truncate(str.__str__(key), 256)
-    value = _walk(key, limits, limits.max_depth - 1, set())
-    return value if isinstance(value, str) else _safe_repr(key, limits)[:256]
+        return _text(str.__str__(key), keys, scrub)
+    value = _walk(key, keys, limits.max_depth - 1, set(), scrub)
+    return value if isinstance(value, str) else _safe_repr(key, keys, scrub)
 
 
 def to_jsonable(obj: Any, limits: Limits = Limits(), scrub: Scrubber | None = None) -> Any:

@@ -15,7 +15,7 @@ import re2
 
 from lclog.errors import ConfigError
 from lclog.events import fields
-from lclog.events.serialize import DROP, KEEP
+from lclog.events.serialize import DROP, KEEP, truncate
 from lclog.redact._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compile_pattern
 from lclog.redact.checks import settings_problems
 from lclog.redact.key_rules import key_value_rules
@@ -38,6 +38,11 @@ _MIN_LEN = 5
 # Distinct strings remembered per redactor (prompts repeat across a run's events).
 _CACHE_ENTRIES = 4096
 _CACHE_MAX_CHARS = 200_000
+# A text longer than a limit is redacted this far past the cut before it is cut: every rule
+# still matches the part of a secret inside that window (rules whose secret ends at a closing
+# quote, tag or END line match to the window's end when it is cut off), and a longer text costs
+# no more than this to redact.
+CUT_LOOKAHEAD = 2048
 _UNSEEN = object()
 # Event keys lclog fills itself with ids, numbers and fixed words: never user content.
 _TRUSTED_KEYS = fields.TRUSTED
@@ -193,12 +198,35 @@ class Redactor:
             return b"[REDACTED:redaction_failed]"
         return data if redacted is None else redacted
 
-    def _redacted(self, data: bytes, errors: str) -> bytes | None:
-        """data with every secret replaced, or None when it holds none."""
+    def redact_lines(self, data: bytes, final: bool) -> tuple[bytes, int]:
+        """The whole lines at the start of data, redacted, and how many bytes of data they were.
+
+        Text that follows may belong to a secret that reaches the last line's end (a PEM block, a
+        quoted value), so such a secret's lines are held back, for the caller to pass again with
+        what follows; with `final`, data is redacted whole."""
+        if not self.enabled:
+            return data, len(data)
+        try:
+            spans = self._scan(data)
+            cut = len(data) if final else data.rfind(b"\n") + 1
+            for s, e, _ in () if final else reversed(spans):
+                if e < cut:
+                    break
+                if s < cut:  # runs across the last line's end, maybe on into what is not read yet
+                    cut = data.rfind(b"\n", 0, s) + 1
+            redacted = self._redacted(data[:cut], "replace", [span for span in spans if span[1] <= cut])
+        except Exception:
+            return b"[REDACTED:redaction_failed]\n", len(data)
+        return (data[:cut] if redacted is None else redacted), cut
+
+    def _redacted(
+        self, data: bytes, errors: str, spans: list[tuple[int, int, int]] | None = None
+    ) -> bytes | None:
+        """data with every secret replaced (at `spans`, else those found), or None when it holds none."""
         out: list[bytes] = []
         last = 0
         masks, n_keep = self._masks, self._n_keep
-        for s, e, index in self._scan(data):
+        for s, e, index in self._scan(data) if spans is None else spans:
             out.append(data[last:s])
             mask = masks[index]
             if mask is None:
@@ -261,6 +289,21 @@ class Redactor:
 
     # Scrubber protocol (lclog._serialize): redaction fused into serialization.
     scrub_text = _text
+
+    def cut(self, text: str, max_chars: int) -> str:
+        """text redacted, then cut to max_chars with a marker saying how much was cut: no secret
+        is cut before its rule has seen it. Costs at most max_chars + CUT_LOOKAHEAD of redaction."""
+        if len(text) <= max_chars:
+            return self._text(text)
+        if not self.enabled:
+            return truncate(text, max_chars)
+        window = text[: max_chars + CUT_LOOKAHEAD]
+        redacted = self._text(window)
+        end = _marker_end(redacted, max_chars)
+        left_out = len(redacted) - end + len(text) - len(window)
+        if left_out <= 0:
+            return redacted
+        return f"{redacted[:end]}…[truncated {left_out} chars]"
 
     def scrub_key(self, key: str, value: Any) -> Any:
         rule = self._key_cache.get(key, _UNSEEN)
@@ -359,10 +402,21 @@ class Redactor:
 
 
 _MARKER = re.compile("|".join(KEEP_PATTERNS[:2]))
+_MAX_MARKER = 80  # the longest marker: [REDACTED:<40 chars>:<24 chars>]
 
 
 def _is_marker(text: str) -> bool:
     return text.startswith("[") and _MARKER.fullmatch(text) is not None
+
+
+def _marker_end(text: str, cut: int) -> int:
+    """Where to cut text at `cut` or just after it, so that no marker is cut in two."""
+    start = text.rfind("[", max(0, cut - _MAX_MARKER), cut)
+    if start >= 0:
+        marker = _MARKER.match(text, start)
+        if marker is not None and marker.end() > cut:
+            return marker.end()
+    return cut
 
 
 def _preview(secret: str) -> str:

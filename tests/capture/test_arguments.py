@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
 
 from lclog.capture.arguments import MAX_NAME, model_of, model_run, name_of, tool_name_of
+from lclog.redact.redactor import CUT_LOOKAHEAD
 from lclog.testing import capture
 
 
@@ -14,7 +16,18 @@ def test_a_run_is_named_by_its_name_then_its_serialized_class_and_kept_short():
     assert name_of({"id": ["langchain", "x", "MyChain"]}, {}, "chain") == "MyChain"
     assert name_of({"name": "Named"}, {"name": "Given"}, "chain") == "Given"
     assert name_of(None, {}, "tool") == "tool"
-    assert len(name_of(None, {"name": "n" * 10_000}, "chain")) <= MAX_NAME + 40
+    # Kept bounded here; cut to MAX_NAME only once redacted, as the event is built.
+    assert len(name_of(None, {"name": "n" * 10_000}, "chain")) <= MAX_NAME + CUT_LOOKAHEAD
+
+
+def test_a_long_run_name_is_cut_in_the_event_after_its_secret_is_redacted():
+    key = "sk-proj-" + "Xq7vR2mT9wK4pL8nB3cF6hJ1aZ"
+    long_name = "n" * (MAX_NAME - 11) + " " + key  # the key straddles the name's limit
+    with capture() as events:
+        RunnableLambda(lambda x: x, name=long_name).invoke(1, config={"callbacks": [events.handler]})
+    name = events[0]["name"]
+    assert len(name) <= MAX_NAME + 40 and "[REDACTED:openai_key" in name
+    assert key[:8] not in name
 
 
 def test_the_model_comes_from_params_then_metadata_then_the_serialized_kwargs():
