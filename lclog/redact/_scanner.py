@@ -47,7 +47,8 @@ _RETRY_MAX_BYTES = 64
 # A pattern's next match when it has none left in the text: past any position.
 _NONE_LEFT = (sys.maxsize,)
 
-Verdict = Callable[[bytes, int, int, int], str]
+# (text, pattern index, reported span's start and end, the match's start) -> ACCEPT ...
+Verdict = Callable[[bytes, int, int, int, int], str]
 Span = tuple[int, int, int]
 
 
@@ -227,7 +228,7 @@ class Scanner:
     ) -> tuple[int, int, int, str]:
         """(pattern index, reported span relative to start, verdict) of a match, remembered by key."""
         index, s, e = self._identify(data, start, stop, key[0], before, after)
-        seen = (index, s - start, e - start, self._verdict(data, index, s, e))
+        seen = (index, s - start, e - start, self._verdict(data, index, s, e, start))
         if len(key[0]) <= _JUDGED_MAX_BYTES:
             if len(self._judged) >= _JUDGED_ENTRIES:
                 self._judged.clear()
@@ -246,7 +247,7 @@ class Scanner:
                 return None
             stop = spans[0][1]
             s, e = _reported(spans, group)
-            outcome = self._verdict(data, index, s, e)
+            outcome = self._verdict(data, index, s, e, start)
             if outcome is not REJECT and outcome is not SHIELD:
                 return stop, s, e, outcome
         return None
@@ -353,7 +354,7 @@ class Scanner:
                 push(index, taken)
                 continue
             after = stop if stop > start else stop + 1
-            outcome = verdict(data, index, s, e)
+            outcome = verdict(data, index, s, e, start)
             if outcome is REJECT or outcome is SHIELD:
                 shorter = self._shorter(data, index, start, stop)
                 if shorter is not None:

@@ -18,14 +18,8 @@ from lclog.events import fields
 from lclog.events.serialize import DROP, KEEP, truncate
 from lclog.redact._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compile_pattern
 from lclog.redact.checks import settings_problems
-from lclog.redact.key_rules import key_value_rules
-from lclog.redact.rules import (
-    BUILTIN_RULES,
-    DEFAULT_KEYS,
-    KEEP_PATTERNS,
-    Rule,
-    normalize_key,
-)
+from lclog.redact.key_rules import KeyNames, key_value_rules
+from lclog.redact.rules import BUILTIN_RULES, KEEP_PATTERNS, Rule
 from lclog.settings import RedactionSettings
 
 __all__ = ["Finding", "Redactor", "shared_redactor"]
@@ -43,7 +37,6 @@ _CACHE_MAX_CHARS = 200_000
 # quote, tag or END line match to the window's end when it is cut off), and a longer text costs
 # no more than this to redact.
 CUT_LOOKAHEAD = 2048
-_UNSEEN = object()
 # Event keys lclog fills itself with ids, numbers and fixed words: never user content.
 _TRUSTED_KEYS = fields.TRUSTED
 
@@ -70,19 +63,14 @@ class Redactor:
         self._hash_key = (key or secrets.token_hex(32)).encode()
         self.hash_key_is_random = key is None
         self._mac = hmac.new(self._hash_key, digestmod=hashlib.sha256)
-        removed = {normalize_key(k) for k in settings.remove_keys}
-        keys = [k for k in (*DEFAULT_KEYS, *settings.keys) if normalize_key(k) not in removed]
-        self._keys: dict[str, str] = {}
-        for k in keys:
-            self._keys.setdefault(normalize_key(k), k.lower().replace("-", "_"))
-        self._key_suffixes = tuple(sorted(self._keys, key=len, reverse=True))
+        self._names = KeyNames.build(settings.keys, settings.remove_keys)
         self._field_rules = dict(settings.fields)
 
         problems = settings_problems(settings)
         if problems:  # every problem at once, each under its own key, so one edit fixes them all
             raise ConfigError("invalid lclog config:\n  " + "\n  ".join(problems))
         rules: list[Rule] = []
-        for rule in (*BUILTIN_RULES, *(key_value_rules(keys) if keys else ())):
+        for rule in (*BUILTIN_RULES, *key_value_rules(self._names)):
             if rule.name in settings.disable:
                 continue
             rules.append(rule)
@@ -99,8 +87,8 @@ class Redactor:
         # Per pattern: what to check on a match (None: nothing), and its fixed mask if any.
         needs_text = bool(self._allow_values or self._allow)
         nothing: list[Any] = [None] * self._n_keep
-        self._checks: list[tuple[Any, bool, str] | None] = nothing + [
-            (r.validator, bool(r.group), SHIELD if r.shield else REJECT)
+        self._checks: list[tuple[Any, bool, str, Any] | None] = nothing + [
+            (r.validator, bool(r.group), SHIELD if r.shield else REJECT, r.context)
             if (r.validator or r.group or needs_text)
             else None
             for r in self.rules
@@ -118,7 +106,7 @@ class Redactor:
                 "repetitions, narrower character classes)"
             ) from None
         self._cache: dict[str, str] = {}
-        self._key_cache: dict[str, str | None] = {}
+        self._key_cache: dict[str, tuple[str, bool] | None] = {}
         self._key_mode = self._modes.get("key_value", self.default_mode)
 
     def digest(self, data: bytes) -> str:
@@ -150,7 +138,7 @@ class Redactor:
         """
         return self._scanner.scan(data)
 
-    def _verdict(self, data: bytes, index: int, s: int, e: int) -> str:
+    def _verdict(self, data: bytes, index: int, s: int, e: int, start: int) -> str:
         """A match is a secret, a span to leave as it is (kept shape, allowed), or not a match."""
         if index < self._n_keep:
             return LEAVE
@@ -158,8 +146,10 @@ class Redactor:
         if check is None:
             return ACCEPT
         secret = data[s:e].decode("utf-8", "surrogatepass")
-        validator, grouped, rejected = check
+        validator, grouped, rejected, context = check
         if validator is not None and not validator(secret):
+            return rejected
+        if context is not None and not context(data[start:s].decode("utf-8", "replace"), secret):
             return rejected
         if (
             secret in self._allow_values
@@ -252,20 +242,28 @@ class Redactor:
 
     # -- values ----------------------------------------------------------------------------
 
-    def key_rule(self, key: str) -> str | None:
-        """Returns the denylist entry a key matches (exactly or as a suffix), else None."""
+    def key_rule(self, key: str) -> tuple[str, bool] | None:
+        """(the secret word or phrase a key holds, whether any value of it is a secret), else None:
+        a weaker key (`token_count`, `cacheKey`) marks only a credential-like string."""
         try:
             return self._key_cache[key]
         except KeyError:
             pass
-        norm = normalize_key(key)
-        found = self._keys.get(norm)
-        if found is None:
-            found = next((self._keys[s] for s in self._key_suffixes if norm.endswith(s)), None)
+        found = self._names.classify(key)
         if len(self._key_cache) >= _CACHE_ENTRIES:
             self._key_cache.clear()
         self._key_cache[key] = found
         return found
+
+    def _secret_of(self, key: str, value: Any) -> str | None:
+        """The rule a key's value is replaced by (None: the value is walked like any other)."""
+        rule = self._key_cache[key] if key in self._key_cache else self.key_rule(key)
+        if rule is None or value is None:
+            return None
+        name, any_value = rule
+        if any_value or (type(value) is str and self._names.credential_for(name, value)):
+            return name
+        return None
 
     def redact_value(self, value: Any) -> Any:
         """Returns value with key rules and value rules applied at any depth."""
@@ -306,28 +304,24 @@ class Redactor:
         return f"{redacted[:end]}…[truncated {left_out} chars]"
 
     def scrub_key(self, key: str, value: Any) -> Any:
-        rule = self._key_cache.get(key, _UNSEEN)
-        if rule is _UNSEEN:
-            rule = self.key_rule(key)
-        if rule is None or value is None:
+        rule = self._secret_of(key, value)
+        if rule is None:
             return KEEP
         if self._key_mode == "drop":
             return DROP
-        return self._replacement(str(rule), value if isinstance(value, str) else repr(value), self._key_mode)
+        return self._replacement(rule, value if isinstance(value, str) else repr(value), self._key_mode)
 
     def _dict(self, value: dict[Any, Any]) -> dict[str, Any]:
         out = {}
-        key_cache, text = self._key_cache, self._text
+        text = self._text
         for k, v in value.items():
             if type(k) is not str:
                 k = str(k)
-            rule = key_cache.get(k, _UNSEEN)
-            if rule is _UNSEEN:
-                rule = self.key_rule(k)
-            if rule is not None and v is not None:
+            rule = self._secret_of(k, v)
+            if rule is not None:
                 if self._key_mode == "drop":
                     continue
-                v = self._replacement(str(rule), v if isinstance(v, str) else repr(v), self._key_mode)
+                v = self._replacement(rule, v if isinstance(v, str) else repr(v), self._key_mode)
             else:
                 tv = type(v)
                 if tv is str:

@@ -1,4 +1,4 @@
-"""Built-in redaction rules: the key denylist and the named value patterns (RE2 syntax)."""
+"""Built-in redaction rules: the named value patterns (RE2 syntax) and their validators."""
 
 from __future__ import annotations
 
@@ -11,60 +11,11 @@ from dataclasses import dataclass, replace
 
 __all__ = [
     "BUILTIN_RULES",
-    "DEFAULT_KEYS",
     "KEEP_PATTERNS",
     "QUOTE",
     "Rule",
-    "normalize_key",
     "not_placeholder",
 ]
-
-# Keys whose values are secrets wherever they appear. Sources: sentry-python's DEFAULT_DENYLIST,
-# HTTP auth headers (RFC 7235, RFC 6265), OAuth 2.0 token fields (RFC 6749, OpenID Connect), the
-# env var names LLM SDKs read (OPENAI_API_KEY ...), Azure connection strings and the signatures of
-# presigned URLs (S3 X-Amz-Signature, GCS X-Goog-Signature, Azure SAS sig). A key matches when its
-# normalized form (lowercase, `-`, `_`, `.` and spaces removed) equals an entry or ends with one.
-DEFAULT_KEYS: tuple[str, ...] = (
-    "api_key",
-    "apikey",
-    "x-api-key",
-    "api_token",
-    "authorization",
-    "proxy-authorization",
-    "password",
-    "passwd",
-    "pwd",
-    "passphrase",
-    "secret",
-    "client_secret",
-    "secret_key",
-    "secret_access_key",
-    "token",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "auth_token",
-    "bearer",
-    "private_key",
-    "cookie",
-    "set-cookie",
-    "session",
-    "sessionid",
-    "credentials",
-    "credential",
-    "connection_string",
-    "dsn",
-    "account_key",
-    "shared_access_key",
-    "x-amz-signature",
-    "x-goog-signature",
-    "sig",
-)
-
-
-def normalize_key(key: str) -> str:
-    """Returns key lowercased with `-`, `_`, `.` and spaces removed."""
-    return key.lower().replace("-", "").replace("_", "").replace(" ", "").replace(".", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +34,9 @@ class Rule:
     # A match failing its validator is tried shorter, from the same start (an IBAN followed by a
     # currency code, a phone number followed by more digits).
     shorter: bool = False
+    # Judges a match by the text before the reported group (a key rule's name) and the group:
+    # False rejects it.
+    context: Callable[[str, str], bool] | None = None
 
 
 # Validators keep false positives down.
@@ -149,8 +103,11 @@ def ipv6_ok(text: str) -> bool:
 
 
 def token_like(text: str) -> bool:
-    """False for a plain word ("Bearer authentication" is prose); true for anything token-shaped."""
-    return not (text.isalpha() and len(text) <= 15 and (text.islower() or text.istitle()))
+    """False for a plain word or identifier ("Bearer authentication" is prose, "bearer
+    prompt_tokens" a word list); true for anything token-shaped."""
+    if text.isalpha() and len(text) <= 15 and (text.islower() or text.istitle()):
+        return False
+    return not (text.islower() and len(text) <= 32 and text.replace("_", "").isalpha())
 
 
 def high_entropy(text: str) -> bool:
@@ -227,13 +184,19 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "jwt",
-        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?",
-        "JSON Web Tokens (header.payload.signature; unsigned ones too)",
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?",
+        "JSON Web Tokens (header.payload.signature; unsigned ones, and header.payload cut off)",
     ),
     Rule(
         "url_credentials",
-        r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,19}://([^\s:/@]+:[^\s/@]+)@",
+        r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,19}://([^\s:/@\"']+:[^\s/@\"']+)@",
         "user:password in URLs (postgres://user:pass@host); scheme and host are kept",
+        group=1,
+    ),
+    Rule(
+        "url_credentials",
+        r"\bjdbc:oracle:[a-z]+:([^/\s:@]+/[^@\s]+)@",
+        "user/password in JDBC Oracle URLs (jdbc:oracle:thin:user/pass@host)",
         group=1,
     ),
     Rule(
@@ -253,7 +216,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "aws_secret_access_key",
-        rf"(?i)aws_?secret_?(?:access_?)?key(?:{QUOTE})?\s*[:=]\s*(?:{QUOTE})?([A-Za-z0-9/+=]{{40}})\b",
+        rf"(?i)aws_?secret_?(?:access_?)?key(?:{QUOTE})?[ \t]*(?::=|=>|[:=])[ \t]*"
+        rf"(?:{QUOTE})?([A-Za-z0-9/+=]{{40}})\b",
         "AWS secret access keys next to their name",
         group=1,
     ),
@@ -298,6 +262,54 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule("npm_token", r"\bnpm_[A-Za-z0-9]{36,}\b", "npm access tokens (npm_...)"),
     Rule(
+        "pypi_token",
+        r"\bpypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,}",
+        "PyPI and TestPyPI API tokens (pypi-AgEIcHlwaS5vcmc...)",
+    ),
+    Rule(
+        "discord_token",
+        r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"
+        r"|\bhttps://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,70}",
+        "Discord bot tokens (three dot-separated parts) and webhook URLs",
+    ),
+    Rule(
+        "telegram_token",
+        r"\b[0-9]{8,10}:AA[0-9A-Za-z_-]{32,33}\b",
+        "Telegram bot tokens (123456789:AA...)",
+    ),
+    Rule(
+        "twilio_key",
+        r"\b(?:SK|AC)[0-9a-fA-F]{32}\b",
+        "Twilio API key and account SIDs (SK..., AC... and 32 hex digits)",
+    ),
+    Rule(
+        "square_token",
+        r"\bsq0(?:csp|atp|idp)-[0-9A-Za-z_\\-]{22,43}|\bEAAA[A-Za-z0-9_+=-]{60}\b",
+        "Square OAuth secrets and access tokens (sq0csp-, sq0atp-, EAAA...)",
+    ),
+    Rule(
+        "new_relic_key",
+        r"\bNR(?:AK|II|AA)-[A-Za-z0-9_-]{27,32}\b|\bNRJS-[a-f0-9]{19}\b",
+        "New Relic user, insert, admin and browser keys (NRAK-, NRII-, NRAA-, NRJS-)",
+    ),
+    Rule(
+        "artifactory_token",
+        r"\bAKCp[A-Za-z0-9]{69}\b|\bcmVmdGtu[A-Za-z0-9]{56}\b",
+        "JFrog Artifactory API keys (AKCp...) and reference tokens (cmVmdGtu...)",
+    ),
+    Rule(
+        "mailchimp_key",
+        r"\b[0-9a-f]{32}-us[0-9]{1,2}\b",
+        "Mailchimp API keys (32 hex digits, -us and a number)",
+    ),
+    Rule(
+        "password_hash",
+        r"\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}"
+        r"|\$[56]\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}"
+        r"|\$argon2(?:id|i|d)\$v=[0-9]+\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+",
+        "password hashes: bcrypt ($2b$...), SHA-crypt ($5$, $6$) and Argon2 ($argon2id$...)",
+    ),
+    Rule(
         "sendgrid_key",
         r"\bSG\.[A-Za-z0-9_=.-]{50,100}",
         "SendGrid API keys (SG.xxx.yyy)",
@@ -307,7 +319,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         r"\b(?:[Bb]earer|BEARER|Token"
         rf"|(?i:(?:proxy-)?authorization)(?:{QUOTE})?[ \t]*[:=][ \t]*"
         rf"(?:{QUOTE})?[A-Za-z][A-Za-z0-9-]{{1,30}})"
-        r"\s+([A-Za-z0-9._~+/=-]{8,})",
+        r"[ \t]+([A-Za-z0-9._~+/=!-]{8,})",
         "credentials after an Authorization header's scheme (Basic, Digest, Api-Token, any) and "
         "after Bearer/Token anywhere; the scheme word is kept",
         validator=lambda text: token_like(text) and not placeholder(text),
@@ -315,8 +327,10 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "high_entropy_secret",
-        rf"\b[A-Za-z_][A-Za-z0-9_.-]{{0,40}}(?:{QUOTE})?\s*[:=]\s*{QUOTE}([A-Za-z0-9+/=_-]{{20,}}){QUOTE}",
-        'quoted high-entropy values assigned to any name (x = "9fQ...")',
+        # The closing quote, or the text's end (a value cut off where the text was).
+        rf"\b[A-Za-z_][A-Za-z0-9_.-]{{0,40}}(?:{QUOTE})?[ \t]*(?::{{1,3}}=|=>|[?+.]=|[:=])[ \t]*{QUOTE}"
+        rf"([A-Za-z0-9+/=_-]{{20,}})(?:{QUOTE}|$)",
+        'quoted high-entropy values assigned to any name with any operator (x = "9fQ...", x := "9fQ...")',
         validator=high_entropy,
         group=1,
     ),
@@ -374,7 +388,8 @@ _TOKENS = frozenset({
     "slack_webhook", "aws_access_key_id", "aws_bedrock_api_key", "aws_secret_access_key",
     "github_token", "github_fine_grained_token", "anthropic_key", "openai_key", "slack_token",
     "stripe_key", "google_api_key", "huggingface_token", "groq_key", "replicate_token",
-    "gitlab_token", "npm_token", "sendgrid_key",
+    "gitlab_token", "npm_token", "sendgrid_key", "pypi_token", "discord_token", "telegram_token",
+    "twilio_key", "square_token", "new_relic_key", "artifactory_token", "mailchimp_key",
 })  # fmt: skip
 BUILTIN_RULES = tuple(
     replace(r, validator=not_token_placeholder) if r.name in _TOKENS else r for r in BUILTIN_RULES

@@ -26,9 +26,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from lclog.redact.key_rules import key_value_rules
+from lclog.redact.key_rules import KeyNames, key_value_rules
 from lclog.redact.redactor import Redactor
-from lclog.redact.rules import BUILTIN_RULES, DEFAULT_KEYS
+from lclog.redact.rules import BUILTIN_RULES
 
 _PROSE = (
     "the quarterly report covers revenue costs and hiring plans for the next year while the "
@@ -105,7 +105,7 @@ def make_text(size: int, dense: bool, seed: int = 7, distinct: bool = False) -> 
 
 def python_re_baseline() -> Callable[[str], str]:
     """The usual approach: every rule's pattern run one after another with Python's re."""
-    rules = [*BUILTIN_RULES, *key_value_rules(DEFAULT_KEYS)]
+    rules = [*BUILTIN_RULES, *key_value_rules(KeyNames.build())]
     compiled = [(r.name, re.compile(r.pattern)) for r in rules]
 
     def redact(text: str) -> str:

@@ -1,4 +1,5 @@
-"""Redaction held to other projects' samples: gitleaks' rule tests and Presidio's recognizer tests.
+"""Redaction held to other projects' samples: gitleaks' rule tests, Presidio's recognizer tests and
+detect-secrets' plugin tests.
 
 `tests/data/redaction_corpus.jsonl` (provenance in `tests/data/REDACTION_CORPUS.md`): each line is a
 text, the secrets in it (none: a false-positive sample), and whether lclog's README claims that
@@ -22,8 +23,9 @@ from lclog.redact.redactor import Redactor
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "redaction_corpus.jsonl"
 # Samples of real text a default redactor changes although they hold no secret: measured on this
-# corpus, a ceiling so that a greedier rule fails here (lower it when a rule gets stricter).
-OVER_REDACTION_CEILING = 65
+# corpus (the rules before names were read word by word changed 89 of the same 462), a ceiling so
+# that a greedier rule fails here (lower it when a rule gets stricter).
+OVER_REDACTION_CEILING = 85
 
 
 def samples() -> list[dict]:
@@ -36,6 +38,8 @@ def family(source: str) -> str:
     origin, name = source.split(":", 1)
     if origin == "presidio":
         return "presidio " + name.split("::")[0].removeprefix("test_").removesuffix("_recognizer.py")
+    if origin == "detect-secrets":
+        return "detect-secrets " + name.split("::")[0]
     return "gitleaks " + name.split("-")[0]
 
 
@@ -72,7 +76,7 @@ def test_every_claimed_secret_in_the_corpus_is_redacted():
     rows = measure(Redactor())
     leaks = [leak for row in rows.values() for leak in row["leaked"]]
     claimed = sum(len(row["claimed"]) for row in rows.values())
-    assert claimed > 1400, "the corpus lost its samples"
+    assert claimed > 1600, "the corpus lost its samples"
     assert leaks == [], f"{len(leaks)} of {claimed} leaked, e.g. {leaks[:3]}"
 
 
@@ -80,7 +84,7 @@ def test_over_redaction_of_the_false_positive_samples_stays_under_its_ceiling():
     rows = measure(Redactor())
     changed = [change for row in rows.values() for change in row["changed"]]
     negatives = sum(len(row["negatives"]) for row in rows.values())
-    assert negatives > 350
+    assert negatives > 450
     assert len(changed) <= OVER_REDACTION_CEILING, changed[:5]
 
 

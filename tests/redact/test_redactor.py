@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import string
 import uuid
 import warnings
@@ -109,16 +110,69 @@ SECRETS: dict[str, st.SearchStrategy[str]] = {
     "ipv4": st.builds(lambda *o: ".".join(map(str, o)), *[st.integers(1, 254)] * 4),
     "key_value": st.builds(
         lambda form, k, v: form.format(k=k, v=v),
-        st.sampled_from(["{k}={v}", '"{k}": "{v}"', "{k}: '{v}'"]),
-        st.sampled_from(["password", "api_key", "client_secret", "X-Api-Key", "access_token"]),
+        st.sampled_from(
+            [
+                "{k}={v}",
+                '"{k}": "{v}"',
+                "{k}: '{v}'",
+                '{k} := "{v}"',
+                "{k} => '{v}'",
+                "{k} ::= {v}",
+                "{k} ?= {v}",
+                "<{k}>{v}</{k}>",
+                '{k} "{v}";',
+                'if ({k} == "{v}")',
+                "export {k}={v}",
+            ]
+        ),
+        st.sampled_from(
+            [
+                "password",
+                "api_key",
+                "client_secret",
+                "X-Api-Key",
+                "access_token",
+                "OPENAI_API_KEY_PROD",
+                "API_KEY_2",
+                "DATABASE_PASSWORD_RO",
+                "DB_PASS",
+                "SLACK_TOKEN_2",
+                "AUTH_TOKEN_V2",
+                "client_secret_2",
+                "apiKeyProd",
+                "dbPwd",
+                "my_pw",
+                "passphrase",
+            ]
+        ),
         _text(ALNUM, 10, 30),
     ),
+    "pypi_token": st.builds(lambda s: "pypi-AgEIcHlwaS5vcmc" + s, _text(ALNUM + "_-", 60, 120)),
+    "discord_token": st.builds(
+        lambda a, b, c: f"M{a}.{b}.{c}", _text(ALNUM, 23, 25), _text(ALNUM, 6, 6), _text(ALNUM, 27, 38)
+    ),
+    "telegram_token": st.builds(lambda n, s: f"1{n}:AA{s}", _text(string.digits, 8, 9), _text(ALNUM, 33, 33)),
+    "twilio_key": st.builds(lambda s: "SK" + s, _text("0123456789abcdef", 32, 32)),
+    "square_token": st.builds(lambda s: "sq0csp-" + s, _text(ALNUM + "_-", 43, 43)),
+    "new_relic_key": st.builds(lambda s: "NRAK-" + s, _text(string.ascii_uppercase + string.digits, 27, 27)),
+    "artifactory_token": st.builds(lambda s: "AKCp8" + s, _text(ALNUM, 68, 68)),
+    "mailchimp_key": st.builds(lambda s: s + "-us14", _text("0123456789abcdef", 32, 32)),
+    "password_hash": st.builds(
+        lambda salt, h: f"$6$rounds=5000${salt}${h}", _text(ALNUM + "./", 8, 16), _text(ALNUM + "./", 86, 86)
+    ),
 }
+# A key's value in a query string.
+QUERY_PARAMETER = st.builds(
+    lambda k, v: f"{k}={v}",
+    st.sampled_from(["password", "api_key", "client_secret", "X-Api-Key", "access_token", "DB_PASS"]),
+    _text(ALNUM, 10, 30),
+)
 # The part of each generated value that must never appear in output.
 SECRET_PART = {
     "bearer_token": lambda s: s.split(" ", 1)[1],
     "url_credentials": lambda s: s.split("//", 1)[1].split("@", 1)[0],
-    "key_value": lambda s: s.split("=", 1)[1] if "=" in s else s.split()[-1].strip("\"'"),
+    "key_value": lambda s: re.findall(r"[A-Za-z0-9]{10,30}", s.split("=")[-1] if "<" not in s else s)[-1],
+    "password_hash": lambda s: s.rsplit("$", 1)[1],
     "private_key": lambda s: s.split("\n")[1],  # the base64 body
 }
 # Prose around a secret; its words can never spell a generated secret by chance.
@@ -172,7 +226,9 @@ def test_no_builtin_secret_survives_inside_json_encoded_text(case, filler, times
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(["email", "key_value"]).flatmap(lambda k: st.tuples(st.just(k), SECRETS[k])))
+@given(
+    st.one_of(SECRETS["email"].map(lambda s: ("email", s)), QUERY_PARAMETER.map(lambda s: ("key_value", s)))
+)
 def test_emails_and_key_values_survive_no_url_encoding(case):
     # A callback URL carried inside another URL's query string is percent-encoded.
     kind, secret = case
@@ -259,7 +315,8 @@ def test_card_checksum_is_the_textbook_luhn(digits, separator):
         # JSON inside a JSON string, escaped quotes inside a value, a quote that never closes
         ('{\\"password\\": \\"hunter2\\"}', '{\\"password\\": \\"[REDACTED:key_value]\\"}'),
         ('{"password": "a\\"b\\\\c", "n": 1}', '{"password": "[REDACTED:key_value]", "n": 1}'),
-        ("token: 'abc123 and more", "token: '[REDACTED:key_value] and more"),
+        # a quote that never closes: to the line's end, whatever it holds
+        ("token: 'abc123 and more\nnext", "token: '[REDACTED:key_value]\nnext"),
         # inside a URL-encoded URL (a redirect target carried in a query string)
         ("next=https%3A%2F%2Fx.io%2Fcb%3Ftoken%3Dabc123%26page%3D2", None),
         ("to=jane.doe%40example.com&x=1", "to=[REDACTED:email]&x=1"),
@@ -528,3 +585,69 @@ def test_redact_bytes_matches_redact_text_and_keeps_bytes_that_are_not_utf8():
     assert REDACTOR.redact_bytes(text.encode()) == REDACTOR.redact_text(text).encode()
     raw = b"\xff\xfe broken bytes, then bob@corp.io \xc3"
     assert REDACTOR.redact_bytes(raw) == b"\xff\xfe broken bytes, then [REDACTED:email] \xc3"
+
+
+VALUE = "Xq7vR2mT9wK4pL8nB3cF"  # random enough for any rule
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a secret word anywhere in the name, in any case style
+        f"OPENAI_API_KEY_PROD={VALUE}", f"API_KEY_2={VALUE}", f"DATABASE_PASSWORD_RO={VALUE}",
+        f"DB_PASS={VALUE}", f"SLACK_TOKEN_2={VALUE}", f"AUTH_TOKEN_V2={VALUE}", f"client_secret_2={VALUE}",
+        f"apiKeyProd={VALUE}", f"dbPwd: {VALUE}", f"my_pw = {VALUE}", f"KEY={VALUE}",
+        # any operator, and none
+        f'apikey := "{VALUE}"', f"token => '{VALUE}'", f"secret ::= {VALUE}", f"password ?= {VALUE}",
+        f'if (api_key === "{VALUE}") {{', f'password "{VALUE}";', f'std::string secret("{VALUE}");',
+        f'char secrete[25] = "{VALUE}";', f'if ("{VALUE}" !== my_password) {{',
+        # values holding spaces and brackets, to their closing delimiter or the token's end
+        f"<password>correct horse {VALUE} staple</password>", f'password = "value with {VALUE} spaces"',
+        f"password = m{{{{h}}o){VALUE}]nob(ody[finds>-_$#}}}},", f"DB_PASSWORD: correct horse {VALUE}",
+        # a high-entropy value for any name, with Go's operator
+        f'signingMaterial := "{VALUE}aB3dE5"',
+        # the argument, not the call, is the value
+        f"'token' => env('JIRA_API_TOKEN', '{VALUE}')",
+        # any Authorization scheme; Salesforce's `!`
+        f"Authorization: SSWS 00QC{VALUE}", f"Authorization: Bearer 00D5e0000001{VALUE}!AQ4AQKb8d",
+    ],
+)  # fmt: skip
+def test_the_shapes_real_configs_write_are_redacted(text):
+    out = REDACTOR.redact_text(text)
+    assert VALUE not in out and "[REDACTED:" in out, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "passenger=3 keyboard=qwerty monkey=banana bypass=true",
+        "token_count: 5, max_tokens=1024, prompt_tokens: 7, token_type: bearer",
+        'secret_name = "prod-db", kms_key_id = "alias/app", passwordVariable: "PASS_VAR"',
+        "key: value, sort_key: created_at, auth: none, session_timeout: 3600",
+        "password:\nthe next line is prose",  # no assignment across a line break
+        'token = "\n"',
+    ],
+)
+def test_names_that_hold_no_secret_and_values_that_are_not_one_are_kept(text):
+    assert REDACTOR.redact_text(text) == text
+
+
+def test_a_dict_key_marks_its_value_by_its_words():
+    value = {
+        "DB_PASS": 1234,
+        "apiKeyProd": VALUE,
+        "token_usage": {"prompt_tokens": 3},
+        "token_count": 2,
+        "cacheKey": "user-42",
+        "secret_name": "prod-db",
+        "session_id": VALUE,
+    }
+    assert REDACTOR.redact_value(value) == {
+        "DB_PASS": "[REDACTED:pass]",
+        "apiKeyProd": "[REDACTED:api_key]",
+        "token_usage": {"prompt_tokens": 3},
+        "token_count": 2,
+        "cacheKey": "user-42",
+        "secret_name": "prod-db",
+        "session_id": "[REDACTED:session_id]",
+    }

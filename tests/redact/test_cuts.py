@@ -1,0 +1,152 @@
+"""Redact, then cut: a secret placed across any limit leaves no fragment in any output.
+
+Each claimed kind is placed at every offset around a limit (the field characters of every content
+path, error messages, stack traces, run names, dict keys, `lclog redact`'s blocks), and the output
+is searched for any 8 characters of the secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableLambda
+from langchain_core.tools import tool
+
+from lclog.events.serialize import Limits, to_jsonable
+from lclog.redact.redactor import Redactor
+from lclog.testing import capture
+
+
+@tool
+def fetch(q: str) -> str:
+    """Returns the record asked for."""
+    return q
+
+
+def _fail(value: str) -> None:
+    raise RuntimeError(value)
+
+
+# (kind, text written, the secret part of it): the kinds the README claims, as people write them.
+SECRETS = [
+    ("openai_key", "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5", "Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5"),
+    ("github_token", "ghp_x7VqR2mT9wK4pL8nB3cF6hJ1aZ0yQ5dE7gS2", "x7VqR2mT9wK4pL8nB3cF6hJ1aZ0yQ5dE7gS2"),
+    ("email", "jane.doe.customer@corp-mail.io", "jane.doe.customer@corp-mail.io"),
+    (
+        "jwt",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ),
+    ("url_credentials", "postgres://admin:Tr0ub4dor-and-3@db.internal/app", "Tr0ub4dor-and-3"),
+    ("aws_secret_access_key", "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLQKE",
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLQKE"),
+    ("key_value", 'password: "correct horse battery staple"', "correct horse battery staple"),
+    ("xml", "<password>correct horse battery staple</password>", "correct horse battery staple"),
+]  # fmt: skip
+FRAGMENT = 8
+
+
+def fragments(secret: str) -> set[str]:
+    return {secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)}
+
+
+def leaked(secret: str, written: str) -> list[str]:
+    return sorted(f for f in fragments(secret) if f in written)
+
+
+def placed(text: str, offset: int, length: int) -> str:
+    """text at offset in filler words, the whole `length` characters long."""
+    filler = "lorem ipsum dolor sit amet " * (length // 20 + 2)
+    return (filler[:offset].rstrip() + " " + text + " " + filler)[:length]
+
+
+@pytest.mark.parametrize(("kind", "text", "secret"), SECRETS, ids=[s[0] for s in SECRETS])
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "pipeline"])
+def test_a_secret_at_every_offset_around_the_field_limit_leaves_no_fragment(kind, text, secret, fused):
+    redactor = Redactor()
+    limit = 120
+    limits = Limits(max_chars=limit, cut=redactor.cut)
+    for offset in range(limit - len(text) - 2, limit + 2):
+        value = placed(text, max(offset, 0), limit * 3)
+        out = to_jsonable({"v": value, "m": HumanMessage(value), "e": ValueError(value)}, limits,
+                          redactor if fused else None)  # fmt: skip
+        written = str(out if fused else redactor.redact_value(out))
+        assert not leaked(secret, written), (offset, written)
+        assert "[truncated" in written  # the limit did cut
+
+
+@pytest.mark.parametrize(("kind", "text", "secret"), SECRETS, ids=[s[0] for s in SECRETS])
+def test_through_every_content_path_no_fragment_survives_the_cut(kind, text, secret):
+    limit = 200
+    with capture({"max_field_chars": limit, "include_stacktrace": True}) as events:
+        config: Any = {"callbacks": [events.handler]}
+        for offset in range(limit - len(text) - 2, limit + 2, 3):
+            value = placed(text, offset, limit * 2)
+            RunnableLambda(lambda x: x[:10], name="chain").invoke(value, config)
+            GenericFakeChatModel(messages=iter([AIMessage(value)])).invoke([HumanMessage(value)], config)
+
+            fetch.invoke({"q": value}, config)
+            with contextlib.suppress(RuntimeError):
+                RunnableLambda(_fail).invoke(value, config)
+    written = b"\n".join(events.lines).decode()
+    assert written.count("[truncated") >= 5 * len(range(limit - len(text) - 2, limit + 2, 3))
+    assert not leaked(secret, written)
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(SECRETS), offset=st.integers(0, 140), limit=st.integers(20, 120))
+def test_any_limit_at_any_offset_leaves_no_fragment(kind, offset, limit):
+    _, text, secret = kind
+    redactor = Redactor()
+    value = placed(text, offset, offset + len(text) + 200)
+    written = redactor.cut(value, limit)
+    assert not leaked(secret, written), written
+
+
+def test_a_marker_is_never_cut_in_two():
+    redactor = Redactor()
+    text = "word " * 19 + "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5 and more words here"
+    for limit in range(90, 120):
+        written = redactor.cut(text, limit)
+        assert "[REDACTED:openai_key]" in written or written.endswith(f"{text[:limit]}") is False
+        head = written.split("…[truncated")[0]
+        assert head.count("[") == head.count("]"), head
+
+
+def test_names_keys_errors_and_stack_traces_are_redacted_before_they_are_cut():
+    key = "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5"
+    with capture({"include_stacktrace": True, "max_field_chars": 100}) as events:
+        config: Any = {"callbacks": [events.handler]}
+        RunnableLambda(lambda x: x, name="n" * 240 + " " + key).invoke({"k" * 240 + " " + key: 1}, config)
+
+        def fail(_: Any) -> None:
+            raise RuntimeError("x" * 350 + " " + key)  # across the stack trace's 400
+
+        with contextlib.suppress(RuntimeError):
+            RunnableLambda(fail).invoke(1, config)
+    written = b"\n".join(events.lines).decode()
+    assert written.count("[REDACTED:openai_key") >= 4
+    assert not leaked(key[8:], written)
+
+
+@pytest.mark.parametrize("final_chunk", [False, True])
+def test_lclog_redact_holds_a_secret_that_spans_its_block_boundary(final_chunk):
+    body = "\n".join("MIIEowIBAAKCAQEAwJ8" + f"{i:02d}" + "Q7vR2mT9wK4pL8nB3cF6hJ1" for i in range(60))
+    pem = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
+    line = "words " * 20 + "\n"
+    # The block is 1 MiB: the PEM key starts a few lines before its end.
+    filler = line * ((1 << 20) // len(line) - 3)
+    data = (filler + pem + ("tail\n" if final_chunk else "")).encode()
+    out = subprocess.run(
+        [sys.executable, "-m", "lclog", "redact"], input=data, capture_output=True, check=True
+    ).stdout.decode()
+    assert "[REDACTED:private_key]" in out and "MIIEowIBAAKCAQEAwJ8" not in out
+    assert out.count("\n") == filler.count("\n") + 1 + final_chunk
