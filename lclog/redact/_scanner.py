@@ -10,6 +10,7 @@ still match inside it: then the patterns run one by one until the text is past e
 from __future__ import annotations
 
 import heapq
+import itertools
 import sys
 import time
 from collections.abc import Callable
@@ -124,6 +125,20 @@ def without_groups(pattern: str) -> str:
     return "".join(out)
 
 
+def _search_set(patterns: list[str]) -> Any:
+    """An RE2 set telling which of patterns occur in a text."""
+    found = re2.Set.SearchSet(options())
+    for p in patterns:
+        found.Add(p)
+    found.Compile()
+    return found._set
+
+
+def _fused(patterns: list[str]) -> Any:
+    """One RE2 program matching any of patterns, leftmost first, then the earlier pattern."""
+    return compile_pattern("|".join(f"(?:{without_groups(p)})" for p in patterns))
+
+
 def _reported(spans: list[tuple[int, int]], group: int) -> tuple[int, int]:
     """The span to report of a match: its `group` (-1: the first that took part), else all of it."""
     if group:
@@ -143,7 +158,12 @@ class Scanner:
     """Finds non-overlapping matches of ordered patterns; the caller judges each match."""
 
     def __init__(
-        self, patterns: list[str], groups: list[int], verdict: Verdict, shorter: list[bool] | None = None
+        self,
+        patterns: list[str],
+        groups: list[int],
+        verdict: Verdict,
+        shorter: list[bool] | None = None,
+        parts: list[int] | None = None,
     ) -> None:
         # groups[i]: the capture group holding what to report (0: the whole match, -1: the
         # first group that took part).
@@ -151,20 +171,24 @@ class Scanner:
         # Per pattern: whether a rejected match of it is tried shorter from the same start.
         self._shorter_ok = shorter or [False] * len(patterns)
         self._verdict = verdict
-        present = re2.Set.SearchSet(options())
-        for p in patterns:
-            present.Add(p)
-        present.Compile()
-        self._present = present._set
         self._patterns = patterns
-        self._fused = compile_pattern("|".join(f"(?:{without_groups(p)})" for p in patterns))
-        self._sets: dict[tuple[bool, bool], Any] = {}
+        # The fused search, in parts: the patterns from each index in `parts` to the next are one
+        # RE2 program (and one set, which tells the patterns that occur at all). A program over
+        # every pattern meets text dense with secrets it has not seen with DFA states for the
+        # product of all patterns' states, built anew for every new secret; parts hold the sum.
+        bounds = [0, *sorted(set(parts or ()) - {0, len(patterns)}), len(patterns)]
+        self._parts = [_fused(patterns[a:b]) for a, b in itertools.pairwise(bounds)]
+        self._part_sets = [(a, _search_set(patterns[a:b])) for a, b in itertools.pairwise(bounds)]
+        self._bounds = list(itertools.pairwise(bounds))
+        self._sets: dict[tuple[int, bool, bool], Any] = {}
         # Verdicts by match and its neighbouring characters, which decide them.
         self._judged: dict[tuple[bytes, int, int], tuple[int, int, int, str]] = {}
 
     def scan(self, data: bytes) -> list[Span]:
         """Returns (start, end, pattern index) of the accepted matches, left to right."""
-        search, end = self._fused.Match, len(data)
+        end = len(data)
+        programs = self._parts
+        nexts: list[tuple[int, int]] = [(-1, -1)] * len(programs)  # each part's next match so far
         found: list[Span] = []
         judged = self._judged
         present: list[int] | None = None  # the patterns occurring at all, once a match is rejected
@@ -184,11 +208,23 @@ class Scanner:
                     # Partial matches of some rule keep the fused search going to their far
                     # end for every match (hostile text): the rules run one by one for the rest.
                     if present is None:
-                        present = self._present.Match(data)
+                        present = self._present_in(data)
                     self._one_by_one(data, present, taken, {}, found, ahead, resume=False)
                     break
-            start, stop = search(_UNANCHORED, data, taken, end)[0]
-            if start == _NO_MATCH:
+            # The leftmost match of all parts; at one start, the earlier part's (earlier patterns).
+            start = stop = sys.maxsize
+            part = 0
+            for i, program in enumerate(programs):
+                known = nexts[i]
+                if known[0] < taken:  # not searched yet, or behind: the first match from here
+                    known = program.Match(_UNANCHORED, data, taken, end)[0]
+                    if known[0] == _NO_MATCH:
+                        known = (sys.maxsize, sys.maxsize)
+                    nexts[i] = known
+                if known[0] < start:
+                    start, stop = known
+                    part = i
+            if start == sys.maxsize:
                 break
             # The match and a character either side decide which pattern it is and its verdict.
             before = start - 1 if start else 0
@@ -200,7 +236,7 @@ class Scanner:
             key = (data[before:after], start - before, stop - before)
             seen = judged.get(key)
             if seen is None:
-                seen = self._judge(data, start, stop, key, before < start, after > stop)
+                seen = self._judge(data, start, stop, key, before < start, after > stop, part)
             index, s, e, outcome = seen
             if outcome is REJECT or outcome is SHIELD:
                 shorter = self._shorter(data, index, start, stop)
@@ -217,17 +253,28 @@ class Scanner:
                 floor = _again(start, stop) if outcome is REJECT else stop + 1
                 pos = taken if outcome is REJECT else stop
                 if present is None:
-                    present = self._present.Match(data)
+                    present = self._present_in(data)
                 taken = self._one_by_one(data, present, pos, {index: floor}, found, ahead, resume=True)
             else:
                 taken = stop
         return found
 
+    def _present_in(self, data: bytes) -> list[int]:
+        """The patterns that occur in data."""
+        return [first + i for first, part in self._part_sets for i in part.Match(data)]
+
     def _judge(
-        self, data: bytes, start: int, stop: int, key: tuple[bytes, int, int], before: bool, after: bool
+        self,
+        data: bytes,
+        start: int,
+        stop: int,
+        key: tuple[bytes, int, int],
+        before: bool,
+        after: bool,
+        part: int,
     ) -> tuple[int, int, int, str]:
         """(pattern index, reported span relative to start, verdict) of a match, remembered by key."""
-        index, s, e = self._identify(data, start, stop, key[0], before, after)
+        index, s, e = self._identify(data, start, stop, key[0], before, after, part)
         seen = (index, s - start, e - start, self._verdict(data, index, s, e, start))
         if len(key[0]) <= _JUDGED_MAX_BYTES:
             if len(self._judged) >= _JUDGED_ENTRIES:
@@ -255,34 +302,37 @@ class Scanner:
     def scan_each(self, data: bytes) -> list[Span]:
         """What `scan` returns, found by running each pattern on its own (slower, same result)."""
         found: list[Span] = []
-        present = self._present.Match(data)
+        present = self._present_in(data)
         if present:
             self._one_by_one(data, present, 0, {}, found, {}, resume=False)
         return found
 
     def _identify(
-        self, data: bytes, start: int, stop: int, window: bytes, before: bool, after: bool
+        self, data: bytes, start: int, stop: int, window: bytes, before: bool, after: bool, part: int
     ) -> tuple[int, int, int]:
         """The pattern whose match the fused search found at [start, stop), and its reported span.
 
         It is the earliest pattern matching exactly there, given the characters either side
-        (`window`, with one character before and/or after): a set anchored on it finds it.
+        (`window`, with one character before and/or after): a set anchored on it finds it. It is
+        in the part whose program found the match: an earlier part matching here at all would
+        have been the fused match.
         """
-        matcher = self._sets.get((before, after))
+        first, last = self._bounds[part]
+        matcher = self._sets.get((part, before, after))
         if matcher is None:
-            matcher = self._sets[before, after] = self._window_set(before, after)
+            matcher = self._sets[part, before, after] = self._window_set(first, last, before, after)
         candidates = matcher.Match(window) if matcher is not False else []
         if candidates:
             # The earliest pattern with a match of exactly this span: an earlier one matching
             # here at all would have been the fused match.
-            index = min(candidates)
+            index = first + min(candidates)
             if not self._singles[index][1]:
                 return index, start, stop
             found = self._in_place(data, index, start, stop)
             if found is not None:
                 return found
-        # A window the set cannot read (not UTF-8): every pattern in order, in place.
-        for index in range(len(self._singles)):
+        # A window the set cannot read (not UTF-8): the part's patterns in order, in place.
+        for index in range(first, last):
             found = self._in_place(data, index, start, stop)
             if found is not None:
                 return found
@@ -296,11 +346,12 @@ class Scanner:
             return None
         return index, *_reported(spans, group)
 
-    def _window_set(self, before: bool, after: bool) -> Any:
-        """A set matching each pattern exactly, with one character before and/or after it."""
+    def _window_set(self, first: int, last: int, before: bool, after: bool) -> Any:
+        """A set matching each pattern from first to last exactly, with one character before
+        and/or after it."""
         matcher = re2.Set(_BOTH, options())
         try:
-            for p in self._patterns:
+            for p in self._patterns[first:last]:
                 matcher.Add(f"{_ANY if before else ''}(?:{p}){_ANY if after else ''}")
             matcher.Compile()
         except re2.error:

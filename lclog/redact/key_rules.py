@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lclog.redact.rules import QUOTE, Rule, not_placeholder, placeholder
 
@@ -67,6 +67,10 @@ class KeyNames:
     strong: frozenset[tuple[str, ...]]  # any value, wherever they stand
     token: frozenset[tuple[str, ...]]  # any value when they end the name; else a credential
     weak: frozenset[tuple[str, ...]]  # a credential-like value only
+    # What judge found of each name run (see _named).
+    _runs: dict[str, tuple[bool, tuple[str, bool] | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(cls, extra: Iterable[str] = (), removed: Iterable[str] = ()) -> KeyNames:
@@ -100,18 +104,37 @@ class KeyNames:
     def all(self) -> list[tuple[str, ...]]:
         return sorted(self.strong | self.token | self.weak)
 
-    def judge(self, before: str, value: str) -> bool:
-        """Whether a key rule's match in text is a secret, by its name (in `before`, the text the
-        match holds before the value) and its value: not when the name only describes a secret
-        (`secret_name`), and a generic name (`key`, `auth`) only with a token-shaped value."""
-        for run in _NAME_RUNS.findall(before):
-            found = self.classify(run)
-            if found is not None:
-                return found[1] or self.credential_for(found[0], value)
-            words = split_words(run)
-            if words and words[-1] in METADATA_WORDS and self._holds(run):
-                return False
-        return True
+    def judge(self, lead: str, prefix: str, value: str) -> bool:
+        """Whether a key rule's match in text is a secret, by its whole name and its value.
+
+        `prefix` is the match up to the value, `lead` the text just before the match (the start
+        of a name the match began inside: `mon|key = 3`, `OPENAI_|API_KEY_PROD=`). Not a secret:
+        a name holding no secret word (`monkey`), one describing a secret (`secret_name`), and a
+        token-like name whose value does not look like a credential (`token_count: 2`)."""
+        i = len(lead)
+        while i and lead[i - 1] in _NAME_CHARS:
+            i -= 1
+        head = lead[i:]
+        if i and lead[i - 1] == "%":  # a percent-encoded byte (`%3Ftoken`) is not part of the name
+            head = head[2:]
+        for run in reversed(_NAME_RUNS.findall(head + prefix)):
+            holds, named = self._named(run)
+            if holds:
+                return named is not None and (named[1] or self.credential_for(named[0], value))
+        return False
+
+    def _named(self, run: str) -> tuple[bool, tuple[str, bool] | None]:
+        """(whether run holds a secret word, classify(run)); remembered per run."""
+        try:
+            return self._runs[run]
+        except KeyError:
+            pass
+        holds = self._holds(run)
+        named = (holds, self.classify(run) if holds else None)
+        if len(self._runs) >= 4096:
+            self._runs.clear()
+        self._runs[run] = named
+        return named
 
     @staticmethod
     def credential_for(phrase: str, value: str) -> bool:
@@ -130,8 +153,10 @@ class KeyNames:
         )
 
 
-# The names in the text before a value, and what a generic name's value must look like.
+# The names in the text before a value (a percent-encoded byte before one is not part of it), and
+# what a generic name's value must look like.
 _NAME_RUNS = re.compile(r"[A-Za-z0-9_.\-]+")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _WEAK_NAMES = frozenset(WEAK_WORDS)
 _TOKEN_SHAPED = re.compile(r"[A-Za-z0-9+/=_-]{8,}")
 
@@ -181,58 +206,38 @@ def _strong_value(text: str) -> bool:
     return secret_value(text) and not _call(text)
 
 
-def _token_value(text: str) -> bool:
-    return credential_like(text) and not _call(text)
-
-
 # --- the names in text -------------------------------------------------------------------------
-
-_SEP_RUN = r"[_.\-]"
-
-
-def _forms(phrase: tuple[str, ...]) -> tuple[str, str, str]:
-    """A phrase as lowercase, Capitalized and UPPERCASE words (`api[_.-]?key`, `Api[_.-]?Key`, ...)."""
-    join = f"{_SEP_RUN}?"
-    lower = join.join(re.escape(w) for w in phrase)
-    capital = join.join(re.escape(w.capitalize()) for w in phrase)
-    upper = join.join(re.escape(w.upper()) for w in phrase)
-    return lower, capital, upper
+#
+# The patterns find a secret word (any case) and what follows it in the name; which name it is,
+# and whether it holds a secret, is judged in Python from the whole name (`KeyNames.judge`): so
+# the patterns stay small enough for RE2's DFA to keep its states however many new secrets a text
+# brings (a pattern spelling out every case style and name shape made dense text 4x slower).
 
 
-def _alternatives(phrases: Iterable[tuple[str, ...]]) -> tuple[str, str, str]:
-    forms = [_forms(p) for p in sorted(phrases, key=lambda p: (-len("".join(p)), p))]
-    return tuple("|".join(f[i] for f in forms) for i in range(3))  # type: ignore[return-value]
+def _words(phrases: Iterable[tuple[str, ...]]) -> str:
+    """The phrases as one case-insensitive alternation, words joined by nothing or a separator."""
+    spelled = ["[_.\\- ]?".join(re.escape(w) for w in p) for p in phrases]
+    return "(?i:" + "|".join(sorted(spelled, key=lambda w: (-len(w), w))) + ")"
 
 
-def _name(phrases: Iterable[tuple[str, ...]], *, tail: bool) -> str:
-    """A name holding one of phrases, in any case style; with `tail`, words may follow it."""
-    lower, capital, upper = _alternatives(phrases)
-    lead = rf"{_SEP_RUN}*(?:[A-Za-z0-9]+{_SEP_RUN}+)*"  # _, my_, OPENAI_, app.
-    camel_lead = r"(?:[a-z][a-z0-9]*|[A-Z][a-z0-9]*)(?:[A-Z][a-z0-9]*)*"  # my, api, dbAdmin
-    if tail:
-        after = rf"(?:{_SEP_RUN}*[0-9]+|{_SEP_RUN}+[A-Za-z0-9]+)*"  # _2, _PROD, .ro, -v2
-        camel = r"(?:[0-9]*[A-Z][A-Za-z0-9]*)?"  # Prod, V2
-    else:
-        after = camel = ""
-    return (
-        rf"\b(?:%[0-9A-Fa-f]{{2}})?(?:{lead}(?-i:(?:{lower}){camel}|(?:{capital}){camel}|(?:{upper}))"
-        rf"|{lead}{camel_lead}(?-i:(?:{capital}){camel})){after}\b"
-    )
-
+# What may follow the secret word in a name: nothing, or a non-lowercase character and the rest
+# (`_PROD`, `2`, `Prod`): `passed`, `tokenizer` and `keyword` are not names holding `pass`,
+# `token` and `key`.
+_TAIL = r"(?:[A-Z0-9_.\-][A-Za-z0-9_.\-]*)?"
+_IDENT = r"[A-Za-z0-9_.\-]*"
 
 # Between a key and its value: `=`, `:`, Go's `:=`, Make's `::=`, `:::=` and `?=`, `+=`, PHP's
 # `.=`, `??=`, Ruby's and logstash's `=>`, comparisons (`==`, `!==`), also percent-encoded; a
 # type between a name and `=` (`var token string = "..."`, `String token = "..."`), a C array
-# (`char secret[25] = "..."`), or a call with the value first (`secret("...")`).
+# (`char secret[25] = "..."`).
 _ASSIGN = (
     r"(?:[ \t]|%20)*(?::{1,3}=|[.?+]=|\?\?=|=>|[!=]={1,2}|[:=]|%3[adAD])"
-    r"|[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]<>]{0,40}[ \t]*="
-    r"|\[[0-9]{0,6}\][ \t]*="
+    r"|[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]<>]*[ \t]*="
+    r"|\[[0-9]*\][ \t]*="
 )
 # A quoted value, to its closing quote whatever it holds (or to the line's end when it never
 # closes); quotes escaped once or more (JSON inside a JSON string); or a bare value to the end of
-# its token, brackets included.
-# None holds `…`, which starts lclog's own `…[truncated N chars]`.
+# its token, brackets included. None holds `…`, which starts lclog's own `…[truncated N chars]`.
 _QUOTED = (
     r"@?\"((?:[^\"\\\n…]|\\.)+)|@?'((?:[^'\\\n…]|\\.)+)|`([^`\n…]+)"
     r"|\\+\"((?:[^\"\\\n…]|\\+[^\"\\\n…])+)|\\+'((?:[^'\\\n…]|\\+[^'\\\n…])+)"
@@ -244,13 +249,13 @@ _SPACES = r"(?:[ \t]|%20)*"
 
 def key_value_rules(names: KeyNames) -> tuple[Rule, ...]:
     """The key rules in text: `key=value` and every other assignment, `"key": "value"`,
-    `<key>value</key>`, `("KEY", "value")`, `key "value"`, `"value" == key`."""
+    `<key>value</key>`, `("KEY", "value")`, `key "value"`, config lines."""
     what = "values of names that hold secrets, written inside text"
-    everything = names.all()
-    strong = _name(names.strong, tail=True) + "|" + _name(names.token, tail=False)
-    token = _name(names.token, tail=True) + "|" + _name(names.weak, tail=True)
+    words = _words(names.all())
+    strong = _words(names.strong)
+    name = f"{words}(?-i:{_TAIL})"
     assign = rf"(?:{QUOTE}|%2[27])?(?:{_ASSIGN}){_SPACES}"
-    rules = [
+    return (
         Rule(
             "key_value",
             # An Authorization header whose scheme the bearer_token rule did not take (its
@@ -265,7 +270,7 @@ def key_value_rules(names: KeyNames) -> tuple[Rule, ...]:
             "key_value",
             # A config line (`.env`, YAML, INI) whose name is password-like: the rest of the line,
             # spaces and all (`DB_PASSWORD: correct horse battery staple`).
-            rf"(?m)^[ \t]*(?:export[ \t]+)?(?:{_name(names.strong, tail=True)})[ \t]*[:=][ \t]*"
+            rf"(?m)^[ \t]*(?:export[ \t]+)?{_IDENT}{strong}(?-i:{_TAIL})[ \t]*[:=][ \t]*"
             r"([^\s\"'`{}\[\]|>&*!…][^\n…]*)",
             f"{what} (config lines: the rest of the line)",
             validator=_strong_value,
@@ -274,45 +279,35 @@ def key_value_rules(names: KeyNames) -> tuple[Rule, ...]:
         ),
         Rule(
             "key_value",
-            rf"(?:{strong})(?:{assign}{_VALUE}|[ \t]+(?:{_QUOTED})|\([ \t]*(?:{_QUOTED}))",
+            rf"{name}(?:{assign}{_VALUE}|[ \t]+(?:{_QUOTED})|\([ \t]*(?:{_QUOTED}))",
             f"{what} (query strings, also URL-encoded, headers, JSON, .env, source code, any "
-            'assignment operator, `password "x"`)',
-            validator=_strong_value,
+            'assignment operator, `password "x"`, `secret("x")`)',
+            validator=_value,
             context=names.judge,
             group=-1,
         ),
-        Rule(
-            "key_value",
-            rf"(?:{token})(?:{assign}{_VALUE}|[ \t]+(?:{_QUOTED}))",
-            f"{what} (names whose secret word does not end them, or `key`, `auth`: credential-like values)",
-            validator=_token_value,
-            context=names.judge,
-            group=-1,
-        ),
-    ]
-    any_name = _name(everything, tail=True)
-    rules.append(
         Rule(
             "key_value",
             # An XML or HTML element: its text, to the closing tag whatever it holds.
-            rf"<(?:[A-Za-z][A-Za-z0-9_.-]*:)?(?:{any_name})(?:[ \t][^>\n]{{0,200}})?>[ \t\r\n]*([^<\n…]+)",
+            rf"<(?:[A-Za-z][A-Za-z0-9_.-]*:)?{_IDENT}{name}(?:[ \t][^>\n]*)?>[ \t\r\n]*([^<\n…]+)",
             f"{what} (XML and HTML elements)",
             validator=secret_value,
             context=names.judge,
             group=1,
-        )
-    )
-    rules.append(
+        ),
         Rule(
             "key_value",
-            # A call's first two arguments: setProperty("API_TOKEN", "value"); a comparison
-            # with the value first: if ("value" == password).
-            rf"\(\s*{QUOTE}[A-Za-z0-9_.-]{{0,40}}(?:{any_name}){QUOTE}[ \t]*,[ \t]*"
-            r"(?:\"([^\"\\\n]+)\"|'([^'\\\n]+)')"
-            rf"|\"([^\"\\\n]+)\"[ \t]*[!=]==?[ \t]*(?:{any_name})",
-            f"{what} (call arguments, comparisons)",
+            # A call's first two arguments: setProperty("API_TOKEN", "value").
+            rf"\(\s*{QUOTE}{_IDENT}{name}{QUOTE}[ \t]*,[ \t]*(?:\"([^\"\\\n]+)\"|'([^'\\\n]+)')",
+            f"{what} (call arguments)",
             validator=secret_value,
+            context=names.judge,
             group=-1,
-        )
+        ),
     )
-    return tuple(rules)
+
+
+def _value(text: str) -> bool:
+    # Any value the name could hold; whether the name wants a credential-like one is judged with
+    # the name (KeyNames.judge).
+    return secret_value(text) and not _call(text)

@@ -27,6 +27,13 @@ __all__ = ["Finding", "Redactor", "shared_redactor"]
 _ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
 _NO_MATCH = -1
 
+# Patterns searched as one RE2 program. Text dense with new secrets makes one program over all
+# patterns build DFA states for their product; each part builds its own. 2.5 KB holding 25 new
+# secrets of 16 kinds: 2.8 ms as one program, 1.2 ms in 3 parts, 0.53 ms in parts of 8, 0.51 ms
+# of 4; clean text costs a pass per part: 4 KB in 6.4, 21, 41 and 79 us.
+_PART = 8
+# How much of the text before a match a rule's context check reads (a name the match began in).
+_LEAD = 64
 # Strings shorter than this cannot hold any built-in secret shape; they skip the scan.
 _MIN_LEN = 5
 # Distinct strings remembered per redactor (prompts repeat across a run's events).
@@ -98,7 +105,8 @@ class Redactor:
         ]
         try:
             shorter = [False] * len(KEEP_PATTERNS) + [r.shorter for r in self.rules]
-            self._scanner = Scanner(patterns, groups, self._verdict, shorter)
+            parts = list(range(0, len(patterns), _PART))
+            self._scanner = Scanner(patterns, groups, self._verdict, shorter, parts)
         except re2.error:
             raise ConfigError(
                 "invalid lclog config: redaction.patterns: the rules together are too large for "
@@ -149,15 +157,22 @@ class Redactor:
         validator, grouped, rejected, context = check
         if validator is not None and not validator(secret):
             return rejected
-        if context is not None and not context(data[start:s].decode("utf-8", "replace"), secret):
+        if context is not None and not context(
+            data[max(0, start - _LEAD) : start].decode("utf-8", "replace"),
+            data[start:s].decode("utf-8", "replace"),
+            secret,
+        ):
             return rejected
         if (
-            secret in self._allow_values
-            or (grouped and _is_marker(secret))
-            or any(a.Match(_ANCHOR_BOTH, data, s, e)[0][0] != _NO_MATCH for a in self._allow)
+            (grouped and _is_marker(secret))
+            or (self._allow_values and secret in self._allow_values)
+            or (self._allow and self._allowed(data, s, e))
         ):
             return LEAVE
         return ACCEPT
+
+    def _allowed(self, data: bytes, s: int, e: int) -> bool:
+        return any(a.Match(_ANCHOR_BOTH, data, s, e)[0][0] != _NO_MATCH for a in self._allow)
 
     def redact_text(self, text: str) -> str:
         """Returns text with every secret replaced; fails closed to a marker."""

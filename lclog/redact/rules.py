@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -34,9 +33,9 @@ class Rule:
     # A match failing its validator is tried shorter, from the same start (an IBAN followed by a
     # currency code, a phone number followed by more digits).
     shorter: bool = False
-    # Judges a match by the text before the reported group (a key rule's name) and the group:
-    # False rejects it.
-    context: Callable[[str, str], bool] | None = None
+    # Judges a match by the text just before it, the match up to the reported group (a key
+    # rule's name) and the group: False rejects it.
+    context: Callable[[str, str, str], bool] | None = None
 
 
 # Validators keep false positives down.
@@ -110,14 +109,29 @@ def token_like(text: str) -> bool:
     return not (text.islower() and len(text) <= 32 and text.replace("_", "").isalpha())
 
 
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_DIGITS = frozenset("0123456789")
+# n * log2(n) for the counts of a character in a value (longer values compute it).
+_N_LOG_N = [0.0, *(n * math.log2(n) for n in range(1, 257))]
+
+
 def high_entropy(text: str) -> bool:
     """True for 20+ chars of mixed classes with Shannon entropy >= 3.5 bits per char."""
-    classes = any(c.islower() for c in text) + any(c.isupper() for c in text) + any(c.isdigit() for c in text)
-    if len(text) < 20 or classes < 3:
+    size = len(text)
+    if size < 20:
         return False
-    counts = Counter(text)
-    entropy = -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-    return entropy >= 3.5
+    chars = set(text)
+    if chars.isdisjoint(_LOWER) or chars.isdisjoint(_UPPER) or chars.isdisjoint(_DIGITS):
+        return False
+    # H = log2(n) - sum(c * log2(c)) / n over the counts c of each character.
+    table = _N_LOG_N if size < len(_N_LOG_N) else None
+    total = sum(table[text.count(c)] if table else _n_log_n(text.count(c)) for c in chars)
+    return math.log2(size) - total / size >= 3.5
+
+
+def _n_log_n(n: int) -> float:
+    return n * math.log2(n)
 
 
 # What documentation writes in a secret's place: EXAMPLE, a run of x, 0, 1, * or #, an alphabet
@@ -362,6 +376,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         validator=ssn_ok,
         shorter=True,
     ),
+    Rule("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "IPv4 addresses", validator=ipv4_ok, shorter=True),
     Rule(
         "phone",
         r"\+\d{1,3}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,10})){1,6}\b"
@@ -370,7 +385,6 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         validator=phone_ok,
         shorter=True,
     ),
-    Rule("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "IPv4 addresses", validator=ipv4_ok, shorter=True),
     Rule(
         "ipv6",
         r"(?i)(?:\b(?:[0-9a-f]{1,4}:){1,6}|::)(?:[0-9a-f]{1,4}:){0,5}(?:\d{1,3}\.){3}\d{1,3}\b"

@@ -57,6 +57,49 @@ HOSTILE = {
 }
 
 
+def mixed_prompt(rng: random.Random, size: int = 2_500, secrets: int = 25) -> str:
+    """A prompt of `size` bytes holding `secrets` secrets of different kinds, all new, in the
+    shapes people paste: config lines, headers, URLs, JSON, key names with tags, PII."""
+
+    def chars(alphabet: str, n: int) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(n))
+
+    alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    shapes = [
+        lambda: f"OPENAI_API_KEY_PROD=sk-proj-{chars(alnum, 40)}",
+        lambda: f"ghp_{chars(alnum, 36)}",
+        lambda: f"{chars('abcdefghij', 6)}.{chars('abcdefghij', 5)}@{chars('abcdefghij', 7)}.com",
+        lambda: f"postgres://admin:{chars(alnum, 14)}@db.internal:5432/app",
+        lambda: f"eyJhbGciOiJIUzI1NiJ9.eyJ{chars(alnum, 30)}.{chars(alnum, 40)}",
+        lambda: f"AKIA{chars('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}",
+        lambda: f"aws_secret_access_key = {chars(alnum, 40)}",
+        lambda: f'"db_password": "{chars(alnum, 16)}"',
+        lambda: f"Authorization: Bearer {chars(alnum, 32)}",
+        lambda: f"xoxb-{rng.randrange(10**11, 10**12)}-{chars(alnum, 24)}",
+        lambda: f"card {_card(rng)} exp 04/29",
+        lambda: f"call +1 415-555-{rng.randrange(1000, 9999)}",
+        lambda: f"from 10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
+        lambda: f"<password>{chars(alnum, 8)} {chars(alnum, 8)}</password>",
+        lambda: f'apiKey := "{chars(alnum, 32)}"',
+        lambda: f"sk_live_{chars(alnum, 24)}",
+    ]
+    parts = [rng.choice(shapes)() for _ in range(secrets)]
+    prose_each = max(1, (size - sum(len(p) + 2 for p in parts)) // secrets)
+    out = []
+    for part in parts:
+        words = []
+        while sum(len(w) + 1 for w in words) < prose_each:
+            words.append(rng.choice(WORDS))
+        out.append(" ".join(words) + "\n" + part + "\n")
+    return "".join(out)[:size]
+
+
+def _card(rng: random.Random) -> str:
+    card = [4, *(rng.randrange(10) for _ in range(14))]
+    check = next(d for d in range(10) if _luhn_ok([*card, d]))
+    return "".join(map(str, [*card, check]))
+
+
 def _fresh_secret(rng: random.Random) -> str:
     """A secret of the same kinds as SECRETS, with new characters every time."""
 

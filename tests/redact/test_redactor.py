@@ -600,7 +600,7 @@ VALUE = "Xq7vR2mT9wK4pL8nB3cF"  # random enough for any rule
         # any operator, and none
         f'apikey := "{VALUE}"', f"token => '{VALUE}'", f"secret ::= {VALUE}", f"password ?= {VALUE}",
         f'if (api_key === "{VALUE}") {{', f'password "{VALUE}";', f'std::string secret("{VALUE}");',
-        f'char secrete[25] = "{VALUE}";', f'if ("{VALUE}" !== my_password) {{',
+        f'char secrete[25] = "{VALUE}";',
         # values holding spaces and brackets, to their closing delimiter or the token's end
         f"<password>correct horse {VALUE} staple</password>", f'password = "value with {VALUE} spaces"',
         f"password = m{{{{h}}o){VALUE}]nob(ody[finds>-_$#}}}},", f"DB_PASSWORD: correct horse {VALUE}",
