@@ -26,6 +26,7 @@ class Counters:
     processor_errors: int = 0  # a processor raised; the event went on without its change
     output_errors: int = 0  # writes that failed
     redaction_errors: int = 0  # values replaced by a marker because redaction failed
+    redaction_over_budget: int = 0  # strings past redaction.max_chars_per_value, written as a marker
     evicted_runs: int = 0  # open runs forgotten to stay within max_open_runs
     notifications_sent: int = 0  # notifications every target accepted
     notifications_suppressed: int = 0  # duplicates within min_interval_s (counted in the next one)

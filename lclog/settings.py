@@ -148,6 +148,10 @@ class RedactionSettings(_Model):
     patterns: list[PatternRule] = []
     allow: AllowSettings = AllowSettings()
     fields: dict[str, Literal["mask", "hash", "partial", "drop", "keep"]] = {}
+    # Characters of new text (not redacted before) one content value (a hook's inputs, outputs,
+    # a tool's input ...) may redact; a string past it is written as `[REDACTED:over_budget]`
+    # and counted in `handler.stats.redaction_over_budget`.
+    max_chars_per_value: int = Field(500_000, ge=10_000)
 
     def hashes(self) -> bool:
         """True when some value is replaced by a keyed hash (`mode: hash` anywhere)."""

@@ -99,6 +99,8 @@ class Recorder:
             alerts=alerts,
             prices=Prices(s.prices),
             unpriced=functools.partial(self.stats.add, "unpriced_calls"),
+            budget=(self.redactor.begin, self.redactor.end) if self.redactor.enabled else None,
+            over_budget=self._over_budget,
         )
         self.history = History(self.redactor.digest) if s.history == "once" and self.content else None
         self._process = event_step(self.events, self.pipeline, self.history)
@@ -132,6 +134,14 @@ class Recorder:
         self._end_levels: dict[tuple[str, bool, bool], str | None] = {}
         self.closed = False
         writer.register(self.source)
+
+    def _over_budget(self, strings: int) -> None:
+        self.stats.add("redaction_over_budget", strings)
+        limit = self.settings.redaction.max_chars_per_value
+        self.stats.report(
+            "content over budget",
+            f"{strings} string(s) past redaction.max_chars_per_value={limit}: [REDACTED:over_budget]",
+        )
 
     def build_queued(self) -> None:
         """Builds the captures still queued into events (CPU only, never writes)."""

@@ -48,6 +48,14 @@ def _nothing() -> None:
     pass
 
 
+def _none() -> int:
+    return 0
+
+
+def _ignore(_: int) -> None:
+    pass
+
+
 def control_flow(error: BaseException) -> str | None:
     """The name of the interrupt or cancellation class error is (or derives from), else None."""
     for cls in type(error).__mro__:
@@ -76,6 +84,8 @@ class EventBuilder:
         alerts: Alerts | None,
         prices: Prices | None = None,
         unpriced: Callable[[], None] | None = None,
+        budget: tuple[Callable[[], None], Callable[[], int]] | None = None,
+        over_budget: Callable[[int], None] | None = None,
     ) -> None:
         self._service = service
         self._limits = limits
@@ -94,8 +104,12 @@ class EventBuilder:
         self._prices = prices or Prices({})
         self._unpriced = unpriced or _nothing
         self._traces = Traces()
-        # value -> bounded JSON-safe data, redacted as it is serialized when redaction fuses
-        self.content_of: Callable[[Any], Any] = functools.partial(to_jsonable, limits=limits, scrub=scrub)
+        # value -> bounded JSON-safe data, redacted as it is serialized when redaction fuses,
+        # within the redactor's budget per value (`begin`, `end`) when it has one
+        self._serialize = functools.partial(to_jsonable, limits=limits, scrub=scrub)
+        self._begin, self._end = budget or (_nothing, _none)
+        self._over_budget = over_budget or _ignore
+        self.content_of: Callable[[Any], Any] = self._serialize if budget is None else self._budgeted
         # The method that builds each kind of capture (the event step calls them directly).
         self.builders: dict[type, Callable[..., dict[str, Any] | None]] = {
             Start: self.start,
@@ -105,6 +119,15 @@ class EventBuilder:
             Point: self.point,
             TraceEnd: self.trace_end,
         }
+
+    def _budgeted(self, value: Any) -> Any:
+        self._begin()
+        try:
+            return self._serialize(value)
+        finally:
+            over = self._end()
+            if over:
+                self._over_budget(over)
 
     def build(self, capture: Capture) -> dict[str, Any] | None:
         """The event of a capture (None: not written); counts it in metrics and alerts."""

@@ -42,6 +42,8 @@ _FUSED_BUDGET_NS = 200_000
 _FUSED_NS_PER_BYTE = 50
 _FUSED_NS_PER_MATCH = 20_000
 _CLOCK_EVERY = 8
+# Texts longer than this are searched by one program over every pattern (see Scanner).
+_WHOLE_FROM = 64 << 10
 # A rejected match up to this long is tried shorter and searched again from its next character;
 # a longer one only after its end, so that hostile text costs linear time.
 _RETRY_MAX_BYTES = 64
@@ -176,18 +178,20 @@ class Scanner:
         # RE2 program (and one set, which tells the patterns that occur at all). A program over
         # every pattern meets text dense with secrets it has not seen with DFA states for the
         # product of all patterns' states, built anew for every new secret; parts hold the sum.
+        # Long texts, mostly prose where a pass per part costs most, are searched by one program.
         bounds = [0, *sorted(set(parts or ()) - {0, len(patterns)}), len(patterns)]
-        self._parts = [_fused(patterns[a:b]) for a, b in itertools.pairwise(bounds)]
-        self._part_sets = [(a, _search_set(patterns[a:b])) for a, b in itertools.pairwise(bounds)]
-        self._bounds = list(itertools.pairwise(bounds))
-        self._sets: dict[tuple[int, bool, bool], Any] = {}
+        spans = list(itertools.pairwise(bounds))
+        self._parts = ([_fused(patterns[a:b]) for a, b in spans], spans)
+        self._whole = ([_fused(patterns)], [(0, len(patterns))])
+        self._part_sets = [(a, _search_set(patterns[a:b])) for a, b in spans]
+        self._sets: dict[tuple[int, int, bool, bool], Any] = {}
         # Verdicts by match and its neighbouring characters, which decide them.
         self._judged: dict[tuple[bytes, int, int], tuple[int, int, int, str]] = {}
 
     def scan(self, data: bytes) -> list[Span]:
         """Returns (start, end, pattern index) of the accepted matches, left to right."""
         end = len(data)
-        programs = self._parts
+        programs, spans = self._whole if end > _WHOLE_FROM else self._parts
         nexts: list[tuple[int, int]] = [(-1, -1)] * len(programs)  # each part's next match so far
         found: list[Span] = []
         judged = self._judged
@@ -236,7 +240,7 @@ class Scanner:
             key = (data[before:after], start - before, stop - before)
             seen = judged.get(key)
             if seen is None:
-                seen = self._judge(data, start, stop, key, before < start, after > stop, part)
+                seen = self._judge(data, start, stop, key, before < start, after > stop, spans[part])
             index, s, e, outcome = seen
             if outcome is REJECT or outcome is SHIELD:
                 shorter = self._shorter(data, index, start, stop)
@@ -271,7 +275,7 @@ class Scanner:
         key: tuple[bytes, int, int],
         before: bool,
         after: bool,
-        part: int,
+        part: tuple[int, int],
     ) -> tuple[int, int, int, str]:
         """(pattern index, reported span relative to start, verdict) of a match, remembered by key."""
         index, s, e = self._identify(data, start, stop, key[0], before, after, part)
@@ -308,7 +312,14 @@ class Scanner:
         return found
 
     def _identify(
-        self, data: bytes, start: int, stop: int, window: bytes, before: bool, after: bool, part: int
+        self,
+        data: bytes,
+        start: int,
+        stop: int,
+        window: bytes,
+        before: bool,
+        after: bool,
+        part: tuple[int, int],
     ) -> tuple[int, int, int]:
         """The pattern whose match the fused search found at [start, stop), and its reported span.
 
@@ -317,10 +328,10 @@ class Scanner:
         in the part whose program found the match: an earlier part matching here at all would
         have been the fused match.
         """
-        first, last = self._bounds[part]
-        matcher = self._sets.get((part, before, after))
+        first, last = part
+        matcher = self._sets.get((first, last, before, after))
         if matcher is None:
-            matcher = self._sets[part, before, after] = self._window_set(first, last, before, after)
+            matcher = self._sets[first, last, before, after] = self._window_set(first, last, before, after)
         candidates = matcher.Match(window) if matcher is not False else []
         if candidates:
             # The earliest pattern with a match of exactly this span: an earlier one matching

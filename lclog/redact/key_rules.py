@@ -162,8 +162,11 @@ _TOKEN_SHAPED = re.compile(r"[A-Za-z0-9+/=_-]{8,}")
 
 
 # What a token-like name's value must look like to be taken as a credential: not a short number
-# (a count, a size, a duration), a URL, or one plain word (`token_type: bearer`, `key: value`).
-_PLAIN = re.compile(r"[a-z_]{1,24}|[+-]?[0-9]{1,7}(?:[.,:][0-9]{1,7})*")
+# (a count, a size, a duration), a URL, or one plain word or CamelCase identifier
+# (`token_type: bearer`, `key: value`, `key="SecurityIdentifier"`).
+_PLAIN = re.compile(
+    r"[a-z_]{1,24}|[+-]?[0-9]{1,7}(?:[.,:][0-9]{1,7})*|[A-Za-z][a-z]{2,}(?:[A-Z][a-z]{2,}){1,5}"
+)
 
 
 def credential_like(text: str) -> bool:
@@ -172,7 +175,9 @@ def credential_like(text: str) -> bool:
     stripped = text.strip()
     if len(stripped) < 6 or "://" in stripped or not not_placeholder(stripped) or placeholder(stripped):
         return False
-    return _PLAIN.fullmatch(stripped.lower()) is None
+    if stripped.istitle() and len(stripped) <= 8:  # Bearer, Basic, None
+        stripped = stripped.lower()
+    return _PLAIN.fullmatch(stripped) is None
 
 
 _NOT_A_VALUE = frozenset({"true", "false", "null", "none", "nil", "undefined", "0", "1"})

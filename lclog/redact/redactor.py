@@ -8,6 +8,8 @@ import hmac
 import os
 import re
 import secrets
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,9 @@ _NO_MATCH = -1
 # secrets of 16 kinds: 2.8 ms as one program, 1.2 ms in 3 parts, 0.53 ms in parts of 8, 0.51 ms
 # of 4; clean text costs a pass per part: 4 KB in 6.4, 21, 41 and 79 us.
 _PART = 8
+# No budget: outside a hook (the writer thread, notifications, the command-line tools).
+_NO_LIMIT = sys.maxsize
+_OVER_BUDGET = "[REDACTED:over_budget]"
 # How much of the text before a match a rule's context check reads (a name the match began in).
 _LEAD = 64
 # Strings shorter than this cannot hold any built-in secret shape; they skip the scan.
@@ -114,6 +119,9 @@ class Redactor:
                 "repetitions, narrower character classes)"
             ) from None
         self._cache: dict[str, str] = {}
+        # What this thread may still redact of new text for the value being serialized (begin).
+        self._budget = settings.max_chars_per_value
+        self._local = threading.local()
         self._key_cache: dict[str, tuple[str, bool] | None] = {}
         self._key_mode = self._modes.get("key_value", self.default_mode)
 
@@ -174,6 +182,22 @@ class Redactor:
     def _allowed(self, data: bytes, s: int, e: int) -> bool:
         return any(a.Match(_ANCHOR_BOTH, data, s, e)[0][0] != _NO_MATCH for a in self._allow)
 
+    def begin(self) -> None:
+        """Starts a content value's budget in this thread: until `end`, new text past
+        `max_chars_per_value` characters is not redacted but replaced whole by
+        `[REDACTED:over_budget]`, so that no value, however crafted, holds the caller longer."""
+        local = self._local
+        local.left = self._budget
+        local.over = 0
+
+    def end(self) -> int:
+        """Ends the budget `begin` started; returns how many strings were over it."""
+        local = self._local
+        local.left = _NO_LIMIT
+        over = getattr(local, "over", 0)
+        local.over = 0
+        return over
+
     def redact_text(self, text: str) -> str:
         """Returns text with every secret replaced; fails closed to a marker."""
         if len(text) < _MIN_LEN or not self.enabled:
@@ -181,6 +205,13 @@ class Redactor:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
+        local = self._local
+        left = getattr(local, "left", _NO_LIMIT)
+        if len(text) > left:  # never written unredacted, never cached: the next hook may redact it
+            local.over += 1
+            return _OVER_BUDGET
+        if left is not _NO_LIMIT:
+            local.left = left - len(text)
         try:
             redacted = self._redacted(text.encode("utf-8", "surrogatepass"), "surrogatepass")
             result = text if redacted is None else redacted.decode("utf-8", "surrogatepass")

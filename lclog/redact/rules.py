@@ -102,11 +102,8 @@ def ipv6_ok(text: str) -> bool:
 
 
 def token_like(text: str) -> bool:
-    """False for a plain word or identifier ("Bearer authentication" is prose, "bearer
-    prompt_tokens" a word list); true for anything token-shaped."""
-    if text.isalpha() and len(text) <= 15 and (text.islower() or text.istitle()):
-        return False
-    return not (text.islower() and len(text) <= 32 and text.replace("_", "").isalpha())
+    """False for a plain word ("Bearer authentication" is prose); true for anything token-shaped."""
+    return not (text.isalpha() and len(text) <= 15 and (text.islower() or text.istitle()))
 
 
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")

@@ -150,3 +150,23 @@ def test_lclog_redact_holds_a_secret_that_spans_its_block_boundary(final_chunk):
     ).stdout.decode()
     assert "[REDACTED:private_key]" in out and "MIIEowIBAAKCAQEAwJ8" not in out
     assert out.count("\n") == filler.count("\n") + 1 + final_chunk
+
+
+def test_a_value_past_its_redaction_budget_is_replaced_whole_counted_and_named(capsys):
+    # Each string is new text: 30 of 4,000 characters are 120,000 characters to redact, past a
+    # budget of 50,000 per value. No secret of the strings past it may reach the log.
+    key = "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5"
+    docs = [f"doc {i} " + "lorem ipsum " * 330 + key for i in range(30)]
+    with capture({"redaction": {"max_chars_per_value": 50_000}}) as events:
+        RunnableLambda(lambda x: len(x)).invoke(docs, config={"callbacks": [events.handler]})
+    (start,) = [e for e in events if e["event"] == "chain.start"]
+    inputs = start["inputs"]
+    over = [s for s in inputs if s == "[REDACTED:over_budget]"]
+    assert 15 <= len(over) <= 20 and inputs[0].startswith("doc 0 ")
+    assert key not in b"\n".join(events.lines).decode()
+    assert events.handler.stats.redaction_over_budget == len(over)
+    assert "redaction.max_chars_per_value=50000" in capsys.readouterr().err
+    # The budget is per value: the next call's value starts with a full one.
+    with capture({"redaction": {"max_chars_per_value": 50_000}}) as events:
+        RunnableLambda(lambda x: len(x)).invoke(docs[:5], config={"callbacks": [events.handler]})
+    assert "[REDACTED:over_budget]" not in b"\n".join(events.lines).decode()

@@ -109,7 +109,7 @@ SECRETS: dict[str, st.SearchStrategy[str]] = {
     ),
     "ipv4": st.builds(lambda *o: ".".join(map(str, o)), *[st.integers(1, 254)] * 4),
     "key_value": st.builds(
-        lambda form, k, v: form.format(k=k, v=v),
+        lambda form, kv: form.format(k=kv[0], v=kv[1]),
         st.sampled_from(
             [
                 "{k}={v}",
@@ -125,27 +125,35 @@ SECRETS: dict[str, st.SearchStrategy[str]] = {
                 "export {k}={v}",
             ]
         ),
-        st.sampled_from(
-            [
-                "password",
-                "api_key",
-                "client_secret",
-                "X-Api-Key",
-                "access_token",
-                "OPENAI_API_KEY_PROD",
-                "API_KEY_2",
-                "DATABASE_PASSWORD_RO",
-                "DB_PASS",
-                "SLACK_TOKEN_2",
-                "AUTH_TOKEN_V2",
-                "client_secret_2",
-                "apiKeyProd",
-                "dbPwd",
-                "my_pw",
-                "passphrase",
-            ]
+        st.one_of(
+            # names any value of which is a secret
+            st.tuples(
+                st.sampled_from(
+                    [
+                        "password",
+                        "api_key",
+                        "client_secret",
+                        "X-Api-Key",
+                        "access_token",
+                        "OPENAI_API_KEY",
+                        "DATABASE_PASSWORD_RO",
+                        "DB_PASS",
+                        "client_secret_2",
+                        "dbPwd",
+                        "my_pw",
+                        "passphrase",
+                    ]
+                ),
+                _text(ALNUM, 10, 30),
+            ),
+            # token-like names with a tag after the secret word: a credential-like value
+            st.tuples(
+                st.sampled_from(
+                    ["OPENAI_API_KEY_PROD", "API_KEY_2", "SLACK_TOKEN_2", "AUTH_TOKEN_V2", "apiKeyProd"]
+                ),
+                _text(ALNUM, 10, 30).filter(lambda v: any(c.isdigit() for c in v)),
+            ),
         ),
-        _text(ALNUM, 10, 30),
     ),
     "pypi_token": st.builds(lambda s: "pypi-AgEIcHlwaS5vcmc" + s, _text(ALNUM + "_-", 60, 120)),
     "discord_token": st.builds(
