@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+import operator
 import subprocess
 import sys
 import textwrap
 import uuid
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import pytest
 
 pytest.importorskip("langgraph")
 
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, Send, interrupt
 
 from lclog import LoggingCallbackHandler
 from lclog.outputs import MemoryOutput
@@ -124,3 +126,35 @@ def test_an_instrumented_process_says_the_graph_paused(tmp_path):
     assert [e["outcome"] for e in events if e["event"] == "trace.end"] == ["interrupted", "ok"]
     paused = [e for e in events if e["event"] == "chain.end" and e["outcome"] == "interrupted"]
     assert all(e["reason"] == "GraphInterrupt" for e in paused)
+
+
+class FanState(TypedDict):
+    messages: Annotated[list[Any], operator.add]
+
+
+def test_send_objects_a_router_returns_are_logged_by_their_fields_and_redacted_before_any_cut():
+    # A router fans out with Send: its output used to be the objects' repr(), every message of the
+    # state in one string, cut at max_field_chars before redaction.
+    key = "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5"
+    filler = "lorem ipsum " * 16  # the key straddles the 200-character cut of the old repr
+
+    def route(state: FanState) -> list[Send]:
+        return [Send("worker", {"messages": state["messages"]})]
+
+    def worker(state: FanState) -> dict[str, list[Any]]:
+        return {"messages": [AIMessage("done")]}
+
+    graph = StateGraph(FanState)
+    graph.add_node("worker", worker)
+    graph.add_conditional_edges(START, route, ["worker"])
+    graph.add_edge("worker", END)
+    h, memory = handler(max_field_chars=200)
+    graph.compile().invoke({"messages": [HumanMessage(filler + key)]}, {"callbacks": [h]})
+    h.close()
+    routed = [e for e in memory.events if e["event"] == "chain.end" and e["name"] == "route"]
+    (sent,) = routed[0]["outputs"]
+    assert sent["_type"] == "Send" and sent["node"] == "worker"
+    (message,) = sent["arg"]["messages"]
+    assert message["role"] == "human" and "[REDACTED:openai_key]" in message["content"]
+    written = b"\n".join(memory.lines).decode()
+    assert "Send(node=" not in written and "Xq7vR2mT" not in written
