@@ -106,7 +106,9 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         """Writes every queued event, flushes the outputs and delivers pending notifications,
         waiting at most `timeout` seconds (default `flush_timeout_s`) in all.
 
-        Returns True when everything was delivered in time; what was not is still queued."""
+        Returns True when everything was delivered in time and nothing was dropped since the
+        previous flush (the first: since the handler began); `stats.dropped` says how much was.
+        What was not delivered in time is still queued."""
         deadline = time.monotonic() + (self.settings.flush_timeout_s if timeout is None else timeout)
         return self._recorder.flush_by(deadline)
 

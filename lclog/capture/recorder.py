@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -126,6 +127,9 @@ class Recorder:
         self._skipped: set[UUID] = set()
         # Recorders built from the same settings log each run once between them.
         self._twin_key = s.model_dump_json()
+        # `dropped` as the previous flush saw it: a flush that finds more returns False.
+        self._dropped_seen = 0
+        self._flush_lock = threading.Lock()
         if outputs is not None or processors:  # set in code, not config: never someone's twin
             self._twin_key += f"|{id(self)}"
         self._twins = twins.joined(self._twin_key)
@@ -150,7 +154,8 @@ class Recorder:
     # -- lifecycle -------------------------------------------------------------------------
 
     def flush_by(self, deadline: float) -> bool:
-        """Delivers what is queued and pending by the monotonic deadline; True if all was."""
+        """Delivers what is queued and pending by the monotonic deadline; True if all was, and
+        nothing was dropped since the previous flush (the first: since the handler began)."""
         self.expire_runs()
         # The events are built here, by the thread that asked (CPU work, its data still in this
         # core's cache); only the writing is handed to the writer thread.
@@ -158,9 +163,13 @@ class Recorder:
         done = writer.flush(deadline)
         for output in self.source.outputs:
             done = output.wait(deadline) and done
+            writer.settle(output)
         if self.notifier is not None:
             done = self.notifier.flush(max(0.0, deadline - time.monotonic())) and done
-        return done
+        with self._flush_lock:  # two threads flushing at once: each drop fails one of them
+            dropped = self.stats.dropped
+            lost, self._dropped_seen = dropped - self._dropped_seen, dropped
+        return done and not lost
 
     def close_by(self, deadline: float) -> None:
         """Flushes by the deadline, then releases the outputs; what is left is counted as dropped."""

@@ -288,6 +288,11 @@ class _Writer:
         self.cycle(flush=True)
         return True
 
+    def settle(self, output: Output) -> None:
+        """Counts what output has lost so far on every handler writing to it (a network output
+        learns of a refused batch after the writer's last round)."""
+        count_losses(output, [s for s in self._sources if output in s.outputs])
+
     def after_fork(self) -> None:
         """In a forked child: new thread and locks; what the parent had queued is the parent's."""
         self._start()
@@ -361,6 +366,7 @@ _writer = _Writer()
 register = _writer.register
 unregister = _writer.unregister
 flush = _writer.flush
+settle = _writer.settle
 
 if hasattr(os, "register_at_fork"):  # gunicorn --preload and other pre-fork servers
     os.register_at_fork(after_in_child=_writer.after_fork)

@@ -215,3 +215,17 @@ def test_a_handler_closing_leaves_a_shared_loki_working_for_the_others(loki):
     RunnableLambda(lambda x: x).invoke(1, config={"callbacks": [second]})
     second.close()
     assert len(loki.lines) == 2 and second.stats.dropped == 0
+
+
+def test_flush_says_false_while_loki_refuses_what_was_emitted_and_true_once_it_takes_it_again(loki):
+    loki.script = [400] * 3  # refused for good (no retry): every event sent so far is lost
+    h = handler(loki, {"flush_timeout_s": 2})
+    chain = RunnableLambda(lambda x: x)
+    for i in range(3):
+        chain.invoke(i, config={"callbacks": [h]})
+        assert h.flush() is False  # each flush learns of the batch refused since the last one
+    assert h.stats.dropped == 6 and h.stats.emitted == 6
+    chain.invoke(3, config={"callbacks": [h]})  # Loki takes pushes again
+    assert h.flush() is True and h.flush() is True
+    assert h.stats.dropped == 6 and len(loki.lines) == 2
+    h.close()
