@@ -100,7 +100,7 @@ class Recorder:
             alerts=alerts,
             prices=Prices(s.prices),
             unpriced=functools.partial(self.stats.add, "unpriced_calls"),
-            budget=(self.redactor.begin, self.redactor.end) if self.redactor.enabled else None,
+            budget=self.redactor.budget if self.redactor.enabled else None,
             over_budget=self._over_budget,
         )
         self.history = History(self.redactor.digest) if s.history == "once" and self.content else None

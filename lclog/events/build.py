@@ -8,6 +8,8 @@ the writer or in a producer that helps it.
 from __future__ import annotations
 
 import functools
+import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +37,8 @@ _BOOKKEEPING = frozenset({"lc_versions", "checkpoint_ns"})
 # Fields the builder redacts as it writes them (tags come labelled by `tags`, names by `_base`).
 # (`error` and `custom_event` come redacted from `error_fields` and `label_of`.)
 _LABELS = _fields.LABELS - {"name", "node", "step", "tags", "thread_id", "error", "custom_event"}
+# The budget state's "no budget" (see Redactor.begin).
+NO_LIMIT = sys.maxsize
 # Names and tags are labels, not content: kept short whatever a caller passes.
 MAX_NAME = 256
 NAME_LIMITS = Limits(max_depth=1, max_items=8, max_chars=MAX_NAME)
@@ -46,10 +50,6 @@ def _same(text: str) -> str:
 
 def _nothing() -> None:
     pass
-
-
-def _none() -> int:
-    return 0
 
 
 def _ignore(_: int) -> None:
@@ -84,7 +84,7 @@ class EventBuilder:
         alerts: Alerts | None,
         prices: Prices | None = None,
         unpriced: Callable[[], None] | None = None,
-        budget: tuple[Callable[[], None], Callable[[], int]] | None = None,
+        budget: tuple[threading.local, int] | None = None,
         over_budget: Callable[[int], None] | None = None,
     ) -> None:
         self._service = service
@@ -107,7 +107,7 @@ class EventBuilder:
         # value -> bounded JSON-safe data, redacted as it is serialized when redaction fuses,
         # within the redactor's budget per value (`begin`, `end`) when it has one
         self._serialize = functools.partial(to_jsonable, limits=limits, scrub=scrub)
-        self._begin, self._end = budget or (_nothing, _none)
+        self._budget_state, self._budget = budget or (threading.local(), 0)
         self._over_budget = over_budget or _ignore
         self.content_of: Callable[[Any], Any] = self._serialize if budget is None else self._budgeted
         # The method that builds each kind of capture (the event step calls them directly).
@@ -121,13 +121,16 @@ class EventBuilder:
         }
 
     def _budgeted(self, value: Any) -> Any:
-        self._begin()
+        # The redactor's begin() and end(), inlined: this runs for every content value.
+        state = self._budget_state
+        state.left = self._budget
+        state.over = 0
         try:
             return self._serialize(value)
         finally:
-            over = self._end()
-            if over:
-                self._over_budget(over)
+            state.left = NO_LIMIT
+            if state.over:
+                self._over_budget(state.over)
 
     def build(self, capture: Capture) -> dict[str, Any] | None:
         """The event of a capture (None: not written); counts it in metrics and alerts."""

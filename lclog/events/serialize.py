@@ -112,7 +112,10 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
         out["name"] = _walk(name, limits, depth, seen, scrub)
     content = fields.get("content", "")
     if type(content) is str:  # the common case
-        out["content"] = _text(content, limits, scrub)
+        if len(content) <= limits.max_chars:  # the common case, without a call
+            out["content"] = content if scrub is None else scrub.scrub_text(content)
+        else:
+            out["content"] = _text(content, limits, scrub)
     else:
         out["content"] = _walk(content, limits, depth, seen, scrub)
     tool_calls = fields.get("tool_calls")
@@ -349,6 +352,8 @@ def _list(
 def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None = None) -> Any:
     t = type(obj)
     if t is str:
+        if len(obj) <= limits.max_chars:  # the common case, without a call
+            return obj if scrub is None else scrub.scrub_text(obj)
         return _text(obj, limits, scrub)
     if t is dict or t is list or t is tuple:
         if depth >= limits.max_depth:

@@ -182,6 +182,12 @@ class Redactor:
     def _allowed(self, data: bytes, s: int, e: int) -> bool:
         return any(a.Match(_ANCHOR_BOTH, data, s, e)[0][0] != _NO_MATCH for a in self._allow)
 
+    @property
+    def budget(self) -> tuple[threading.local, int]:
+        """(this redactor's per-thread budget state, max_chars_per_value): `begin` and `end`
+        inlined by a caller on a hot path."""
+        return self._local, self._budget
+
     def begin(self) -> None:
         """Starts a content value's budget in this thread: until `end`, new text past
         `max_chars_per_value` characters is not redacted but replaced whole by
@@ -210,7 +216,7 @@ class Redactor:
         if len(text) > left:  # never written unredacted, never cached: the next hook may redact it
             local.over += 1
             return _OVER_BUDGET
-        if left is not _NO_LIMIT:
+        if left < _NO_LIMIT:
             local.left = left - len(text)
         try:
             redacted = self._redacted(text.encode("utf-8", "surrogatepass"), "surrogatepass")

@@ -175,11 +175,20 @@ QUERY_PARAMETER = st.builds(
     st.sampled_from(["password", "api_key", "client_secret", "X-Api-Key", "access_token", "DB_PASS"]),
     _text(ALNUM, 10, 30),
 )
+def _value_of(key_value: str) -> str:
+    """The value in a generated key-value shape: an XML element's text, else the last run of
+    letters and digits after the last `=` (the value follows the name in every shape)."""
+    element = re.search(r">([^<]+)</", key_value)
+    if element:
+        return element.group(1)
+    return re.findall(r"[A-Za-z0-9]{10,30}", key_value.split("=")[-1])[-1]
+
+
 # The part of each generated value that must never appear in output.
 SECRET_PART = {
     "bearer_token": lambda s: s.split(" ", 1)[1],
     "url_credentials": lambda s: s.split("//", 1)[1].split("@", 1)[0],
-    "key_value": lambda s: re.findall(r"[A-Za-z0-9]{10,30}", s.split("=")[-1] if "<" not in s else s)[-1],
+    "key_value": lambda s: _value_of(s),
     "password_hash": lambda s: s.rsplit("$", 1)[1],
     "private_key": lambda s: s.split("\n")[1],  # the base64 body
 }
