@@ -115,7 +115,8 @@ class FileOutput(Output):
     Lines wait in memory until the next flush (every flush interval or 64 KB); before each write
     the path is checked, so a file deleted or moved away (logrotate, an operator) is reopened at
     the path first and no line goes into a file nobody can read. Lines that cannot be written
-    are counted as lost.
+    are counted as lost, each once. A write cut short (a full disk) leaves no half line for the
+    next one to be glued to: the rest of the line it cut is written first once there is room.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -125,28 +126,64 @@ class FileOutput(Output):
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._lost = 0
+        # The rest of a line a failed write cut, and the file (inode) it belongs to.
+        self._carry = b""
+        self._carry_ino = 0
 
     def write(self, items: Sequence[Item]) -> None:
         lines = [line for _, line in items]
         self._pending += lines
         self._pending_bytes += sum(map(len, lines))
         if self._pending_bytes >= 1 << 16:
-            self.flush()
+            try:
+                self.flush()
+            except OSError:
+                # The writer counts this call's lines as dropped when write raises: the flush
+                # counted them among its own.
+                self._lost -= min(self._lost, len(lines))
+                raise
 
     def flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._carry:
             return
         lines, self._pending, self._pending_bytes = self._pending, [], 0
-        data = b"".join(lines)
+        carry = self._carry
+        data = carry + b"".join(lines)
+        written = 0
         try:
             fd = self._current()
+            if carry and os.fstat(fd).st_ino != self._carry_ino:  # rotated: its line is lost
+                self._lost += 1
+                data, carry = data[len(carry) :], b""
+            self._carry = b""
             view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            while written < len(data):
+                written += os.write(fd, view[written:])
         except OSError:
-            self._lost += len(lines)  # the writer counts the failure; these lines are lost
+            self._cut_short(data, written, len(carry), lines)
             self._reset()
             raise
+
+    def _cut_short(self, data: bytes, written: int, carried: int, lines: list[bytes]) -> None:
+        """Counts the lines a failed write lost, each once, and keeps the rest of the line it cut
+        (written first once there is room, so the next line is not glued to half of it)."""
+        if written < carried:  # the line carried over is still not whole: keep its rest
+            self._carry = data[written:carried]
+            self._lost += len(lines)
+            return
+        lost, done = 0, carried
+        for line in lines:
+            start, done = done, done + len(line)
+            if done <= written:
+                continue  # written whole
+            if start < written:  # cut in two
+                self._carry, fd = data[written:done], self._fd
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        self._carry_ino = os.fstat(fd).st_ino
+            else:
+                lost += 1
+        self._lost += lost
 
     def _current(self) -> int:
         """The descriptor of the file now at the path, reopened if it was deleted or replaced."""
@@ -176,6 +213,9 @@ class FileOutput(Output):
         try:
             self.flush()
         finally:
+            if self._carry:  # no room came back: the line it cut is lost
+                self._carry = b""
+                self._lost += 1
             self._reset()
 
 

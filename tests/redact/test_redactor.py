@@ -175,6 +175,8 @@ QUERY_PARAMETER = st.builds(
     st.sampled_from(["password", "api_key", "client_secret", "X-Api-Key", "access_token", "DB_PASS"]),
     _text(ALNUM, 10, 30),
 )
+
+
 def _value_of(key_value: str) -> str:
     """The value in a generated key-value shape: an XML element's text, else the last run of
     letters and digits after the last `=` (the value follows the name in every shape)."""
