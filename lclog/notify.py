@@ -24,6 +24,8 @@ from lclog.settings import CallableTarget, LogTarget, NotifySettings, WebhookTar
 __all__ = ["Alerts", "Notifier", "summary"]
 
 _STOP = object()
+# How long past its deadline close() waits for the delivery under way to give up and be counted.
+_GRACE_S = 0.5
 
 
 def summary(n: dict[str, Any]) -> str:
@@ -49,8 +51,9 @@ def summary(n: dict[str, Any]) -> str:
 
 
 class _Webhook:
-    def __init__(self, spec: WebhookTarget) -> None:
+    def __init__(self, spec: WebhookTarget, deadline: Callable[[], float | None]) -> None:
         self.spec = spec
+        self._deadline = deadline  # set as the handler closes: no attempt or pause outlasts it
         # Only the host is ever shown: a URL's path or query can hold a token.
         self.name = f"webhook {urllib.parse.urlsplit(spec.url).hostname}"
 
@@ -59,7 +62,15 @@ class _Webhook:
         body = {"text": summary(n)} if spec.format == "slack" else n
         data = orjson.dumps(body)
         headers = {"Content-Type": "application/json", "User-Agent": "lclog", **spec.headers}
-        post(spec.url, data, headers, timeout=spec.timeout_s, retries=spec.retries, backoff=spec.backoff_s)
+        post(
+            spec.url,
+            data,
+            headers,
+            timeout=spec.timeout_s,
+            retries=spec.retries,
+            backoff=spec.backoff_s,
+            deadline=self._deadline,
+        )
 
 
 class _Log:
@@ -80,9 +91,9 @@ class _Callable:
         self._fn(n)
 
 
-def _target(spec: Any) -> Any:
+def _target(spec: Any, deadline: Callable[[], float | None]) -> Any:
     if isinstance(spec, WebhookTarget):
-        return _Webhook(spec)
+        return _Webhook(spec, deadline)
     if isinstance(spec, LogTarget):
         return _Log(spec)
     return _Callable(spec)
@@ -97,7 +108,9 @@ class Notifier:
 
     def __init__(self, settings: NotifySettings, redactor: Redactor, stats: Counters) -> None:
         self.settings = settings
-        self.targets = [_target(t) for t in settings.targets]
+        self._deadline: float | None = None  # the monotonic time close() gives deliveries
+        self._abandoned = False  # close() counted the delivery under way as dropped
+        self.targets = [_target(t, lambda: self._deadline) for t in settings.targets]
         self._redactor = redactor
         self._stats = stats
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_size)
@@ -118,6 +131,7 @@ class Notifier:
 
     def _after_fork(self) -> None:
         """In a forked child: fresh locks, queue and thread."""
+        self._deadline, self._abandoned = None, False
         self._lock = threading.Lock()
         self._queue = queue.Queue(maxsize=self.settings.queue_size)
         self._thread = None
@@ -169,10 +183,12 @@ class Notifier:
                 target.send(payload)
             except Exception as exc:
                 ok = False
+                if self._abandoned:
+                    return
                 self._stats.add("notifier_failures")
                 detail = str(exc) if isinstance(exc, PostFailed) else type(exc).__name__
                 self._stats.report(f"notify {target.name} failed", self._redactor.redact_text(detail))
-        if ok:
+        if ok and not self._abandoned:
             self._stats.add("notifications_sent")
 
     def flush(self, timeout: float) -> bool:
@@ -202,8 +218,31 @@ class Notifier:
                 self._queue.task_done()
 
     def close(self, timeout: float) -> None:
-        """Delivers what it can within `timeout` seconds, then stops the thread."""
+        """Delivers what it can within `timeout` seconds, then stops the thread. A delivery under
+        way gives up at the deadline (counted in `notifier_failures`); what had not started is
+        counted in `notifications_dropped` and named on stderr."""
+        self._deadline = time.monotonic() + timeout
         self.flush(timeout)
+        unsent = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            unsent += item is not _STOP
+            self._queue.task_done()
+        # The delivery under way gives up at the deadline (a webhook does): wait for its count.
+        with self._queue.all_tasks_done:
+            self._queue.all_tasks_done.wait_for(
+                lambda: not self._queue.unfinished_tasks,
+                timeout=max(0.0, self._deadline + _GRACE_S - time.monotonic()),
+            )
+            if self._queue.unfinished_tasks:  # a target that does not give up: no longer counted
+                self._abandoned = True
+                unsent += 1
+        if unsent:
+            self._stats.add("notifications_dropped", unsent)
+            self._stats.report("notification dropped", f"{unsent} not delivered within flush_timeout_s")
         if self._thread is not None and self._thread.is_alive():
             try:
                 self._queue.put_nowait(_STOP)

@@ -173,9 +173,11 @@ class WebhookTarget(_Model):
     url: str = Field(pattern=r"^https?://")
     format: Literal["generic", "slack"] = "generic"
     headers: dict[str, str] = {}
-    timeout_s: float = Field(5.0, gt=0, le=120)
-    retries: int = Field(3, ge=0, le=10)
-    backoff_s: float = Field(0.5, ge=0, le=60)
+    # Every attempt and pause of one notification fits in the default flush_timeout_s (5 s):
+    # 3 attempts of 1 s and pauses of 0.25 s and 0.5 s.
+    timeout_s: float = Field(1.0, gt=0, le=120)
+    retries: int = Field(2, ge=0, le=10)
+    backoff_s: float = Field(0.25, ge=0, le=60)
 
 
 class LogTarget(_Model):

@@ -292,3 +292,34 @@ def test_pending_notifications_are_delivered_at_interpreter_exit(server, tmp_pat
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3, proc.stderr
     assert [r["body"]["error"]["type"] for r in server.received] == ["RuntimeError"]
+
+
+def test_notifications_to_a_black_hole_at_shutdown_are_each_counted_within_the_deadline(capfd):
+    # The webhook accepts connections and never answers: at close, the delivery under way gives up
+    # at the deadline and every notification not yet started is counted and named.
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(256)
+        url = f"http://127.0.0.1:{hole.getsockname()[1]}/"
+        handler = handler_for([{"type": "webhook", "url": url}], min_interval_s=0, flush_timeout_s=1.5)
+        for i in range(200):
+            run_failing(handler, card=f"card-{i}")
+        handler.metrics.snapshot()  # failures are noticed as their events are built
+        start = time.monotonic()
+        handler.close()
+        took = time.monotonic() - start
+    stats = handler.stats
+    counted = stats.notifications_sent + stats.notifications_dropped + stats.notifier_failures
+    assert counted + stats.notifications_suppressed == 200 and stats.notifications_sent == 0
+    assert stats.notifications_dropped >= 190
+    assert took < 1.5 + 1.0  # the deadline, and the thread's stop
+    assert "not delivered within flush_timeout_s" in capfd.readouterr().err
+
+
+def test_webhook_defaults_retry_within_the_default_shutdown_deadline():
+    from lclog.settings import Settings, WebhookTarget
+
+    spec = WebhookTarget(type="webhook", url="http://127.0.0.1:9/")
+    attempts = spec.retries + 1
+    pauses = sum(spec.backoff_s * 2**i for i in range(spec.retries))
+    assert attempts * spec.timeout_s + pauses < Settings().flush_timeout_s
