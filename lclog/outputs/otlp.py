@@ -72,13 +72,23 @@ def _version() -> str:
         return "unknown"
 
 
-def _resource(service: str | None) -> Any:
+def _detected() -> Any:
+    """The resource the environment describes (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME), read
+    when the output is made: the SDK's detectors run in a thread pool, which refuses work once the
+    interpreter is exiting, when the first events may be built."""
+    from opentelemetry.sdk.resources import Resource
+
+    return Resource.create({})
+
+
+def _resource(detected: Any, service: str | None) -> Any:
     """The record's resource: OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (which wins over
     lclog's `service`, as the SDK's own convention says), else `service`."""
     from opentelemetry.sdk.resources import Resource
 
-    attributes = {} if os.environ.get("OTEL_SERVICE_NAME") or not service else {"service.name": service}
-    return Resource.create(attributes)
+    if os.environ.get("OTEL_SERVICE_NAME") or not service:
+        return detected
+    return detected.merge(Resource({"service.name": service}))
 
 
 class OTLPOutput(BatchingOutput):
@@ -109,7 +119,8 @@ class OTLPOutput(BatchingOutput):
             options["compression"] = _compression(protocol, compression)
         self._exporter = module.OTLPLogExporter(**options)
         self._scope = InstrumentationScope("lclog", _version())
-        self._resources: dict[Any, Any] = {}  # per service, the env read when the output is made
+        self._detected = _detected()
+        self._resources: dict[Any, Any] = {}  # per service
         super().__init__(
             f"otlp:{endpoint or 'env'}",
             batch_bytes=batch_bytes,
@@ -137,7 +148,9 @@ class OTLPOutput(BatchingOutput):
         service = plain.get("service")
         resource = self._resources.get(service)
         if resource is None:
-            resource = self._resources[service] = _resource(service if isinstance(service, str) else None)
+            resource = self._resources[service] = _resource(
+                self._detected, service if isinstance(service, str) else None
+            )
         return ReadableLogRecord(log, resource, self._scope), len(line) + 64
 
     def send(self, values: list[Any]) -> None:

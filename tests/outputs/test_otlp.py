@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gzip
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 from typing import Any
 
@@ -237,3 +240,29 @@ def test_grpc_reaches_a_grpc_receiver():
     ]
     assert [r.event_name for r in records] == ["chat_model.start", "chat_model.end"]
     assert h.stats.as_dict()["dropped"] == 0
+
+
+@pytest.mark.parametrize(
+    "ending",
+    ["", "import sys; sys.exit(3)", "raise SystemExit('bye')", "raise ValueError('unhandled')"],
+    ids=["normal", "sys.exit", "SystemExit", "unhandled exception"],
+)
+def test_a_script_that_never_closes_its_handler_delivers_every_event_at_exit(collector, ending):
+    # Short jobs and CLIs end without close(): the exit hook delivers, the resource included
+    # (the SDK's detectors refuse work once the interpreter is exiting).
+    script = textwrap.dedent(
+        f"""
+        from langchain_core.runnables import RunnableLambda
+        from lclog import LoggingCallbackHandler
+        output = {{"type": "otlp", "endpoint": "{collector.url}"}}
+        h = LoggingCallbackHandler({{"service": "job", "outputs": [output]}})
+        for i in range(40):
+            RunnableLambda(lambda x: x, name="step").invoke(i, config={{"callbacks": [h]}})
+        {ending}
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    records = received(collector)
+    assert len(records) == 80, done.stderr
+    assert {r["resource"]["service.name"] for r in records} == {"job"}
+    assert "lclog:" not in done.stderr
