@@ -7,6 +7,7 @@ import atexit
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -29,28 +30,79 @@ def untrack(handler: Any) -> None:
     _live.discard(handler)
 
 
+# A close_all under way, and a SIGTERM that came during it (see _on_sigterm).
+_closing = False
+_sigterm_pending = False
+
+
 def close_all() -> None:
     """Closes every live handler, all within the longest flush_timeout_s among them."""
+    global _closing
     handlers = list(_live)
-    if not handlers:
+    if not handlers or _closing:
         return
-    deadline = time.monotonic() + max(h.settings.flush_timeout_s for h in handlers)
-    for handler in handlers:
-        with contextlib.suppress(Exception):  # one handler's failure never stops the others closing
-            handler._close_by(deadline)
+    _closing = True
+    try:
+        deadline = time.monotonic() + max(h.settings.flush_timeout_s for h in handlers)
+        for handler in handlers:
+            with contextlib.suppress(Exception):  # one handler's failure never stops the others
+                handler._close_by(deadline)
+    finally:
+        _closing = False
+        if _sigterm_pending:
+            _end_by_sigterm()
 
 
 atexit.register(close_all)
 
 
+class _Forked:
+    """What multiprocessing's after-fork registry holds for lclog (it keeps its keys weakly)."""
+
+
+_FORKED = _Forked()
+
+
+def _in_forked_child() -> None:
+    """A multiprocessing child (the fork start method, Pool workers) ends with os._exit, which
+    skips atexit: its own exit function closes lclog's handlers instead. Registered through
+    multiprocessing's after-fork hooks, which run after the child clears the finalizers its
+    parent had."""
+    global _closing, _sigterm_pending
+    _closing = _sigterm_pending = False  # the parent's close is the parent's
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.register_after_fork(_FORKED, _close_at_child_exit)
+
+
+def _close_at_child_exit(_: object) -> None:
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, close_all, exitpriority=10)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_in_forked_child)
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
-    """Delivers what is queued, then ends the process as SIGTERM's default action would."""
+    """Delivers what is queued, then ends the process as SIGTERM's default action would. During
+    a close already under way (the exit of a multiprocessing worker that a pool terminates), that
+    close finishes first, then the process ends."""
+    global _sigterm_pending
+    if _closing:
+        _sigterm_pending = True
+        return
     try:
         close_all()
     finally:
-        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _end_by_sigterm()
+
+
+def _end_by_sigterm() -> None:
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _install_sigterm() -> None:

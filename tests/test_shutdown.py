@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -84,3 +85,44 @@ def test_exit_with_loki_down_is_bounded_and_names_what_was_lost(tmp_path):
     proc = run_app(tmp_path, config, after="print(h.stats.emitted)")
     assert proc.returncode == 0
     assert "lclog: output loki failed" in proc.stderr and "events dropped" in proc.stderr
+
+
+WORKERS = """
+import json, multiprocessing as mp, sys
+from langchain_core.runnables import RunnableLambda
+from lclog import LoggingCallbackHandler
+
+# One handler made before the fork, as a pre-forking server or a task queue has it.
+h = LoggingCallbackHandler({{"outputs": [{{"type": "file", "path": sys.argv[1]}}], "flush_interval_s": 60}})
+
+def work(i):
+    for j in range(30):
+        RunnableLambda(lambda x: x, name=f"task-{{i}}").invoke(j, config={{"callbacks": [h]}})
+    return i
+
+if __name__ == "__main__":
+    ctx = mp.get_context("fork")
+    {start}
+"""
+STARTS = {
+    "processes": "ps = [ctx.Process(target=work, args=(i,)) for i in range(6)]\n"
+    "    [p.start() for p in ps]; [p.join() for p in ps]",
+    "pool, closed and joined": "pool = ctx.Pool(3); pool.map(work, range(6)); pool.close(); pool.join()",
+    "pool, terminated by its with block": "with ctx.Pool(3) as pool: pool.map(work, range(6))",
+}
+
+
+@pytest.mark.parametrize("start", STARTS.values(), ids=STARTS.keys())
+def test_forked_workers_deliver_every_event_though_they_end_with_os_exit(tmp_path, start):
+    # multiprocessing children end with os._exit, which skips atexit; a pool terminating its
+    # workers sends them SIGTERM while they may be closing on their own.
+    script = tmp_path / "workers.py"
+    script.write_text(WORKERS.format(start=start))
+    log = tmp_path / "events.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(script), str(log)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    names = [json.loads(line)["name"] for line in log.read_text().splitlines()]
+    assert sorted(set(names)) == [f"task-{i}" for i in range(6)]
+    assert len(names) == 6 * 30 * 2  # a start and an end per call, each once
