@@ -1,7 +1,8 @@
 """Finding pattern matches in UTF-8 bytes: leftmost first, then the earlier pattern, never overlapping.
 
-One RE2 search over all patterns at once finds each next match; which pattern it was comes from
-an RE2 set run on the match and its neighbouring characters. A match the caller rejects (a
+A few RE2 programs, each over a part of the patterns (one over all of them for long texts), find
+each next match: the leftmost of their next matches; which pattern it was comes from an RE2 set
+of that part run on the match and its neighbouring characters. A match the caller rejects (a
 validator said no) is first tried shorter, from the same start (an IBAN followed by a currency
 code); failing that, its pattern searches again from the next character while the others may
 still match inside it: then the patterns run one by one until the text is past every rejected span.
