@@ -193,7 +193,9 @@ class Scanner:
         """Returns (start, end, pattern index) of the accepted matches, left to right."""
         end = len(data)
         programs, spans = self._whole if end > _WHOLE_FROM else self._parts
-        nexts: list[tuple[int, int]] = [(-1, -1)] * len(programs)  # each part's next match so far
+        # Each part's next match found so far, as (start, part, stop), the leftmost first; at one
+        # start the earlier part (its patterns come first).
+        nexts: list[tuple[int, int, int]] = [(-1, i, -1) for i in range(len(programs))]
         found: list[Span] = []
         judged = self._judged
         present: list[int] | None = None  # the patterns occurring at all, once a match is rejected
@@ -216,21 +218,20 @@ class Scanner:
                         present = self._present_in(data)
                     self._one_by_one(data, present, taken, {}, found, ahead, resume=False)
                     break
-            # The leftmost match of all parts; at one start, the earlier part's (earlier patterns).
-            start = stop = sys.maxsize
-            part = 0
-            for i, program in enumerate(programs):
-                known = nexts[i]
-                if known[0] < taken:  # not searched yet, or behind: the first match from here
-                    known = program.Match(_UNANCHORED, data, taken, end)[0]
-                    if known[0] == _NO_MATCH:
-                        known = (sys.maxsize, sys.maxsize)
-                    nexts[i] = known
-                if known[0] < start:
-                    start, stop = known
-                    part = i
-            if start == sys.maxsize:
+            # The leftmost match of all parts: a part whose next match lies behind the text taken
+            # searches again from there.
+            while nexts[0][0] < taken:
+                part = nexts[0][1]
+                start, stop = programs[part].Match(_UNANCHORED, data, taken, end)[0]
+                if start == _NO_MATCH:
+                    heapq.heappop(nexts)
+                    if not nexts:
+                        break
+                else:
+                    heapq.heapreplace(nexts, (start, part, stop))
+            if not nexts:
                 break
+            start, part, stop = nexts[0]
             # The match and a character either side decide which pattern it is and its verdict.
             before = start - 1 if start else 0
             while before and 0x80 <= data[before] < 0xC0:
