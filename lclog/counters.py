@@ -6,6 +6,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, fields
+from typing import Any
+
+from lclog._threads import fork_safe, restarted_after_fork
 
 __all__ = ["Counters"]
 
@@ -13,7 +16,7 @@ __all__ = ["Counters"]
 FALLBACK_INTERVAL_S = 10.0
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: a child process renews each (_after_fork)
 class Counters:
     """lclog's own counters (`handler.stats`): events emitted and lost, failures of its parts.
 
@@ -34,9 +37,22 @@ class Counters:
     notifier_failures: int = 0  # deliveries a target failed, after its retries
     unpriced_calls: int = 0  # LLM calls without a cost: a model no price is known for, or no usage
     # Reentrant: a SIGTERM handler may report while the main thread holds it.
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    _lock: threading.RLock = field(
+        default_factory=lambda: fork_safe(threading.RLock()), repr=False, compare=False
+    )
     _last_report: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
     _suppressed: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _counters.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: its own counts, from zero (the parent's are the parent's)."""
+        for f in fields(self):
+            if not f.name.startswith("_"):
+                setattr(self, f.name, 0)
+        self._last_report.clear()
+        self._suppressed.clear()
 
     def add(self, name: str, n: int = 1) -> None:
         """Adds n to the counter called name (thread-safe)."""
@@ -72,3 +88,6 @@ class Counters:
             stream.flush()
         except Exception:
             pass
+
+
+_counters: Any = restarted_after_fork()

@@ -8,6 +8,7 @@ from typing import Any
 
 from langchain_core.tracers.context import register_configure_hook
 
+from lclog._threads import fork_safe
 from lclog.capture.handler import LoggingCallbackHandler
 from lclog.settings import Settings
 
@@ -29,7 +30,7 @@ class _Slot:
 
 
 _slot = _Slot()
-_lock = threading.Lock()
+_lock = fork_safe(threading.Lock())
 _registered = False
 
 

@@ -126,3 +126,62 @@ def test_forked_workers_deliver_every_event_though_they_end_with_os_exit(tmp_pat
     names = [json.loads(line)["name"] for line in log.read_text().splitlines()]
     assert sorted(set(names)) == [f"task-{i}" for i in range(6)]
     assert len(names) == 6 * 30 * 2  # a start and an end per call, each once
+
+
+FORKS = """
+import os, sys, threading, time
+from langchain_core.runnables import RunnableLambda
+from lclog import LoggingCallbackHandler
+
+h = LoggingCallbackHandler({{"outputs": [{{"type": "file", "path": sys.argv[1]}}], "flush_timeout_s": 2}})
+prompt = ("the quarterly report, key sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1 mail jane@corp.io " * 40)
+stop = threading.Event()
+
+def log_forever(n):
+    i = 0
+    while not stop.is_set():
+        text = prompt + str(n) + str(i)
+        RunnableLambda(lambda x: x[:10], name="thread").invoke(text, config={{"callbacks": [h]}})
+        i += 1
+
+threads = [threading.Thread(target=log_forever, args=(n,)) for n in range(4)]
+[t.start() for t in threads]
+time.sleep(0.2)
+hung = failed = 0
+for k in range({forks}):
+    pid = os.fork()
+    if pid == 0:  # the child: its own counts from zero, one call, delivered, then out
+        ok = h.stats.emitted == 0
+        RunnableLambda(lambda x: x[:10], name="child").invoke(prompt + "child", config={{"callbacks": [h]}})
+        h.close()
+        os._exit(0 if ok and h.stats.emitted == 2 and h.stats.dropped == 0 else 1)
+    deadline = time.monotonic() + 10
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            failed += os.waitstatus_to_exitcode(status) != 0
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9); os.waitpid(pid, 0); hung += 1
+            break
+        time.sleep(0.002)
+stop.set()
+[t.join() for t in threads]
+h.close()
+print(f"hung={{hung}} failed={{failed}}")
+"""
+
+
+def test_forking_while_four_threads_log_leaves_no_child_stuck(tmp_path):
+    # A preforking server or task queue forks while its threads log: a lock or an RE2 program
+    # held by one of them at the fork must not stop the child.
+    script = tmp_path / "forks.py"
+    script.write_text(FORKS.format(forks=200))
+    log = tmp_path / "events.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(script), str(log)], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("hung=0 failed=0"), done.stdout + done.stderr[-2000:]
+    children = [line for line in log.read_text().splitlines() if '"name":"child"' in line]
+    assert len(children) == 2 * 200  # each child's start and end, delivered

@@ -19,9 +19,11 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.callbacks.manager import AsyncCallbackManager, ahandle_event
 
+from lclog._threads import fork_safe
+
 __all__ = ["apply"]
 
-_lock = threading.Lock()
+_lock = fork_safe(threading.Lock())
 _checked = False
 
 

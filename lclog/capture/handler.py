@@ -13,6 +13,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 
 from lclog import _shutdown
+from lclog._threads import fork_safe
 from lclog.capture import dispatch_fix
 from lclog.capture.arguments import model_run, name_of
 from lclog.capture.recorder import Recorder
@@ -73,7 +74,7 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self._content = rec.content
         self._content_of = rec.content_of
         self._graph_aware = join_langgraph(self)  # again at chain starts until LangGraph is imported
-        self._close_lock = threading.RLock()  # SIGTERM may close it while the main thread is
+        self._close_lock = fork_safe(threading.RLock())  # SIGTERM may close it while the main thread is
         _shutdown.track(self, sigterm=self.settings.flush_on_sigterm)
         dispatch_fix.apply()  # running inline must not cost other handlers their on_llm_start
 

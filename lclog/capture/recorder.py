@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+from lclog._threads import fork_safe
 from lclog.capture import twins
 from lclog.capture.arguments import THREAD_KEYS, thread_of
 from lclog.capture.runs import Run, RunTable, stub
@@ -129,7 +130,7 @@ class Recorder:
         self._twin_key = s.model_dump_json()
         # `dropped` as the previous flush saw it: a flush that finds more returns False.
         self._dropped_seen = 0
-        self._flush_lock = threading.Lock()
+        self._flush_lock = fork_safe(threading.Lock())
         if outputs is not None or processors:  # set in code, not config: never someone's twin
             self._twin_key += f"|{id(self)}"
         self._twins = twins.joined(self._twin_key)

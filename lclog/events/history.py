@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from lclog._threads import fork_safe
 from lclog.events.serialize import Message
 
 __all__ = ["MAX_KNOWN", "History", "Pending"]
@@ -65,7 +66,7 @@ class History:
         self._max = max_known
         # fingerprint (conversation and message) -> the name it was written under
         self._known: OrderedDict[int, str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
 
     def __len__(self) -> int:
         return len(self._known)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from lclog._threads import fork_safe
+
 __all__ = ["Metrics", "RunStats"]
 
 
@@ -39,7 +41,7 @@ class Metrics:
     """
 
     def __init__(self, sync: Callable[[], None] | None = None) -> None:
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
         self._by_key: dict[tuple[str, str], RunStats] = {}
         self._sync = sync
 

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from lclog._threads import restarted_after_fork, start_daemon
+from lclog._threads import fork_safe, restarted_after_fork, start_daemon
 from lclog.counters import Counters
 from lclog.outputs.base import Item, Output
 
@@ -46,14 +46,14 @@ class BatchingOutput(Output):
         self._last_push = time.monotonic()
         self._report = Counters()  # rate-limits this output's own fallback lines
         # The sender: batches waiting, the one in flight, and the bytes of both.
-        self._cond = threading.Condition()
+        self._cond = fork_safe(threading.Condition())
         self._batches: deque[tuple[list[Any], int]] = deque()
         self._unsent = 0
         self._in_flight = 0  # events in the batch being sent
         self._lost = 0
         self._failures = 0
         self._closing = False
-        self._stop = threading.Event()  # cuts retry pauses short when closing
+        self._stop = fork_safe(threading.Event())  # cuts retry pauses short when closing
         self._start_sender()
         _senders.add(self)
 
@@ -74,7 +74,7 @@ class BatchingOutput(Output):
 
     def _after_fork(self) -> None:
         """In a forked child: a new sender and lock; the batches are the parent's to send."""
-        self._cond = threading.Condition()
+        self._cond = fork_safe(threading.Condition())
         self._batches.clear()
         self._values, self._size, self._unsent, self._in_flight = [], 0, 0, 0
         if not self._closing:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
+from lclog._threads import fork_safe
 from lclog.outputs.base import FileOutput, Output, StreamOutput
 from lclog.outputs.loki import LokiOutput
 from lclog.outputs.otlp import OTLPOutput
@@ -63,7 +64,7 @@ def _build(spec: OutputSettings) -> Output:
 # file is written by one writer, in order; a stdlib logger gets one handler), which is closed
 # when the last of them is released.
 _shared: dict[Hashable, list[Any]] = {}  # key -> [output, users]
-_shared_lock = threading.Lock()
+_shared_lock = fork_safe(threading.Lock())
 
 
 def acquire_outputs(settings: Sequence[OutputSettings]) -> list[Output]:

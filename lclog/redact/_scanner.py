@@ -65,8 +65,9 @@ def options() -> Any:
 
 
 def compile_pattern(pattern: str) -> Any:
-    """The compiled RE2 program of a pattern; raises re2.error."""
-    return re2.compile(pattern, options())._regexp
+    """A new compiled RE2 program of a pattern (never the re2 module's cached one, which a
+    forked child shares with its parent); raises re2.error."""
+    return re2._Regexp(pattern, options())._regexp
 
 
 def without_groups(pattern: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import re2
 
+from lclog._threads import restarted_after_fork
 from lclog.errors import ConfigError
 from lclog.events import fields
 from lclog.events.serialize import DROP, KEEP, truncate
@@ -91,7 +92,8 @@ class Redactor:
         self._modes = {r.name: settings.modes.get(r.name, r.mode or self.default_mode) for r in self.rules}
 
         self._allow_values = frozenset(settings.allow.values)
-        self._allow = [compile_pattern(p) for p in settings.allow.patterns]
+        self._allow_sources = list(settings.allow.patterns)
+        self._allow = [compile_pattern(p) for p in self._allow_sources]
 
         patterns = [*KEEP_PATTERNS, *(r.pattern for r in self.rules)]
         groups = [0] * len(KEEP_PATTERNS) + [r.group for r in self.rules]
@@ -111,19 +113,27 @@ class Redactor:
         try:
             shorter = [False] * len(KEEP_PATTERNS) + [r.shorter for r in self.rules]
             parts = list(range(0, len(patterns), _PART))
-            self._scanner = Scanner(patterns, groups, self._verdict, shorter, parts)
+            self._scanner_args = (patterns, groups, self._verdict, shorter, parts)
+            self._scanner: Scanner | _Rebuilt = Scanner(*self._scanner_args)
         except re2.error:
             raise ConfigError(
                 "invalid lclog config: redaction.patterns: the rules together are too large for "
                 "RE2's 64 MiB program bound; shorten the custom patterns (fewer or smaller "
                 "repetitions, narrower character classes)"
             ) from None
+        _redactors.add(self)
         self._cache: dict[str, str] = {}
         # What this thread may still redact of new text for the value being serialized (begin).
         self._budget = settings.max_chars_per_value
         self._local = threading.local()
         self._key_cache: dict[str, tuple[str, bool] | None] = {}
         self._key_mode = self._modes.get("key_value", self.default_mode)
+
+    def _after_fork(self) -> None:
+        """In a forked child: RE2 programs of its own, built at the first use. A thread of the
+        parent may have been inside one at the fork, leaving its mutex held in the child."""
+        self._scanner = _Rebuilt(self)
+        self._allow = [compile_pattern(p) for p in self._allow_sources]
 
     def digest(self, data: bytes) -> str:
         """A keyed hash of data (HMAC-SHA256 with the hash key), as 16 hex digits: the same data
@@ -446,6 +456,26 @@ class Redactor:
                 node[leaf] = value
         return out
 
+
+class _Rebuilt:
+    """A redactor's scanner after a fork: the first scan builds new programs and takes its place."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+
+    def _scanner(self) -> Scanner:
+        scanner = Scanner(*self._redactor._scanner_args)
+        self._redactor._scanner = scanner
+        return scanner
+
+    def scan(self, data: bytes) -> list[tuple[int, int, int]]:
+        return self._scanner().scan(data)
+
+    def scan_each(self, data: bytes) -> list[tuple[int, int, int]]:
+        return self._scanner().scan_each(data)
+
+
+_redactors: Any = restarted_after_fork()
 
 _MARKER = re.compile("|".join(KEEP_PATTERNS[:2]))
 _MAX_MARKER = 80  # the longest marker: [REDACTED:<40 chars>:<24 chars>]
