@@ -17,11 +17,17 @@ __all__ = ["close_all", "track", "untrack"]
 
 _live: weakref.WeakSet[Any] = weakref.WeakSet()
 _sigterm_installed = False
+_atexit_registered = False
 
 
 def track(handler: Any, *, sigterm: bool) -> None:
-    """Closes `handler` at exit; with `sigterm`, on SIGTERM too (see _install_sigterm)."""
+    """Closes `handler` at exit; with `sigterm`, on SIGTERM too (see _install_sigterm). The exit
+    hook is registered with the first handler, not when lclog is imported."""
+    global _atexit_registered
     _live.add(handler)
+    if not _atexit_registered:
+        atexit.register(close_all)
+        _atexit_registered = True
     if sigterm:
         _install_sigterm()
 
@@ -51,9 +57,6 @@ def close_all() -> None:
         _closing = False
         if _sigterm_pending:
             _end_by_sigterm()
-
-
-atexit.register(close_all)
 
 
 class _Forked:

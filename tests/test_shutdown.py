@@ -185,3 +185,19 @@ def test_forking_while_four_threads_log_leaves_no_child_stuck(tmp_path):
     assert done.stdout.strip().endswith("hung=0 failed=0"), done.stdout + done.stderr[-2000:]
     children = [line for line in log.read_text().splitlines() if '"name":"child"' in line]
     assert len(children) == 2 * 200  # each child's start and end, delivered
+
+
+def test_importing_lclog_starts_nothing():
+    # A preloading server imports lclog before it forks: no thread, exit hook or signal handler
+    # comes with the import, only with the first handler.
+    script = (
+        "import atexit, signal, threading\n"
+        "import lclog, lclog.capture.handler, lclog.outputs.writer, lclog.notify, lclog._shutdown as s\n"
+        "assert [t.name for t in threading.enumerate()] == ['MainThread']\n"
+        "assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not s._atexit_registered\n"
+        "h = lclog.LoggingCallbackHandler(outputs=[])\n"
+        "assert s._atexit_registered and signal.getsignal(signal.SIGTERM) is s._on_sigterm\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
