@@ -201,3 +201,56 @@ def test_importing_lclog_starts_nothing():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+EXITS = {
+    "normal exit": "",
+    "sys.exit": "sys.exit(3)",
+    "unhandled exception": "raise ValueError('unhandled')",
+    "SIGTERM": "os.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(10)",
+}
+EXIT_CODES = {"normal exit": 0, "sys.exit": 3, "unhandled exception": 1, "SIGTERM": -signal.SIGTERM}
+
+
+@pytest.mark.parametrize("ending", EXITS, ids=EXITS)
+@pytest.mark.parametrize("output", ["file", "stdout", "stdlib", "loki", "otlp"])
+def test_every_output_delivers_whatever_way_the_process_ends(tmp_path, output, ending):
+    from tests.loopback import LoopbackServer
+    from tests.outputs.test_loki import FakeLoki
+    from tests.outputs.test_otlp import received
+
+    server: LoopbackServer | None = None
+    before, log = "", tmp_path / "events.jsonl"
+    if output == "file":
+        spec: dict[str, object] = {"type": "file", "path": str(log)}
+    elif output == "stdout":
+        spec = {"type": "stdout"}
+    elif output == "stdlib":
+        before = (
+            f"import logging\nlogging.basicConfig(filename={str(log)!r}, level=logging.INFO, "
+            "format='%(message)s')"
+        )
+        spec = {"type": "stdlib", "logger": "app.llm"}
+    elif output == "loki":
+        server = FakeLoki()
+        spec = {"type": "loki", "url": server.url, "labels": {"service": "job"}}
+    else:
+        server = LoopbackServer("/")
+        spec = {"type": "otlp", "endpoint": server.url}
+    config = repr({"outputs": [spec], "flush_interval_s": 60})
+    try:
+        proc = run_app(tmp_path, config, before=before, after=EXITS[ending])
+        if output in ("file", "stdlib"):
+            delivered = len(log.read_text().splitlines())
+        elif output == "stdout":
+            delivered = len([line for line in proc.stdout.splitlines() if line.startswith("{")])
+        elif output == "loki":
+            delivered = len(server.lines)  # type: ignore[union-attr]
+        else:
+            delivered = len(received(server))  # type: ignore[arg-type]
+    finally:
+        if server is not None:
+            server.close()
+    assert proc.returncode == EXIT_CODES[ending], proc.stderr[-1000:]
+    assert delivered == 400, proc.stderr[-1000:]  # 200 calls, a start and an end each
+    assert "lclog:" not in proc.stderr
