@@ -37,7 +37,7 @@ _BOOKKEEPING = frozenset({"lc_versions", "checkpoint_ns"})
 # Fields the builder redacts as it writes them (tags come labelled by `tags`, names by `_base`).
 # (`error` and `custom_event` come redacted from `error_fields` and `label_of`.)
 _LABELS = _fields.LABELS - {"name", "node", "step", "tags", "thread_id", "error", "custom_event"}
-# The budget state's "no budget" (see Redactor.begin).
+# The budget state's "no budget" (see Redactor.budget).
 NO_LIMIT = sys.maxsize
 # Names and tags are labels, not content: kept short whatever a caller passes.
 MAX_NAME = 256
@@ -121,7 +121,7 @@ class EventBuilder:
         }
 
     def _budgeted(self, value: Any) -> Any:
-        # The redactor's begin() and end(), inlined: this runs for every content value.
+        # The redactor's budget for this value (see Redactor.budget): this runs for every one.
         state = self._budget_state
         state.left = self._budget
         state.over = 0
