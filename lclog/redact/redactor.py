@@ -196,7 +196,7 @@ class Redactor:
     def budget(self) -> tuple[threading.local, int]:
         """(this redactor's per-thread budget state, max_chars_per_value). Before serializing a
         content value a caller sets `state.left = max_chars_per_value` and `state.over = 0`:
-        until it sets `state.left` back to `NO_LIMIT`, new text past the budget is not redacted
+        until it sets `state.left` back to `sys.maxsize`, new text past the budget is not redacted
         but replaced whole by `[REDACTED:over_budget]`, and `state.over` counts those strings,
         so that no value, however crafted, holds the caller longer (EventBuilder.content_of)."""
         return self._local, self._budget
