@@ -1,7 +1,8 @@
-"""What a failing log backend costs the LLM call: Loki up, refusing connections, holding every
-request 10 s, and answering 500, with lclog pushing to it directly.
+"""What a failing log backend costs the LLM call: Loki (or an OTLP collector) up, refusing
+connections, holding every request 10 s, and answering 500, with lclog pushing to it directly.
 
     python tests/benchmarks/bench_backend.py [--invokes 2000] [--scenarios up,refused,held,500]
+                                             [--outputs default,small,otlp]
 
 Each scenario runs in a fresh process, next to a Loki stand-in in a process of its own (so its
 threads take no CPU time from the calls). Calls alternate, one through lclog and one through a
@@ -37,6 +38,7 @@ SCENARIOS = ["up", "refused", "held", "500"]
 OUTPUTS = {
     "default": {},
     "small": {"batch_bytes": 65536, "max_buffer_bytes": 131072},
+    "otlp": {},  # the otlp output (HTTP/protobuf) to the same stand-in, as a collector
 }
 
 
@@ -98,7 +100,10 @@ def measure(scenario: str, output: str, invokes: int, freeze: bool) -> dict[str,
 
     server, url = start_loki(scenario)
     try:
-        spec = {"type": "loki", "url": url, "labels": {"service": "bench"}, **OUTPUTS[output]}
+        if output == "otlp":
+            spec: dict[str, Any] = {"type": "otlp", "endpoint": url.removesuffix("/loki/api/v1/push")}
+        else:
+            spec = {"type": "loki", "url": url, "labels": {"service": "bench"}, **OUTPUTS[output]}
         handler = lclog.LoggingCallbackHandler({"outputs": [spec]})
         noop = BaseCallbackHandler()
         runnable, value, _ = workload("invoke")
@@ -164,7 +169,7 @@ def main() -> None:
             )
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     header = (
-        f"{'loki':<8} {'output':<8} {'lclog p50/p99/max ms':>24} {'no-op p50/p99/max ms':>24} "
+        f"{'backend':<8} {'output':<8} {'lclog p50/p99/max ms':>24} {'no-op p50/p99/max ms':>24} "
         f"{'worst excess ms':>15} {'gc ms (n)':>11} {'close s':>8} {'dropped':>8}"
     )
     frozen = ", gc.freeze() after warm-up" if args.gc_freeze else ""
