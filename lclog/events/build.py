@@ -105,7 +105,7 @@ class EventBuilder:
         self._unpriced = unpriced or _nothing
         self._traces = Traces()
         # value -> bounded JSON-safe data, redacted as it is serialized when redaction fuses,
-        # within the redactor's budget per value (`begin`, `end`) when it has one
+        # within the redactor's budget per value (Redactor.budget) when it has one
         self._serialize = functools.partial(to_jsonable, limits=limits, scrub=scrub)
         self._budget_state, self._budget = budget or (threading.local(), 0)
         self._over_budget = over_budget or _ignore

@@ -111,7 +111,7 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
     if name:
         out["name"] = _walk(name, limits, depth, seen, scrub)
     content = fields.get("content", "")
-    if type(content) is str:  # the common case
+    if type(content) is str:
         if len(content) <= limits.max_chars:  # the common case, without a call
             out["content"] = content if scrub is None else scrub.scrub_text(content)
         else:
