@@ -208,6 +208,8 @@ def _call(text: str) -> bool:
 
 
 def _strong_value(text: str) -> bool:
+    # Any value a name could hold; whether the name wants a credential-like one is judged with
+    # the name (KeyNames.judge).
     return secret_value(text) and not _call(text)
 
 
@@ -287,7 +289,7 @@ def key_value_rules(names: KeyNames) -> tuple[Rule, ...]:
             rf"{name}(?:{assign}{_VALUE}|[ \t]+(?:{_QUOTED})|\([ \t]*(?:{_QUOTED}))",
             f"{what} (query strings, also URL-encoded, headers, JSON, .env, source code, any "
             'assignment operator, `password "x"`, `secret("x")`)',
-            validator=_value,
+            validator=_strong_value,
             context=names.judge,
             group=-1,
         ),
@@ -310,9 +312,3 @@ def key_value_rules(names: KeyNames) -> tuple[Rule, ...]:
             group=-1,
         ),
     )
-
-
-def _value(text: str) -> bool:
-    # Any value the name could hold; whether the name wants a credential-like one is judged with
-    # the name (KeyNames.judge).
-    return secret_value(text) and not _call(text)
