@@ -255,6 +255,7 @@ class Settings(_Model):
     include_stacktrace: bool = False
     max_open_runs: int = Field(10_000, ge=16)
     queue_size: int = Field(100_000, ge=1)
+    max_queue_bytes: int = Field(16 << 20, ge=1 << 20)
     flush_interval_s: float = Field(0.2, gt=0, le=60)
     flush_timeout_s: float = Field(5.0, ge=0, le=300)
     flush_on_sigterm: bool = True

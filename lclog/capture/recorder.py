@@ -49,7 +49,6 @@ class RandomHashKeyWarning(UserWarning):
     """Hash mode without a key: hashes do not correlate across processes."""
 
 
-_NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
 # Runs reported orphaned that are remembered, so a late end is logged as the run it is.
 _MAX_ORPHANS = 1024
 
@@ -111,6 +110,7 @@ class Recorder:
             acquire_outputs(s.outputs) if outputs is None else outputs,
             self.stats,
             capacity=s.queue_size,
+            max_bytes=s.max_queue_bytes,
             interval=s.flush_interval_s,
             process=self._process,
             housekeeping=self.expire_runs,
@@ -220,8 +220,7 @@ class Recorder:
         source = self.source
         item = self._process(capture)
         if item is not None:
-            # Queued lines are compact; the dict is kept only for outputs that read it.
-            source.put_built(item if source.needs_events else (_NO_EVENT, item[1]))
+            source.put_built(item)
 
     def start(
         self,

@@ -6,17 +6,18 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lclog._threads import start_daemon
+from lclog._threads import fork_safe, start_daemon
 from lclog.counters import Counters
 from lclog.outputs.base import Item, Output, ReaderGone
 
-__all__ = ["Source", "flush", "register", "unregister"]
+__all__ = ["NO_EVENT", "Source", "flush", "register", "unregister"]
 
 Process = Callable[[Any], "Item | None"]
 
@@ -30,6 +31,10 @@ _DEFER = 256
 _WAIT_S = 0.1
 # Global order of everything queued, so that outputs shared by several handlers get one sequence.
 _seq = itertools.count()
+# What a queued event's dict costs, per byte of its JSON line, when an output reads the dicts
+# (a chat-model event's dict takes 2-3 times its line; the line itself is the 1).
+_WITH_EVENT = 4
+NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
 
 
 def _nothing(captured: Any) -> Item | None:
@@ -39,7 +44,9 @@ def _nothing(captured: Any) -> Item | None:
 class Source:
     """One handler's way into the writer: a bounded queue of captures and of built events.
 
-    `put` never blocks: past `capacity` the event is dropped and counted at once.
+    `put` never blocks: past `capacity` events, or once the built events hold `max_bytes`, the
+    event is dropped and counted at once. Built events wait compact: the JSON line at its size,
+    and the event dict only when an output reads it.
     """
 
     def __init__(
@@ -48,30 +55,59 @@ class Source:
         stats: Counters,
         *,
         capacity: int,
+        max_bytes: int = sys.maxsize,
         interval: float,
         process: Process | None = None,
         housekeeping: Callable[[], None] | None = None,
     ) -> None:
         self.outputs = list(outputs)
-        self.needs_events = any(o.needs_events for o in self.outputs)
         self.stats = stats
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self.interval = interval
         self.housekeeping = housekeeping  # run on the writer's schedule (expired runs)
         self._defer = min(_DEFER, capacity)
         self._quiet = self._defer - 1  # a backlog below this needs no check but the built queue's
         self._process = process or _nothing
         self._captured: deque[tuple[int, Any]] = deque()
-        self._built: deque[tuple[int, Item]] = deque()
+        self._built: deque[tuple[int, Item, int]] = deque()  # (order, event, its bytes)
+        self._bytes = 0  # what the built events hold
         # Building happens in queue order, one thread at a time: the writer, or a producer ahead.
         self._lock = threading.RLock()
+        self._bytes_lock = fork_safe(threading.Lock())  # never held for more than an addition
+
+    @property
+    def needs_events(self) -> bool:
+        """Whether an output reads the event dicts, not only the lines (outputs may be added)."""
+        return any(o.needs_events for o in self.outputs)
 
     def backlog(self) -> int:
         return len(self._captured) + len(self._built)
 
-    def _drop(self) -> None:
+    def crowded(self) -> bool:
+        """Past half the capacity or half the byte budget: producers wait for the writer."""
+        return self.backlog() >= self.capacity // 2 or self._bytes >= self.max_bytes // 2
+
+    def _drop(self, limit: str = "") -> None:
         self.stats.add("dropped")
-        self.stats.report("queue full", f"event dropped (queue_size={self.capacity}; is an output down?)")
+        limit = limit or f"queue_size={self.capacity}"
+        self.stats.report("queue full", f"event dropped ({limit}; is an output down?)")
+
+    def _admit(self, item: Item) -> tuple[Item, int] | None:
+        """item as it waits (compact), and what it holds in bytes; None when past the budget."""
+        event, line = item
+        # orjson's output keeps its working buffer (4 KB and more for a short line): copied to size.
+        line = bytes(memoryview(line))
+        needs_events = self.needs_events
+        size = len(line) * _WITH_EVENT if needs_events else len(line)
+        with self._bytes_lock:
+            over = self._bytes + size > self.max_bytes
+            if not over:
+                self._bytes += size
+        if over:
+            self._drop(f"max_queue_bytes={self.max_bytes}")
+            return None
+        return (event if needs_events else NO_EVENT, line), size
 
     def put(self, captured: Any) -> None:
         """Queues what a hook captured, to be built into an event off the caller's path."""
@@ -92,8 +128,10 @@ class Source:
         """Queues an event already built and rendered (processors that must run in the caller)."""
         if len(self._captured) + len(self._built) >= self.capacity:
             self._drop()
-        else:
-            self._built.append((next(_seq), item))
+            return
+        admitted = self._admit(item)
+        if admitted is not None:
+            self._built.append((next(_seq), *admitted))
 
     def _help(self) -> None:
         # Past half the capacity the producer waits (at most 0.1 s) for the writer's current
@@ -107,7 +145,7 @@ class Source:
                 self._build(len(self._captured))
             finally:
                 self._lock.release()
-        if len(self._built) >= self.capacity // 2:
+        if len(self._built) >= self.capacity // 2 or self._bytes >= self.max_bytes // 2:
             _writer.await_progress(self)
 
     def build(self, limit: int | None = None) -> None:
@@ -129,12 +167,18 @@ class Source:
                 self.stats.report("processing failed", type(exc).__name__)
                 continue
             if item is not None:
-                built.append((seq, item))
+                admitted = self._admit(item)
+                if admitted is not None:
+                    built.append((seq, *admitted))
 
-    def take(self, limit: int) -> list[tuple[int, Item]]:
+    def take(self, limit: int) -> list[tuple[int, Item, int]]:
         built = self._built
         with self._lock:  # discard() may empty it meanwhile
-            return [built.popleft() for _ in range(min(limit, len(built)))]
+            taken = [built.popleft() for _ in range(min(limit, len(built)))]
+        size = sum([t[2] for t in taken])
+        with self._bytes_lock:
+            self._bytes -= size
+        return taken
 
     def discard(self) -> int:
         """Forgets everything still queued (the handler closed without delivering it); returns how much."""
@@ -142,6 +186,7 @@ class Source:
             lost = len(self._captured) + len(self._built)
             self._captured.clear()
             self._built.clear()
+            self._bytes = 0
         return lost
 
 
@@ -197,7 +242,7 @@ class _Writer:
         if self._stuck_at == written:
             return
         deadline = time.monotonic() + _WAIT_S
-        while source.backlog() >= source.capacity // 2:
+        while source.crowded():
             now = time.monotonic()
             if now >= deadline:
                 if self._written == written:
@@ -303,10 +348,10 @@ class _Writer:
             self._ensure_thread()
 
 
-def _write(batches: list[tuple[Source, list[tuple[int, Item]]]]) -> None:
+def _write(batches: list[tuple[Source, list[tuple[int, Item, int]]]]) -> None:
     if len(batches) == 1:
         source, taken = batches[0]
-        items = [item for _, item in taken]
+        items = [item for _, item, _ in taken]
         for output in source.outputs:
             if not _call(output, output.write, [source], items):
                 source.stats.add("dropped", len(items))
@@ -315,7 +360,9 @@ def _write(batches: list[tuple[Source, list[tuple[int, Item]]]]) -> None:
     # Several handlers: one merged sequence, so a shared output gets every event in order.
     per_output: dict[Output, list[Item]] = {}
     counts: dict[Output, dict[Source, int]] = {}
-    merged = heapq.merge(*[[(seq, i, item) for seq, item in taken] for i, (_, taken) in enumerate(batches)])
+    merged = heapq.merge(
+        *[[(seq, i, item) for seq, item, _ in taken] for i, (_, taken) in enumerate(batches)]
+    )
     for _, i, item in merged:
         source = batches[i][0]
         for output in source.outputs:
