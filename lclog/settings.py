@@ -251,6 +251,7 @@ class Settings(_Model):
     max_depth: int = Field(8, ge=1, le=64)
     max_items: int = Field(100, ge=1, le=100_000)
     history: Literal["once", "full"] = "once"
+    thread_keys: list[str] = Field(["thread_id", "session_id", "conversation_id"], min_length=1)
     stream_tokens: bool = False
     include_stacktrace: bool = False
     max_open_runs: int = Field(10_000, ge=16)

@@ -3,8 +3,10 @@ the conversation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from langchain_core.runnables.config import var_child_runnable_config
 
 from lclog.events.build import MAX_NAME
 from lclog.events.serialize import Limits, to_jsonable
@@ -14,6 +16,7 @@ __all__ = [
     "MAX_NAME",
     "PARAMS",
     "THREAD_KEYS",
+    "configured_thread",
     "model_of",
     "model_run",
     "name_of",
@@ -21,8 +24,9 @@ __all__ = [
     "tool_name_of",
 ]
 
-# Metadata keys that name a conversation, first found wins: LangGraph copies `thread_id` from the
-# config's `configurable` into every run's metadata; a chat loop puts its `session_id` there.
+# Keys that name a conversation, first found wins (the `thread_keys` setting's default), in a
+# run's metadata (LangGraph copies `thread_id` there) or in the `configurable` of the config
+# LangChain runs it with (`RunnableWithMessageHistory`'s `session_id`).
 THREAD_KEYS = ("thread_id", "session_id", "conversation_id")
 # Invocation parameters worth logging; the rest (headers, keys, clients) never are.
 # A name that is not a string, as text long enough to be redacted before it is cut.
@@ -96,10 +100,21 @@ def tool_name_of(tool: Any) -> str:
     return str(getattr(tool, "name", type(tool).__name__))
 
 
-def thread_of(metadata: dict[str, Any]) -> tuple[str, str | int] | None:
+def thread_of(metadata: dict[str, Any], keys: Sequence[str] = THREAD_KEYS) -> tuple[str, str | int] | None:
     """The metadata key naming the run's conversation, and its value; None when none does."""
-    for key in THREAD_KEYS:
+    for key in keys:
         value = metadata.get(key)
         if type(value) is str or type(value) is int:
             return key, value
     return None
+
+
+def configured_thread(keys: Sequence[str] = THREAD_KEYS) -> str | int | None:
+    """The conversation named in the `configurable` of the config LangChain runs the current
+    run's parent with (a run started by the application itself has none)."""
+    config = var_child_runnable_config.get()
+    configurable = config.get("configurable") if config else None
+    if not configurable:
+        return None
+    found = thread_of(configurable, keys)
+    return found[1] if found is not None else None

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from lclog._threads import fork_safe
 from lclog.capture import twins
-from lclog.capture.arguments import THREAD_KEYS, thread_of
+from lclog.capture.arguments import configured_thread, thread_of
 from lclog.capture.runs import Run, RunTable, stub
 from lclog.counters import Counters
 from lclog.events.build import PAUSES, EventBuilder
@@ -103,7 +103,7 @@ class Recorder:
             budget=self.redactor.budget if self.redactor.enabled else None,
             over_budget=self._over_budget,
         )
-        self.history = History(self.redactor.digest) if s.history == "once" and self.content else None
+        self.history = History() if s.history == "once" and self.content else None
         self._process = event_step(self.events, self.pipeline, self.history)
         self.source = writer.Source(
             # From the config: shared with other handlers naming the same destinations.
@@ -122,6 +122,7 @@ class Recorder:
         )
         self.content_of = self.events.content_of
         self._sample_rate = s.sample_rate
+        self._thread_keys = tuple(s.thread_keys)
         self._ttl_ns = int(s.run_ttl_s * 1e9)
         self._token_run: Run | None = None
         self._stream_tokens = s.stream_tokens
@@ -256,12 +257,16 @@ class Recorder:
             if "langgraph_node" in metadata:
                 run.node = metadata.get("langgraph_node")
                 run.step = metadata.get("langgraph_step")
-            if not metadata.keys().isdisjoint(THREAD_KEYS):
-                found = thread_of(metadata)
+            if not metadata.keys().isdisjoint(self._thread_keys):
+                found = thread_of(metadata, self._thread_keys)
                 if found is not None:
                     thread_key = found[0]
                     if run.thread is None:  # else the parent's
                         run.thread = self.events.thread_label(found[1])
+        if run.thread is None and parent is not None:  # a chat history's session: in the config
+            configured = configured_thread(self._thread_keys)
+            if configured is not None:
+                run.thread = self.events.thread_label(configured)
         key = (run_type, run.local_root, run.sampled)
         try:
             level = self._levels[key]

@@ -201,14 +201,15 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _thread(args: argparse.Namespace) -> int:
     from lclog.cli.lines import open_inputs
-    from lclog.cli.thread import conversation_of, read_events, render_text
+    from lclog.cli.thread import conversation_of, read_events, render_inputs, render_text
 
     streams = (stream for _, stream in open_inputs(args.files))
     conversation = conversation_of(args.id, read_events(streams))
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(conversation.as_json(), option=orjson.OPT_INDENT_2) + b"\n")
+        data = conversation.as_json(inputs=args.inputs)
+        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
     else:
-        for line in render_text(conversation):
+        for line in (render_inputs if args.inputs else render_text)(conversation):
             print(line)
     if not conversation.events:
         print(f"lclog: no event of thread or trace {args.id!r} in the logs read", file=sys.stderr)
@@ -265,6 +266,9 @@ def _parser() -> argparse.ArgumentParser:
     thread.add_argument("id", help="a thread_id (LangGraph thread, session_id) or a trace_id")
     thread.add_argument("files", nargs="*", help="log files, rotated ones too, in any order (default: stdin)")
     thread.add_argument("--json", action="store_true", help="machine-readable output")
+    thread.add_argument(
+        "--inputs", action="store_true", help="every model call's input instead, exactly as the model got it"
+    )
     thread.set_defaults(func=_thread)
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("path")

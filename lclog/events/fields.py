@@ -75,6 +75,12 @@ FIELDS: tuple[Field, ...] = (
         "the conversation: LangGraph thread_id, or session_id / conversation_id",
     ),
     Field(
+        "history_writer",
+        "trusted",
+        "lclog",
+        "names the numbering (`seq`) of the conversation's messages this event writes and refers to",
+    ),
+    Field(
         "history_messages",
         "trusted",
         "lclog",

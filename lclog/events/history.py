@@ -1,75 +1,106 @@
 """`history: once`: each message of a conversation is written once; later events reference it.
 
 A conversation is a LangGraph thread (or history session), else the trace from its second model
-call on (an agent loop; a single call's trace is written as it is). A message is named by
-its id, else by a keyed hash (HMAC with the redaction hash key) of its redacted form. Before an
-event is processed, messages already *written* in its conversation are replaced by a reference;
-after the event is written, the messages it carried in full become known. So a reference never
-points at an event that was sampled out, filtered, dropped or never written; what this process
-did not write itself (a restart, another worker) it writes again.
+call on (an agent loop; a single call's trace is written as it is).
 
-A reference stands for a run of consecutive messages:
-    {"role": "history", "messages": 158, "first": "<id of the first>", "last": "<id of the last>"}
+Each process numbers the messages it writes in full in a conversation: `seq` 0, 1, 2 ... under a
+name of its own for that numbering (`history_writer`, on every event that uses it). A list's
+messages already written become references to runs of those numbers, in the list's own order:
+
+    {"role": "history", "from": 0, "messages": 158}    # the messages numbered 0 to 157
+
+so an event's every message list reads back exactly as LangChain passed it (order, repeats,
+gaps, trims), and an append-only conversation adds one reference per event, never longer ones.
+
+A message is an earlier one only by identity, never because it says the same thing:
+- the same LangChain/LangGraph `id` with the same content (an edit in place, same id and new
+  content, is a new message, written in full);
+- the same Python object, first seen without an id (LangGraph gives a graph's input and a tool's
+  result their id as it adds them to the state) and unchanged;
+- without an id, the same item at the same place: the same position of a list at the same place
+  of an event of the same run name, as a chat history's list is from one turn to the next.
+`RemoveMessage`s (edits of the state) are always written as they are.
+
+A message becomes known only once an event carrying it in full has gone through the pipeline, so
+a reference never points at an event that was sampled out, filtered, dropped or never written;
+what this process did not write itself (a restart, another worker) it writes again.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from lclog._threads import fork_safe
+from lclog._threads import fork_safe, restarted_after_fork
 from lclog.events.serialize import Message
 
 __all__ = ["MAX_KNOWN", "History", "Pending"]
 
-# Messages remembered as written, over all conversations (least recently seen forgotten first):
-# about 20 MB at most. A message forgotten is written in full again when next seen.
+# Messages remembered as written, over all conversations (the least recently used conversations
+# are forgotten first). A conversation forgotten gets a new numbering and writes in full again.
 MAX_KNOWN = 100_000
 # Event fields that hold content, where messages appear.
 _FIELDS = ("inputs", "outputs", "data", "interrupts", "tool_input")
 _CONTAINERS = (dict, list, Message)
-
-# (fingerprint, name) of the messages an event writes in full
-Pending = list[tuple[int, str]]
-
-
 # A message with only these fields (and text content) is fingerprinted without serializing it.
-_PLAIN = frozenset({"role", "content", "id", "name", "tool_call_id", "hash"})
+_PLAIN = frozenset({"role", "content", "id", "seq", "name", "tool_call_id"})
+
+# What an event makes known once it is written: each returns the entries it added.
+Pending = list[Callable[[], int]]
 
 
-def fingerprint(conversation: str, message: Message) -> int:
-    """What a message says in a conversation (not its id), as a number: equal for equal messages
-    in one process (Python's string hash is keyed per process)."""
+def fingerprint(message: Message) -> int:
+    """What a message says (not its id or number), as a number: equal for equal messages in one
+    process."""
     content = message.get("content")
     if type(content) is str and message.keys() <= _PLAIN:
-        return hash(
-            (conversation, message.get("role"), content, message.get("name"), message.get("tool_call_id"))
-        )
-    said = {k: v for k, v in message.items() if k != "id" and k != "hash"}
-    return hash((conversation, orjson.dumps(said, option=orjson.OPT_NON_STR_KEYS)))
+        return hash((message.get("role"), content, message.get("name"), message.get("tool_call_id")))
+    said = {k: v for k, v in message.items() if k != "id" and k != "seq"}
+    return hash(orjson.dumps(said, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS))
+
+
+class _Conversation:
+    """What one conversation's numbering holds: messages by id, by object, lists by place."""
+
+    __slots__ = ("by_id", "by_object", "lists", "next", "numbers", "owner", "size", "writer")
+
+    def __init__(self) -> None:
+        self.writer = os.urandom(6).hex()
+        self.next = 0  # the next number
+        # A message is known by the number it was written in full under (its `seq`)...
+        self.by_id: dict[str, tuple[int, int]] = {}  # id -> (seq, fingerprint)
+        self.by_object: dict[int, tuple[int, int]] = {}  # Message.source -> (fingerprint, seq)
+        # ... and may have more numbers: those of lists numbered whole (`as`), newest last.
+        self.numbers: dict[int, list[int]] = {}  # seq -> its other numbers (the last few)
+        self.owner: dict[int, int] = {}  # every number -> the seq of the message it stands for
+        # a list's place -> (fingerprint, seq) of each of its items (None: not a numbered message)
+        self.lists: dict[tuple[Any, ...], list[tuple[int, int] | None]] = {}
+        self.size = 0  # entries held, for the bound over all conversations
 
 
 class History:
-    """Which messages of which conversations this handler has written; thread-safe.
+    """Which messages of which conversations this handler has written; thread-safe."""
 
-    Inside, a message is known by what it says (role, content, tool calls ...; not its id, which
-    LangGraph adds after a tool's result is first seen): an edited message is new again.
-    Written, it is named by its id, else by the keyed hash of its redacted form (`hash`).
-    """
-
-    def __init__(self, digest: Callable[[bytes], str], max_known: int = MAX_KNOWN) -> None:
-        self._digest = digest
+    def __init__(self, max_known: int = MAX_KNOWN) -> None:
         self._max = max_known
-        # fingerprint (conversation and message) -> the name it was written under
-        self._known: OrderedDict[int, str] = OrderedDict()
+        self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
+        self._size = 0
         self._lock = fork_safe(threading.Lock())
+        _histories.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's numberings are the parent's (a child writes in full)."""
+        self._conversations = OrderedDict()
+        self._size = 0
 
     def __len__(self) -> int:
-        return len(self._known)
+        return self._size
 
     def through(self, pipeline: Any, event: dict[str, Any], run: Any) -> Any:
         """The pipeline's result for an event of `run`, in a conversation (see event_step), with
@@ -83,90 +114,234 @@ class History:
             box: list[Pending | None] = []
             item = pipeline.process(event, lambda e: box.append(self.condense(e, conversation)))
             pending = box[0] if box else None
-        if item is not None and pending is not None:
+        if item is not None and pending:
             self.commit(pending)
         return item
 
     def condense(self, event: dict[str, Any], conversation: str) -> Pending | None:
-        """Replaces the messages already written in `conversation` by references; returns what
-        to `commit` once the event is written (None: it carries no new message)."""
-        new: dict[int, str] | None = None
-        referenced = [0]
-        for field in _FIELDS:
-            value = event.get(field)
-            if value is None or type(value) not in _CONTAINERS:
-                continue
-            if new is None:
-                new = {}
-            with self._lock:
-                event[field] = self._walk(value, conversation, new, referenced)
-        if referenced[0]:
-            event["history_messages"] = referenced[0]
-        return list(new.items()) if new else None
+        """Replaces the messages already written in `conversation` by references and numbers the
+        others; returns what to `commit` once the event is written."""
+        walk: _Walk | None = None
+        with self._lock:
+            for field in _FIELDS:
+                value = event.get(field)
+                if value is None or type(value) not in _CONTAINERS:
+                    continue
+                if walk is None:
+                    walk = _Walk(self._conversation(conversation), str(event.get("name")))
+                event[field] = walk.value(value, (field,))
+        if walk is None or not walk.used:
+            return None
+        event["history_writer"] = walk.state.writer
+        if walk.referenced:
+            event["history_messages"] = walk.referenced
+        return walk.pending
+
+    def _conversation(self, key: str) -> _Conversation:
+        state = self._conversations.get(key)
+        if state is None:
+            state = self._conversations[key] = _Conversation()
+        else:
+            self._conversations.move_to_end(key)
+        return state
 
     def commit(self, pending: Pending) -> None:
-        """Marks the messages of a written event as known."""
+        """Marks what a written event carried in full as known."""
         with self._lock:
-            known = self._known
-            for key, name in pending:
-                known[key] = name
-                known.move_to_end(key)
-            while len(known) > self._max:
-                known.popitem(last=False)
+            for apply in pending:
+                self._size += apply()
+            while self._size > self._max:
+                key, dropped = self._conversations.popitem(last=False)
+                self._size -= dropped.size
+                if not self._conversations:  # one conversation past the bound: numbered anew
+                    self._conversations[key] = _Conversation()
 
-    # -- walking an event's content ----------------------------------------------------------
 
-    def _written(self, conversation: str, message: Message, new: dict[int, str]) -> str | None:
-        """The name the message was written under already (or earlier in this event), else None
-        (and it is named now, to be written in full)."""
-        key = fingerprint(conversation, message)
-        name = new.get(key) or self._known.get(key)
-        if name is not None:
-            if key in self._known:
-                self._known.move_to_end(key)
-            return name
-        name = message.get("id")
-        if type(name) is not str or not name:
-            name = "h:" + self._digest(
-                orjson.dumps(message, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-            )
-            message["hash"] = name  # written with it, so that references to it resolve
-        new[key] = name
-        return None
+_histories: weakref.WeakSet[History] = restarted_after_fork()
 
-    def _walk(self, value: Any, conversation: str, new: dict[int, str], referenced: list[int]) -> Any:
+
+# Numbers of a message tried as the start of a run (its newest few, and its seq).
+_CANDIDATES = 4
+
+
+class _Walk:
+    """One event's content walked: messages numbered or referenced, what to commit."""
+
+    def __init__(self, state: _Conversation, run_name: str) -> None:
+        self.state = state
+        self.run_name = run_name
+        self.pending: Pending = []
+        self.referenced = 0
+        self.used = False
+        self.ids: dict[str, tuple[int, int]] = {}  # written in full earlier in this event
+
+    def value(self, value: Any, place: tuple[Any, ...]) -> Any:
         t = type(value)
         if t is Message:
-            name = self._written(conversation, value, new)
-            if name is None:
+            if value.get("role") == "remove":  # an edit of the state: written as it is
+                self.used = True
                 return value
-            referenced[0] += 1
-            return {"role": "history", "messages": 1, "first": name, "last": name}
+            fp = fingerprint(value)
+            seq = self._known(value, fp, None)
+            if seq is None:
+                self._number(value, fp, None)
+                return value
+            self.referenced += 1
+            self.used = True
+            return {"role": "history", "from": seq, "messages": 1}
         if t is dict:
             for k, v in value.items():
                 if type(v) in _CONTAINERS:
-                    value[k] = self._walk(v, conversation, new, referenced)
+                    value[k] = self.value(v, (*place, k))
             return value
-        if t is not list:
-            return value
+        if t is list:
+            return self._list(value, place)
+        return value
+
+    def _list(self, items: list[Any], place: tuple[Any, ...]) -> list[Any]:
+        if not any(type(item) is Message for item in items):
+            return [self.value(v, (*place, i)) if type(v) in _CONTAINERS else v for i, v in enumerate(items)]
+        key = (self.run_name, place)
+        before = self.state.lists.get(key) or ()
+        # Each item: (message, fingerprint, its seq if written before) or (value, None, None).
+        resolved: list[tuple[Any, int | None, int | None]] = []
+        for i, item in enumerate(items):
+            if type(item) is not Message or item.get("role") == "remove":
+                value = self.value(item, (*place, i)) if type(item) in _CONTAINERS else item
+                resolved.append((value, None, None))
+                continue
+            said = fingerprint(item)
+            resolved.append((item, said, self._known(item, said, before[i] if i < len(before) else None)))
+        plain = self._runs(resolved)
+        whole = len(plain) > 1 and all(fp is not None for _, fp, _ in resolved)
+        block = self.state.next if whole else None  # numbered whole: the list's messages in order
+        if whole:
+            self.state.next += len(resolved)
         out: list[Any] = []
-        ref: dict[str, Any] | None = None
-        for item in value:
-            if type(item) is Message:
-                name = self._written(conversation, item, new)
-                if name is not None:
-                    referenced[0] += 1
-                    if ref is None:
-                        ref = {"role": "history", "messages": 1, "first": name, "last": name}
-                        out.append(ref)
-                    else:
-                        ref["messages"] += 1
-                        ref["last"] = name
-                    continue
+        now: list[tuple[int, int] | None] = []
+        runs = iter(plain)
+        unsaid = block is not None
+        run: list[int] | None = None  # the reference being extended: [from, messages]
+        for i, (item, fp, known) in enumerate(resolved):
+            if fp is None:
                 out.append(item)
-            else:
-                out.append(
-                    self._walk(item, conversation, new, referenced) if type(item) in _CONTAINERS else item
-                )
-            ref = None
+                now.append(None)
+                run = None
+                continue
+            if known is None:
+                now.append((fp, self._number(item, fp, None if block is None else block + i)))
+                out.append(item)
+                run = None
+                continue
+            now.append((fp, known))
+            self.referenced += 1
+            self.used = True
+            if run is not None and run[1] > 0:
+                run[1] -= 1
+                continue
+            first, count = next(runs)
+            ref: dict[str, Any] = {"role": "history", "from": first, "messages": count}
+            if unsaid:  # said once, on the list's first reference
+                ref["as"] = block
+                unsaid = False
+            out.append(ref)
+            run = [first, count - 1]
+        state = self.state
+
+        def remember() -> int:
+            added = 0
+            old = state.lists.get(key)
+            state.lists[key] = now
+            added += len(now) - (len(old) if old else 0)
+            if block is not None:
+                for i, entry in enumerate(now):
+                    if entry is not None and entry[1] != block + i:
+                        others = state.numbers.setdefault(entry[1], [])
+                        others.append(block + i)
+                        if len(others) > _CANDIDATES:
+                            del others[0]
+                        state.owner[block + i] = entry[1]
+                        added += 1
+            state.size += added
+            return added
+
+        self.pending.append(remember)
         return out
+
+    def _runs(self, resolved: list[tuple[Any, int | None, int | None]]) -> list[tuple[int, int]]:
+        """The references a list's known messages make, as runs of consecutive numbers, each
+        started from the number of its first message that its successors continue furthest."""
+        numbers, owner = self.state.numbers, self.state.owner
+        runs: list[tuple[int, int]] = []
+        i = 0
+        while i < len(resolved):
+            seq = resolved[i][2]
+            if seq is None:
+                i += 1
+                continue
+            best = (seq, 1)
+            for first in (*reversed(numbers.get(seq, ())), seq):
+                n = 1
+                while i + n < len(resolved):
+                    after = resolved[i + n][2]
+                    if after is None or (owner.get(first + n, first + n) != after):
+                        break
+                    n += 1
+                if n > best[1]:
+                    best = (first, n)
+            runs.append(best)
+            i += best[1]
+        return runs
+
+    def _known(self, message: Message, fp: int, at: tuple[int, int] | None) -> int | None:
+        """The seq the message was written under, if it is one written before; else None."""
+        msg_id = message.get("id")
+        if type(msg_id) is str:
+            known = self.ids.get(msg_id) or self.state.by_id.get(msg_id)
+            if known is not None:
+                return known[0] if known[1] == fp else None  # else edited in place: new content
+        source = getattr(message, "source", None)
+        if source is not None:
+            seen = self.state.by_object.get(source)
+            if seen is not None and seen[0] == fp:
+                if type(msg_id) is str:  # the id it was given since
+                    self._remember_id(msg_id, seen[1], fp)
+                return seen[1]
+        if msg_id is None and at is not None and at[0] == fp:
+            return at[1]
+        return None
+
+    def _number(self, message: Message, fp: int, seq: int | None) -> int:
+        """Numbers a message written in full now (`seq`, or the next number); returns it."""
+        self.used = True
+        state = self.state
+        if seq is None:
+            seq = state.next
+            state.next += 1
+        message["seq"] = seq
+        msg_id = message.get("id")
+        if type(msg_id) is str:
+            self.ids[msg_id] = (seq, fp)
+            self._remember_id(msg_id, seq, fp)
+        source = getattr(message, "source", None)
+        if source is not None:
+
+            def remember_object() -> int:
+                added = source not in state.by_object
+                state.by_object[source] = (fp, seq)
+                state.size += added
+                return added
+
+            self.pending.append(remember_object)
+        return seq
+
+    def _remember_id(self, msg_id: str, seq: int, fp: int) -> None:
+        state = self.state
+
+        def remember() -> int:
+            added = msg_id not in state.by_id
+            state.by_id[msg_id] = (seq, fp)
+            state.size += added
+            return added
+
+        self.pending.append(remember)

@@ -10,6 +10,7 @@ import re
 import sys
 import types
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -43,9 +44,45 @@ class Limits:
 
 class Message(dict):
     """A LangChain message as serialized (`role`, `content`, `id` ...): a dict, marked so that
-    the conversation's history can find it (see events/history.py)."""
+    the conversation's history can find it (see events/history.py), with `source`: a number
+    naming the message object it was read from for as long as that object lives (who it is,
+    never what it says; None for an object that takes no weak reference)."""
 
-    __slots__ = ()
+    __slots__ = ("source",)
+    source: int | None
+
+
+class _Ref(weakref.ref[Any]):
+    __slots__ = ("key",)
+    key: int
+
+
+# id() of a live message object -> (a weak reference to it, its number). An entry leaves with
+# its object, before the address can be reused; numbers are never reused.
+_objects: dict[int, tuple[_Ref, int]] = {}
+_numbers = itertools.count(1)
+
+
+def _forget(ref: _Ref) -> None:
+    found = _objects.get(ref.key)
+    if found is not None and found[0] is ref:
+        del _objects[ref.key]
+
+
+def _object_number(obj: Any) -> int | None:
+    """A number for obj, the same for as long as it lives, never another object's."""
+    key = id(obj)
+    found = _objects.get(key)
+    if found is not None and found[0]() is obj:
+        return found[1]
+    try:
+        ref = _Ref(obj, _forget)
+    except TypeError:
+        return None
+    ref.key = key
+    number = next(_numbers)
+    _objects[key] = (ref, number)
+    return number
 
 
 class Scrubber(Protocol):
@@ -107,6 +144,7 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
     if role is None:  # a subclass's own type: content like any other
         role = _walk(kind, limits, depth, seen, scrub)
     out = Message(role=role)
+    out.source = _object_number(msg)
     name = fields.get("name")
     if name:
         out["name"] = _walk(name, limits, depth, seen, scrub)

@@ -26,7 +26,7 @@ def _compact(value: Any, depth: int = 0) -> Any:
     """value with history references and left-out markers as short texts."""
     if type(value) is dict:
         role = value.get("role")
-        if role == "history" and "first" in value:
+        if role == "history" and "messages" in value:
             return f"…{value.get('messages')} earlier messages"
         if role == "omitted":
             return f"…{value.get('messages')} messages left out"

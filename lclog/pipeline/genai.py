@@ -67,7 +67,7 @@ USAGE = {
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
 _LC_ROLES = {"user": "human", "assistant": "ai", "system": "system", "tool": "tool"}
 # lclog's own keys a message keeps in the conventions' shape (the history references name them)
-_KEPT = ("name", "id", "hash")
+_KEPT = ("name", "id", "seq")
 
 
 def provider_name(provider: Any) -> str | None:
@@ -200,7 +200,7 @@ def from_messages(messages: Any, markers: Any = None) -> Any:
             ]
         if results:
             back["tool_call_id"] = results[0].get("id")
-        for key in ("id", "hash"):
+        for key in ("id", "seq"):
             if message.get(key) is not None:
                 back[key] = message[key]
         out.append(back)
