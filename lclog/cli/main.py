@@ -278,7 +278,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "files", None) is not None and not any(a.startswith("-") for a in extra):
+        args.files = [*args.files, *extra]  # files after an option: `lclog thread ID --json FILE`
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args))
     except ConfigError as exc:

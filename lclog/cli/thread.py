@@ -32,6 +32,7 @@ _FIELDS = ("inputs", "outputs", "data", "interrupts", "tool_input")
 _MAX_DEPTH = 16
 _MODEL_STARTS = ("chat_model.start", "llm.start")
 _MODEL_ENDS = ("chat_model.end", "llm.end")
+_INPUT_CHARS = 100  # a message's line in `--inputs`, past which it is cut (`--json` has it whole)
 
 Entry = tuple[dict[str, Any], dict[str, Any]]  # (message, the event that wrote it in full)
 
@@ -124,28 +125,32 @@ class _Reader:
         self.unresolved: set[tuple[str, int]] = set()
         self.old_references = 0  # references of an older format, which named no numbers
         self.left_out = 0
+        # With `history: full`, a list cut at max_items (an `omitted` marker) is filled from the
+        # lists read before it, which held what it left out.
+        self.earlier: list[tuple[list[Entry | None], dict[Any, int]]] = []  # (list, version -> place)
+        self.cut = False  # any list cut in the events read
         for event in events:
             writer = event.get("history_writer")
-            if isinstance(writer, str):
-                origin = _origin(event)
-                for name in _FIELDS:
-                    self._index(event.get(name), writer, origin, 0)
+            origin = _origin(event)
+            for name in _FIELDS:
+                self._index(event.get(name), writer if isinstance(writer, str) else None, origin, 0)
         for blocks in self.blocks.values():
             blocks.sort(key=lambda b: b[0])
 
-    def _index(self, value: Any, writer: str, origin: dict[str, Any], depth: int) -> None:
+    def _index(self, value: Any, writer: str | None, origin: dict[str, Any], depth: int) -> None:
         if depth > _MAX_DEPTH:
             return
         if is_message(value):
             seq = value.get("seq")
-            if isinstance(seq, int):
+            if isinstance(seq, int) and writer is not None:
                 self.full.setdefault((writer, seq), (value, origin))
         elif isinstance(value, dict):
             for item in value.values():
                 self._index(item, writer, origin, depth + 1)
         elif isinstance(value, list):
+            self.cut = self.cut or any(_is_omitted(i) for i in value)
             start = next((i.get("as") for i in value if _is_reference(i) and "as" in i), None)
-            if isinstance(start, int):
+            if isinstance(start, int) and writer is not None:
                 count = sum(_count(item) for item in value)
                 self.blocks.setdefault(writer, []).append((start, count, value, origin))
             for item in value:
@@ -182,6 +187,7 @@ class _Reader:
         writer = event.get("history_writer")
         origin = _origin(event)
         out: list[Entry | None] = []
+        gaps: list[tuple[int, int]] = []  # (place in out, messages a cut left out there)
         found = False
         for item in items:
             if is_message(item):
@@ -205,9 +211,30 @@ class _Reader:
                         self.unresolved.add((writer, seq))
                     out.append(entry)
             elif _is_omitted(item):
-                self.left_out += item["messages"]
+                gaps.append((len(out), item["messages"]))
                 found = True
-        return out if found else None
+        if not found:
+            return None
+        for at, count in reversed(gaps):
+            out[at:at] = self._fill(out[at:], count)
+        if self.cut:
+            self.earlier.append((out, {_version(e[0]): i for i, e in enumerate(out) if e is not None}))
+        return out
+
+    def _fill(self, after: list[Entry | None], count: int) -> list[Entry | None]:
+        """The `count` messages a cut left out before `after`, from the latest list read that
+        holds the message after the cut with messages before it."""
+        first = next((e for e in after if e is not None), None)
+        found: list[Entry | None] = []
+        if first is not None:
+            version = _version(first[0])
+            for entries, places in reversed(self.earlier):
+                at = places.get(version)
+                if at:
+                    found = entries[max(0, at - count) : at]
+                    break
+        self.left_out += count - len(found)
+        return found
 
     def message_lists(
         self, value: Any, event: dict[str, Any], depth: int = 0
@@ -266,6 +293,10 @@ def conversation_of(wanted: str, events: Iterable[dict[str, Any]]) -> Conversati
     states: list[tuple[list[Entry | None], dict[str, Any]]] = []  # (a full list, its event)
     for event in mine:
         name = event.get("event")
+        if reader.cut:  # every list, for the conversation's order
+            for field in _FIELDS:
+                for _ in reader.message_lists(event.get(field), event):
+                    pass
         if name in _MODEL_STARTS:
             for messages in reader.message_lists(event.get("inputs"), event):
                 inputs.append(ModelInput(_origin(event), messages))
@@ -335,7 +366,7 @@ def _line(message: dict[str, Any]) -> str:
         for call in calls:
             if isinstance(call, dict):
                 text += f"\n→ {call.get('name')}({orjson.dumps(call.get('args')).decode()})"
-    return f"{head}: {text}" if text else head
+    return f"{head}: {text}" if text and not text.startswith("\n") else head + text
 
 
 def _block(i: str, message: dict[str, Any], origin: dict[str, Any]) -> Iterator[str]:
@@ -366,21 +397,25 @@ def render_text(conversation: Conversation) -> Iterator[str]:
             yield f"    left at {safe_text(str(left.get('timestamp')))}  {safe_text(str(left.get('event')))}"
 
 
+def _count_of(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def render_inputs(conversation: Conversation) -> Iterator[str]:
     """Every model call's input, message by message, as the model got it."""
-    yield f"thread {safe_text(conversation.id)}: {len(conversation.inputs)} model calls"
+    yield f"thread {safe_text(conversation.id)}: {_count_of(len(conversation.inputs), 'model call')}"
     for n, call in enumerate(conversation.inputs, 1):
         origin = call.origin
         yield ""
         yield (
             f"call {n}: {safe_text(str(origin.get('timestamp')))}  {safe_text(str(origin.get('name')))} "
-            f"run {safe_text(str(origin.get('run_id')))}, {len(call.messages)} messages"
+            f"run {safe_text(str(origin.get('run_id')))}, {_count_of(len(call.messages), 'message')}"
         )
         for i, entry in enumerate(call.messages, 1):
             if entry is None:
                 yield f"  [{i}] (not in these logs)"
                 continue
-            first, *rest = _line(entry[0]).split("\n")
-            yield f"  [{i}] " + safe_text(first)
-            for text in rest:
-                yield "      " + safe_text(text)
+            for j, text in enumerate(_line(entry[0]).split("\n")):
+                text = safe_text(text)
+                text = text if len(text) <= _INPUT_CHARS else text[: _INPUT_CHARS - 1] + "…"
+                yield (f"  [{i}] " if j == 0 else "      ") + text

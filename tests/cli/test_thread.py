@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,72 @@ def test_a_chain_without_a_thread_is_its_trace():
         ("human", "When does it ship?"),
         ("ai", "It ships today."),
     ]
+
+
+def readme_conversation(tmp_path: Path) -> Path:
+    """The support conversation the README's `lclog thread` samples come from."""
+    from langchain_core.messages import AIMessage
+    from langchain_core.tools import tool
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode, tools_condition
+
+    from lclog.cli.conversation import FakeToolChatModel
+
+    @tool
+    def track(order_id: str) -> str:
+        """Where an order is."""
+        return {"A-1001": "shipped Tuesday, in transit", "B-2002": "delivered Friday"}[order_id]
+
+    def calls(order: str, n: int) -> AIMessage:
+        return AIMessage("", tool_calls=[{"name": "track", "args": {"order_id": order}, "id": f"call_{n}"}])
+
+    model = FakeToolChatModel(
+        messages=iter(
+            [
+                calls("A-1001", 1),
+                AIMessage("It shipped on Tuesday and is on its way."),
+                calls("B-2002", 2),
+                AIMessage("B-2002 was delivered on Friday."),
+            ]
+        )
+    )
+    graph = StateGraph(MessagesState)
+    graph.add_node("agent", lambda state: {"messages": [model.invoke(state["messages"])]})
+    graph.add_node("tools", ToolNode([track]))
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", tools_condition, {"tools": "tools", END: END})
+    graph.add_edge("tools", "agent")
+    agent = graph.compile(name="support", checkpointer=InMemorySaver())
+    with capture() as events:
+        for text in ("Where is my order A-1001? It was due on Monday.", "And B-2002?"):
+            config = {"configurable": {"thread_id": "t-42"}, "callbacks": [events.handler]}
+            agent.invoke({"messages": [HumanMessage(text)]}, config=config)
+    path = tmp_path / "lclog.jsonl"
+    path.write_bytes(b"".join(events.lines))
+    return path
+
+
+_VARYING = re.compile(
+    r"\d{4}-\d\d-\d\dT[\d:.]+Z|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+
+
+def test_the_readme_samples_are_real_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Each line of the README's `lclog thread` samples is a line of the real output, in order
+    (times and run ids vary from run to run)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    samples = re.findall(r"```\n\$ (lclog thread [^\n]*)\n(.*?)```", readme, re.S)
+    assert len(samples) == 2
+    path = readme_conversation(tmp_path)
+    for command, sample in samples:
+        args = command.split()[1:]
+        assert main([*args[:-1], str(path)]) == 0
+        real = [_VARYING.sub("…", line) for line in capsys.readouterr().out.splitlines()]
+        at = 0
+        for line in sample.splitlines():
+            if line == "…":
+                continue
+            wanted = _VARYING.sub("…", line)
+            assert wanted in real[at:], f"{line!r} is not in the output of {command!r}"
+            at = real.index(wanted, at) + 1

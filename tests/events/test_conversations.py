@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, SystemMessage
@@ -312,3 +314,77 @@ def test_configured_thread_keys_name_the_conversation():
         graph.invoke({"messages": [HumanMessage("hi")]}, config=config)
     assert {e.get("thread_id") for e in events if e["event"].startswith("chat_model")} == {"c-9"}
     assert model_inputs(rebuilt(events, "c-9")) == seen.calls
+
+
+@pytest.mark.parametrize("schema", ["ecs", "otel"])
+def test_the_ecs_and_otel_layouts_rebuild_exactly(schema: str):
+    from langchain_core.messages import trim_messages
+
+    def prepare(messages: list[BaseMessage]) -> list[BaseMessage]:
+        window = trim_messages(messages, strategy="last", token_counter=len, max_tokens=3, start_on="human")
+        return [SystemMessage("You are a travel agent."), *window]
+
+    graph = chatbot(answers(*["yes"] * 6), prepare=prepare)
+    events, seen = run(graph, ["yes"] * 6, schema=schema)
+    conversation = assert_exact(events, seen, graph)
+    assert said(conversation.messages) == [("human", "yes"), ("ai", "yes")] * 6
+
+
+@given(st.data())
+@settings(max_examples=150, deadline=None)
+def test_any_sequence_of_lists_reads_back_exactly(data: st.DataObject):
+    """Lists of messages made of earlier ones in any order, repeated, trimmed, edited in place,
+    copied, or new ones saying the same things: each reads back exactly, from the log alone."""
+    import orjson
+
+    from lclog.events.history import History
+    from lclog.events.serialize import to_jsonable
+
+    texts = st.sampled_from(["yes", "no", "Ok, thanks.", "Shall I book it?", "done"])
+    history = History()
+    pool: list[BaseMessage] = []
+    written: list[dict[str, Any]] = []
+    lists: list[list[Said]] = []
+    for i in range(data.draw(st.integers(1, 8))):
+        for _ in range(data.draw(st.integers(0, 3))):  # new messages, some with ids, some alike
+            kind = data.draw(st.sampled_from([HumanMessage, AIMessage]))
+            with_id = data.draw(st.booleans())
+            pool.append(kind(data.draw(texts), id=f"m{len(pool)}" if with_id else None))
+        if pool and data.draw(st.booleans()):  # an edit in place: same id, new content
+            j = data.draw(st.integers(0, len(pool) - 1))
+            if pool[j].id is not None:
+                pool[j] = type(pool[j])(pool[j].content + " (edited)", id=pool[j].id)
+        if not pool:
+            continue
+        picks = data.draw(st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=12))
+        # some as fresh copies without an id, as a chat history rebuilt from a store gives them
+        copies = data.draw(st.lists(st.booleans(), min_size=len(picks), max_size=len(picks)))
+        messages = [
+            type(pool[j])(pool[j].content) if c else pool[j] for j, c in zip(picks, copies, strict=True)
+        ]
+        lists.append(said(messages))
+        event = {
+            "timestamp": f"2026-01-01T00:00:{i:02d}.000000Z",
+            "event": "chat_model.start",
+            "thread_id": "t",
+            "run_id": f"run-{i}",
+            "name": data.draw(st.sampled_from(["a", "b"])),
+            "inputs": to_jsonable(messages),
+        }
+        pending = history.condense(event, "t")
+        if pending:
+            history.commit(pending)
+        written.append(orjson.loads(orjson.dumps(event)))
+    conversation = conversation_of("t", written)
+    assert [said([e[0] for e in call.messages if e]) for call in conversation.inputs] == lists
+    assert conversation.unresolved == 0
+
+
+def test_history_full_lists_cut_at_max_items_are_filled_from_earlier_lists():
+    graph = chatbot(answers(*[f"answer {i}" for i in range(8)]))
+    events, seen = run(graph, [f"question {i}" for i in range(8)], history="full", max_items=6)
+    assert any(
+        m.get("role") == "omitted" for e in events for m in e.get("inputs") or [] if isinstance(m, dict)
+    )
+    conversation = assert_exact(events, seen, graph)
+    assert len(conversation.messages) == 16 and conversation.left_out == 0
