@@ -61,6 +61,8 @@ class Source:
         housekeeping: Callable[[], None] | None = None,
     ) -> None:
         self.outputs = list(outputs)
+        self._outputs_seen = -1
+        self._needs_events = True
         self.stats = stats
         self.capacity = capacity
         self.max_bytes = max_bytes
@@ -70,44 +72,45 @@ class Source:
         self._quiet = self._defer - 1  # a backlog below this needs no check but the built queue's
         self._process = process or _nothing
         self._captured: deque[tuple[int, Any]] = deque()
-        self._built: deque[tuple[int, Item, int]] = deque()  # (order, event, its bytes)
-        self._bytes = 0  # what the built events hold
+        self._built: deque[tuple[int, dict[str, Any], bytes, int]] = deque()  # (order, event, line, bytes)
+        # Bytes of the built events, each sum kept by one side: builders (holding self._lock),
+        # callers putting built events (self._put_lock), and the writer taking them (self._lock).
+        self._built_bytes = self._put_bytes = self._taken_bytes = 0
         # Building happens in queue order, one thread at a time: the writer, or a producer ahead.
         self._lock = threading.RLock()
-        self._bytes_lock = fork_safe(threading.Lock())  # never held for more than an addition
+        self._put_lock = fork_safe(threading.Lock())  # never held for more than an addition
 
     @property
     def needs_events(self) -> bool:
         """Whether an output reads the event dicts, not only the lines (outputs may be added)."""
-        return any(o.needs_events for o in self.outputs)
+        outputs = self.outputs
+        if len(outputs) != self._outputs_seen:
+            self._needs_events = any(o.needs_events for o in outputs)
+            self._outputs_seen = len(outputs)
+        return self._needs_events
 
     def backlog(self) -> int:
         return len(self._captured) + len(self._built)
 
     def crowded(self) -> bool:
         """Past half the capacity or half the byte budget: producers wait for the writer."""
-        return self.backlog() >= self.capacity // 2 or self._bytes >= self.max_bytes // 2
+        return self.backlog() >= self.capacity // 2 or self.queued_bytes >= self.max_bytes // 2
 
     def _drop(self, limit: str = "") -> None:
         self.stats.add("dropped")
         limit = limit or f"queue_size={self.capacity}"
         self.stats.report("queue full", f"event dropped ({limit}; is an output down?)")
 
-    def _admit(self, item: Item) -> tuple[Item, int] | None:
-        """item as it waits (compact), and what it holds in bytes; None when past the budget."""
-        event, line = item
-        # orjson's output keeps its working buffer (4 KB and more for a short line): copied to size.
-        line = bytes(memoryview(line))
-        needs_events = self.needs_events
-        size = len(line) * _WITH_EVENT if needs_events else len(line)
-        with self._bytes_lock:
-            over = self._bytes + size > self.max_bytes
-            if not over:
-                self._bytes += size
-        if over:
-            self._drop(f"max_queue_bytes={self.max_bytes}")
-            return None
-        return (event if needs_events else NO_EVENT, line), size
+    @property
+    def queued_bytes(self) -> int:
+        """What the built events waiting hold, in bytes (as counted against `max_bytes`)."""
+        return self._built_bytes + self._put_bytes - self._taken_bytes
+
+    def _over(self, size: int) -> bool:
+        if self._built_bytes + self._put_bytes - self._taken_bytes + size <= self.max_bytes:
+            return False
+        self._drop(f"max_queue_bytes={self.max_bytes}")
+        return True
 
     def put(self, captured: Any) -> None:
         """Queues what a hook captured, to be built into an event off the caller's path."""
@@ -129,9 +132,15 @@ class Source:
         if len(self._captured) + len(self._built) >= self.capacity:
             self._drop()
             return
-        admitted = self._admit(item)
-        if admitted is not None:
-            self._built.append((next(_seq), *admitted))
+        event, line = item
+        line = bytes(memoryview(line))  # see _build
+        needs_events = self.needs_events
+        size = len(line) * _WITH_EVENT if needs_events else len(line)
+        if self._over(size):
+            return
+        with self._put_lock:  # callers in many threads
+            self._put_bytes += size
+        self._built.append((next(_seq), event if needs_events else NO_EVENT, line, size))
 
     def _help(self) -> None:
         # Past half the capacity the producer waits (at most 0.1 s) for the writer's current
@@ -142,19 +151,26 @@ class Source:
             acquired = self._lock.acquire(blocking=False)
         if acquired:
             try:
-                self._build(len(self._captured))
+                self._build(len(self._captured), waits=True)
             finally:
                 self._lock.release()
-        if len(self._built) >= self.capacity // 2 or self._bytes >= self.max_bytes // 2:
+        if len(self._built) >= self.capacity // 2 or self.queued_bytes >= self.max_bytes // 2:
             _writer.await_progress(self)
 
     def build(self, limit: int | None = None) -> None:
-        """Builds queued captures into events (all of them, or at most `limit`); never writes."""
+        """Builds queued captures into events (all of them, or at most `limit`) for the writer's
+        round under way; never writes."""
         with self._lock:
             self._build(len(self._captured) if limit is None else min(limit, len(self._captured)))
 
-    def _build(self, count: int) -> None:
+    def _build(self, count: int, waits: bool = False) -> None:
+        """Builds `count` captures (holding self._lock). Events that `waits` for a later round
+        are kept compact: the line copied to its size (orjson's output keeps its working buffer,
+        4 KB and more behind a short line), the dict only when an output reads it."""
         captured, built, process = self._captured, self._built, self._process
+        needs_events = self.needs_events
+        factor = _WITH_EVENT if needs_events else 1
+        room = self.max_bytes - self.queued_bytes  # only grows meanwhile (the writer takes)
         for _ in range(count):
             try:
                 seq, capture = captured.popleft()
@@ -166,18 +182,28 @@ class Source:
                 self.stats.add("internal_errors")
                 self.stats.report("processing failed", type(exc).__name__)
                 continue
-            if item is not None:
-                admitted = self._admit(item)
-                if admitted is not None:
-                    built.append((seq, *admitted))
+            if item is None:
+                continue
+            event, line = item
+            if waits:
+                line = bytes(memoryview(line))
+                if not needs_events:
+                    event = NO_EVENT
+            size = len(line) * factor
+            if size > room:
+                room = self.max_bytes - self.queued_bytes
+                if self._over(size):
+                    continue
+            room -= size
+            self._built_bytes += size
+            built.append((seq, event, line, size))
 
-    def take(self, limit: int) -> list[tuple[int, Item, int]]:
+    def take(self, limit: int) -> list[tuple[int, dict[str, Any], bytes, int]]:
+        """At most `limit` built events, oldest first: (order, event, line, bytes)."""
         built = self._built
         with self._lock:  # discard() may empty it meanwhile
             taken = [built.popleft() for _ in range(min(limit, len(built)))]
-        size = sum([t[2] for t in taken])
-        with self._bytes_lock:
-            self._bytes -= size
+            self._taken_bytes += sum([t[3] for t in taken])
         return taken
 
     def discard(self) -> int:
@@ -186,7 +212,8 @@ class Source:
             lost = len(self._captured) + len(self._built)
             self._captured.clear()
             self._built.clear()
-            self._bytes = 0
+            with self._put_lock:
+                self._built_bytes = self._put_bytes = self._taken_bytes = 0
         return lost
 
 
@@ -348,10 +375,10 @@ class _Writer:
             self._ensure_thread()
 
 
-def _write(batches: list[tuple[Source, list[tuple[int, Item, int]]]]) -> None:
+def _write(batches: list[tuple[Source, list[tuple[int, dict[str, Any], bytes, int]]]]) -> None:
     if len(batches) == 1:
         source, taken = batches[0]
-        items = [item for _, item, _ in taken]
+        items = [(event, line) for _, event, line, _ in taken]
         for output in source.outputs:
             if not _call(output, output.write, [source], items):
                 source.stats.add("dropped", len(items))
@@ -361,7 +388,7 @@ def _write(batches: list[tuple[Source, list[tuple[int, Item, int]]]]) -> None:
     per_output: dict[Output, list[Item]] = {}
     counts: dict[Output, dict[Source, int]] = {}
     merged = heapq.merge(
-        *[[(seq, i, item) for seq, item, _ in taken] for i, (_, taken) in enumerate(batches)]
+        *[[(seq, i, (event, line)) for seq, event, line, _ in taken] for i, (_, taken) in enumerate(batches)]
     )
     for _, i, item in merged:
         source = batches[i][0]

@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_overhead.py [--workloads invoke,agent,stream,invoke_io] [--rounds 5]
                                               [--invokes 2000] [--flush never|wait]
-                                              [--out results.json]
+                                              [--baseline PATH] [--out results.json]
 
 Workloads (real LangChain objects on fake models):
   invoke  ChatPromptTemplate | chat model | StrOutputParser, a ~1 KB prompt carrying an email and
@@ -393,6 +393,12 @@ def main() -> None:
              "timed block and wait until it is written",
     )  # fmt: skip
     parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument(
+        "--baseline",
+        type=os.path.abspath,
+        help="a checkout of another lclog commit (`git worktree add /tmp/base <commit>`): its lclog "
+        "variants run in the same rounds, as `<variant>@baseline`",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -406,18 +412,24 @@ def main() -> None:
         else:
             names = [v for v in variants if v != "lclog_stream_tokens" or workload_name == "stream"]
         calls = args.invokes if workload_name in ("invoke", "stream_one") else args.invokes // 5
+        if args.baseline:  # the lclog variants of another checkout, in the same rounds
+            names += [f"{v}@baseline" for v in names if v.startswith("lclog")]
         series: dict[str, list[dict[str, Any]]] = {v: [] for v in names}
         for r in range(args.rounds):
-            for variant in names if r % 2 == 0 else names[::-1]:
+            for name in names if r % 2 == 0 else names[::-1]:
+                variant, _, other = name.partition("@")
+                env = dict(os.environ)
+                if other:
+                    env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.baseline, env.get("PYTHONPATH")]))
                 proc = subprocess.run(
                     [sys.executable, __file__, "--child", workload_name, variant, "--invokes", str(calls),
                      "--flush", args.flush],
-                    capture_output=True, text=True,
+                    capture_output=True, text=True, env=env, cwd=os.path.dirname(os.path.abspath(__file__)),
                 )  # fmt: skip
                 if proc.returncode != 0:
-                    print(f"{workload_name}/{variant} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                    print(f"{workload_name}/{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
                     continue
-                series[variant].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                series[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(f"{workload_name}: round {r + 1}/{args.rounds}", file=sys.stderr)
         results[workload_name] = series
     report(results, args.out)

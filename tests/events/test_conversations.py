@@ -388,3 +388,26 @@ def test_history_full_lists_cut_at_max_items_are_filled_from_earlier_lists():
     )
     conversation = assert_exact(events, seen, graph)
     assert len(conversation.messages) == 16 and conversation.left_out == 0
+
+
+def test_command_updates_carry_their_messages_structurally():
+    from langgraph.types import Command
+
+    model = answers("routed answer 0", "routed answer 1")
+
+    def route(state: MessagesState) -> Command:
+        return Command(update={"messages": [model.invoke(state["messages"])]}, goto=END)
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("route", route)
+    graph.add_edge(START, "route")
+    compiled = graph.compile(checkpointer=InMemorySaver())
+    events, seen = run(compiled, ["where to?", "and now?"])
+    assert_exact(events, seen, compiled)
+    text = b"".join(events.lines).decode()
+    assert "Command(" not in text
+    ends = [e for e in events if e["event"] == "chain.end" and e.get("name") == "route"]
+    assert ends and all(e["outputs"]["goto"] == END for e in ends)  # a dataclass: by its fields
+    assert all(e["outputs"]["update"]["messages"][0]["role"] == "history" for e in ends)
+    # the model's answer is written once, where the model returned it; the Command refers to it
+    assert text.count("routed answer 1") == 1
