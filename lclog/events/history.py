@@ -28,11 +28,11 @@ what this process did not write itself (a restart, another worker) it writes aga
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -51,18 +51,32 @@ _CONTAINERS = (dict, list, Message)
 # A message with only these fields (and text content) is fingerprinted without serializing it.
 _PLAIN = frozenset({"role", "content", "id", "seq", "name", "tool_call_id"})
 
-# What an event makes known once it is written: each returns the entries it added.
-Pending = list[Callable[[], int]]
-
 
 def fingerprint(message: Message) -> int:
     """What a message says (not its id or number), as a number: equal for equal messages in one
     process."""
     content = message.get("content")
-    if type(content) is str and message.keys() <= _PLAIN:
+    if type(content) is str and len(message) <= 6 and message.keys() <= _PLAIN:
         return hash((message.get("role"), content, message.get("name"), message.get("tool_call_id")))
     said = {k: v for k, v in message.items() if k != "id" and k != "seq"}
     return hash(orjson.dumps(said, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS))
+
+
+# A numbering's name: random per process (renewed in a forked child), then a count.
+_prefix = [os.urandom(4).hex()]
+_names = itertools.count()
+
+
+def _writer_name() -> str:
+    return f"{_prefix[0]}{next(_names):x}"
+
+
+def _new_prefix() -> None:
+    _prefix[0] = os.urandom(4).hex()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_prefix)
 
 
 class _Conversation:
@@ -71,11 +85,11 @@ class _Conversation:
     __slots__ = ("by_id", "by_object", "lists", "next", "numbers", "owner", "size", "writer")
 
     def __init__(self) -> None:
-        self.writer = os.urandom(6).hex()
+        self.writer = _writer_name()
         self.next = 0  # the next number
         # A message is known by the number it was written in full under (its `seq`)...
         self.by_id: dict[str, tuple[int, int]] = {}  # id -> (seq, fingerprint)
-        self.by_object: dict[int, tuple[int, int]] = {}  # Message.source -> (fingerprint, seq)
+        self.by_object: dict[int, tuple[int, int]] = {}  # Message.source -> (seq, fingerprint)
         # ... and may have more numbers: those of lists numbered whole (`as`), newest last.
         self.numbers: dict[int, list[int]] = {}  # seq -> its other numbers (the last few)
         self.owner: dict[int, int] = {}  # every number -> the seq of the message it stands for
@@ -111,7 +125,7 @@ class History:
             pending = self.condense(event, conversation)
             item = pipeline.process(event)
         else:  # referenced once the pipeline has redacted it
-            box: list[Pending | None] = []
+            box: list[_Walk | None] = []
             item = pipeline.process(event, lambda e: box.append(self.condense(e, conversation)))
             pending = box[0] if box else None
         if item is not None and pending:
@@ -129,13 +143,13 @@ class History:
                     continue
                 if walk is None:
                     walk = _Walk(self._conversation(conversation), str(event.get("name")))
-                event[field] = walk.value(value, (field,))
+                event[field] = walk.value(value, field)
         if walk is None or not walk.used:
             return None
         event["history_writer"] = walk.state.writer
         if walk.referenced:
             event["history_messages"] = walk.referenced
-        return walk.pending
+        return walk
 
     def _conversation(self, key: str) -> _Conversation:
         state = self._conversations.get(key)
@@ -148,8 +162,7 @@ class History:
     def commit(self, pending: Pending) -> None:
         """Marks what a written event carried in full as known."""
         with self._lock:
-            for apply in pending:
-                self._size += apply()
+            self._size += pending.apply()
             while self._size > self._max:
                 key, dropped = self._conversations.popitem(last=False)
                 self._size -= dropped.size
@@ -165,17 +178,20 @@ _CANDIDATES = 4
 
 
 class _Walk:
-    """One event's content walked: messages numbered or referenced, what to commit."""
+    """One event's content walked: messages numbered or referenced, and what it makes known
+    once written (`History.commit`)."""
 
     def __init__(self, state: _Conversation, run_name: str) -> None:
         self.state = state
         self.run_name = run_name
-        self.pending: Pending = []
+        # What the event makes known once it is written (see apply)
+        self.new_ids: dict[str, tuple[int, int]] = {}  # id -> (seq, fingerprint), also within the event
+        self.new_objects: list[tuple[int, tuple[int, int]]] | None = None
+        self.new_lists: list[tuple[tuple[Any, Any], list[tuple[int, int] | None], int | None]] | None = None
         self.referenced = 0
         self.used = False
-        self.ids: dict[str, tuple[int, int]] = {}  # written in full earlier in this event
 
-    def value(self, value: Any, place: tuple[Any, ...]) -> Any:
+    def value(self, value: Any, place: Any) -> Any:
         t = type(value)
         if t is Message:
             if value.get("role") == "remove":  # an edit of the state: written as it is
@@ -192,26 +208,52 @@ class _Walk:
         if t is dict:
             for k, v in value.items():
                 if type(v) in _CONTAINERS:
-                    value[k] = self.value(v, (*place, k))
+                    value[k] = self.value(v, (place, k))
             return value
         if t is list:
             return self._list(value, place)
         return value
 
-    def _list(self, items: list[Any], place: tuple[Any, ...]) -> list[Any]:
-        if not any(type(item) is Message for item in items):
-            return [self.value(v, (*place, i)) if type(v) in _CONTAINERS else v for i, v in enumerate(items)]
+    def _list(self, items: list[Any], place: Any) -> list[Any]:
+        for item in items:
+            if type(item) is Message:
+                break
+        else:
+            return [self.value(v, (place, i)) if type(v) in _CONTAINERS else v for i, v in enumerate(items)]
         key = (self.run_name, place)
         before = self.state.lists.get(key) or ()
         # Each item: (message, fingerprint, its seq if written before) or (value, None, None).
         resolved: list[tuple[Any, int | None, int | None]] = []
+        all_ids = True
+        # One run of numbers from the first, all known by id: the common case, one reference.
+        first = -1
+        run_on = True
+        ids, by_id = self.new_ids, self.state.by_id
         for i, item in enumerate(items):
             if type(item) is not Message or item.get("role") == "remove":
-                value = self.value(item, (*place, i)) if type(item) in _CONTAINERS else item
+                value = self.value(item, (place, i)) if type(item) in _CONTAINERS else item
                 resolved.append((value, None, None))
+                run_on = False
                 continue
             said = fingerprint(item)
+            msg_id = item.get("id")
+            if type(msg_id) is str:  # the common case, inline: known by its id
+                hit = ids.get(msg_id) or by_id.get(msg_id)
+                if hit is not None and hit[1] == said:
+                    resolved.append((item, said, hit[0]))
+                    if i == 0:
+                        first = hit[0]
+                    elif hit[0] != first + i:
+                        run_on = False
+                    continue
+            else:
+                all_ids = False
+            run_on = False
             resolved.append((item, said, self._known(item, said, before[i] if i < len(before) else None)))
+        if run_on and all_ids:
+            self.used = True
+            self.referenced += len(items)
+            return [{"role": "history", "from": first, "messages": len(items)}]
         plain = self._runs(resolved)
         whole = len(plain) > 1 and all(fp is not None for _, fp, _ in resolved)
         block = self.state.next if whole else None  # numbered whole: the list's messages in order
@@ -246,10 +288,21 @@ class _Walk:
                 unsaid = False
             out.append(ref)
             run = [first, count - 1]
-        state = self.state
+        if block is not None or not all_ids or before:  # places matter to messages without an id
+            if self.new_lists is None:
+                self.new_lists = []
+            self.new_lists.append((key, now, block))
+        return out
 
-        def remember() -> int:
-            added = 0
+    def apply(self) -> int:
+        """Makes what the event carried known (the event was written); returns the entries added."""
+        state = self.state
+        before = len(state.by_id) + len(state.by_object)
+        state.by_id.update(self.new_ids)
+        if self.new_objects is not None:
+            state.by_object.update(self.new_objects)
+        added = len(state.by_id) + len(state.by_object) - before
+        for key, now, block in self.new_lists or ():
             old = state.lists.get(key)
             state.lists[key] = now
             added += len(now) - (len(old) if old else 0)
@@ -262,33 +315,34 @@ class _Walk:
                             del others[0]
                         state.owner[block + i] = entry[1]
                         added += 1
-            state.size += added
-            return added
-
-        self.pending.append(remember)
-        return out
+        state.size += added
+        return added
 
     def _runs(self, resolved: list[tuple[Any, int | None, int | None]]) -> list[tuple[int, int]]:
         """The references a list's known messages make, as runs of consecutive numbers, each
         started from the number of its first message that its successors continue furthest."""
         numbers, owner = self.state.numbers, self.state.owner
         runs: list[tuple[int, int]] = []
+        size = len(resolved)
         i = 0
-        while i < len(resolved):
+        while i < size:
             seq = resolved[i][2]
             if seq is None:
                 i += 1
                 continue
+            # the stretch of known messages from here: no run goes past it
+            end = i + 1
+            while end < size and resolved[end][2] is not None:
+                end += 1
             best = (seq, 1)
-            for first in (*reversed(numbers.get(seq, ())), seq):
+            for first in (seq, *reversed(numbers.get(seq, ()))):
                 n = 1
-                while i + n < len(resolved):
-                    after = resolved[i + n][2]
-                    if after is None or (owner.get(first + n, first + n) != after):
-                        break
+                while i + n < end and owner.get(first + n, first + n) == resolved[i + n][2]:
                     n += 1
                 if n > best[1]:
                     best = (first, n)
+                if i + n == end:  # to the stretch's end: none does better
+                    break
             runs.append(best)
             i += best[1]
         return runs
@@ -297,16 +351,16 @@ class _Walk:
         """The seq the message was written under, if it is one written before; else None."""
         msg_id = message.get("id")
         if type(msg_id) is str:
-            known = self.ids.get(msg_id) or self.state.by_id.get(msg_id)
+            known = self.new_ids.get(msg_id) or self.state.by_id.get(msg_id)
             if known is not None:
                 return known[0] if known[1] == fp else None  # else edited in place: new content
         source = getattr(message, "source", None)
         if source is not None:
             seen = self.state.by_object.get(source)
-            if seen is not None and seen[0] == fp:
+            if seen is not None and seen[1] == fp:
                 if type(msg_id) is str:  # the id it was given since
-                    self._remember_id(msg_id, seen[1], fp)
-                return seen[1]
+                    self._remember_id(msg_id, seen[0], fp)
+                return seen[0]
         if msg_id is None and at is not None and at[0] == fp:
             return at[1]
         return None
@@ -321,27 +375,16 @@ class _Walk:
         message["seq"] = seq
         msg_id = message.get("id")
         if type(msg_id) is str:
-            self.ids[msg_id] = (seq, fp)
             self._remember_id(msg_id, seq, fp)
         source = getattr(message, "source", None)
         if source is not None:
-
-            def remember_object() -> int:
-                added = source not in state.by_object
-                state.by_object[source] = (fp, seq)
-                state.size += added
-                return added
-
-            self.pending.append(remember_object)
+            if self.new_objects is None:
+                self.new_objects = []
+            self.new_objects.append((source, (seq, fp)))
         return seq
 
     def _remember_id(self, msg_id: str, seq: int, fp: int) -> None:
-        state = self.state
+        self.new_ids[msg_id] = (seq, fp)
 
-        def remember() -> int:
-            added = msg_id not in state.by_id
-            state.by_id[msg_id] = (seq, fp)
-            state.size += added
-            return added
 
-        self.pending.append(remember)
+Pending = _Walk  # what `condense` returns and `commit` takes
