@@ -181,6 +181,16 @@ def test_parallel_branches_finishing_in_reverse_rebuild_in_the_states_order():
     conversation = rebuilt(events, "t1")
     assert said(conversation.messages) == state_of(compiled, "t1")
     assert sorted(map(str, model_inputs(conversation))) == sorted(map(str, seen.calls))
+    assert_each_message_in_one_line(events, compiled)
+
+
+def assert_each_message_in_one_line(events: CapturedEvents, graph: Any, thread: str = "t1") -> None:
+    """Each branch's messages once: every message of the state is in the log in one line."""
+    import orjson
+
+    for _, content in state_of(graph, thread):
+        needle = orjson.dumps(content)[1:-1]
+        assert sum(needle in line for line in events.lines) == 1, content
 
 
 def test_send_workers_rebuild_exactly():
@@ -207,6 +217,7 @@ def test_send_workers_rebuild_exactly():
     conversation = rebuilt(events, "t1")
     assert said(conversation.messages) == state_of(compiled, "t1")
     assert sorted(map(str, model_inputs(conversation))) == sorted(map(str, seen.calls))
+    assert_each_message_in_one_line(events, compiled)
     # The router's Send objects carry their messages as references, not as text.
     assert not any("Send(" in line.decode() for line in events.lines)
 
