@@ -99,3 +99,17 @@ def test_no_lclog_import_hides_in_a_function():
 def test_settings_are_a_leaf():
     top, _ = _graph()
     assert top["lclog.settings"] <= {"lclog.events", "lclog.events.fields"}
+
+
+def test_no_output_loads_the_command_line():
+    """An application importing lclog and its outputs loads no part of the command line."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lclog, lclog.outputs.otlp, lclog.outputs.loki, lclog.outputs.stdlib\n"
+        "lclog.LoggingCallbackHandler({'outputs': []}).close()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lclog.cli') or m == 'argparse'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

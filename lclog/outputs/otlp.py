@@ -8,9 +8,8 @@ import os
 import time
 from typing import Any
 
-from lclog.cli.lines import normalize
 from lclog.outputs._batching import BatchingOutput, SendFailed
-from lclog.pipeline.layouts import to_otel
+from lclog.pipeline.layouts import normalize, to_otel
 from lclog.settings import OTLP_EXPORTERS
 
 __all__ = ["OTLPOutput", "logs_endpoint"]

@@ -1,4 +1,5 @@
-"""Field layouts: `default` (lclog's flat event), `ecs` (Elastic) and `otel` (OpenTelemetry)."""
+"""Field layouts: `default` (lclog's flat event), `ecs` (Elastic) and `otel` (OpenTelemetry),
+and back (`normalize`: any layout as the default one)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import orjson
 from lclog.events import fields
 from lclog.pipeline import genai
 
-__all__ = ["ECS_VERSION", "schema_processor", "span_id", "to_ecs", "to_otel", "trace_hex"]
+__all__ = ["ECS_VERSION", "normalize", "schema_processor", "span_id", "to_ecs", "to_otel", "trace_hex"]
 
 # ECS version the `ecs` layout follows (ecs-logging spec: `ecs.version` is required): the first
 # to define the gen_ai fields it writes (gen_ai.provider.name, gen_ai.input/output.messages ...).
@@ -266,3 +267,132 @@ def schema_processor(schema: str) -> Any:
 
     processor.__qualname__ = f"schema_{schema}"
     return processor
+
+
+# -- back: any layout as the default one ----------------------------------------------------
+
+
+def _decoded(value: Any) -> Any:
+    """Content a layout wrote as a JSON string, as the data it was."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _usage_from(gen_ai: dict[str, Any]) -> dict[str, Any] | None:
+    usage = {key: gen_ai[f"usage.{name}"] for key, name in genai.USAGE.items() if f"usage.{name}" in gen_ai}
+    return usage or None
+
+
+def _content(out: dict[str, Any], gen_ai: dict[str, Any], run_type: str) -> None:
+    """inputs and outputs, from where the layout put them (gen_ai.* or lclog.*)."""
+    history = _decoded(out.pop("history", None))
+    markers = [m for m in history if isinstance(m, dict)] if isinstance(history, list) else []
+    if "input.messages" in gen_ai:
+        out["inputs"] = genai.from_messages(gen_ai["input.messages"], markers)
+        markers = []
+    elif "tool.call.arguments" in gen_ai:
+        out["inputs"] = gen_ai["tool.call.arguments"]
+    elif "retrieval.query.text" in gen_ai:
+        out["inputs"] = gen_ai["retrieval.query.text"]
+    else:
+        out["inputs"] = _decoded(out.get("inputs"))
+    if "output.messages" in gen_ai:
+        outputs = genai.from_messages(gen_ai["output.messages"], markers)
+        out["outputs"] = outputs[0] if isinstance(outputs, list) and len(outputs) == 1 else outputs
+    elif "tool.call.result" in gen_ai:
+        shell = out.pop("tool_message", None)
+        result = gen_ai["tool.call.result"]
+        if isinstance(shell, dict):  # a ToolMessage, its content in the conventions' field
+            head = {k: shell[k] for k in ("role", "name") if k in shell}
+            out["outputs"] = {**head, "content": result, **{k: v for k, v in shell.items() if k not in head}}
+        else:
+            out["outputs"] = result
+    else:
+        out["outputs"] = _decoded(out.get("outputs"))
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """ECS's nested gen_ai object as OTel's dotted attribute names."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict) and not (prefix.endswith(("messages.", "arguments.", "result."))):
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def _common(out: dict[str, Any], gen_ai: dict[str, Any], run_type: str) -> None:
+    out["model"] = gen_ai.get("response.model") or gen_ai.get("request.model")
+    out["usage"] = _usage_from(gen_ai)
+    if "provider" not in out and gen_ai.get("provider.name"):
+        out["provider"] = gen_ai["provider.name"]
+    reasons = gen_ai.get("response.finish_reasons")
+    if "finish_reason" not in out and isinstance(reasons, list) and reasons:
+        out["finish_reason"] = reasons[0]
+    if gen_ai.get("conversation.id") is not None:
+        out["thread_id"] = gen_ai["conversation.id"]
+    _content(out, gen_ai, run_type)
+
+
+def _ecs(e: dict[str, Any]) -> dict[str, Any]:
+    lclog = e.get("lclog") or {}
+    gen_ai = _flat(e.get("gen_ai") or {})
+    duration = (e.get("event") or {}).get("duration")
+    out = dict(lclog)
+    for key in fields.LCLOG_JSON:
+        if key in out:
+            out[key] = _decoded(out[key])
+    action = (e.get("event") or {}).get("action")
+    out.update(
+        timestamp=e.get("@timestamp"),
+        level=e.get("log.level"),
+        event=action,
+        service=(e.get("service") or {}).get("name"),
+        trace_id=(e.get("trace") or {}).get("id"),
+        duration_ms=duration / 1e6 if isinstance(duration, (int, float)) else None,
+        error=e.get("error"),
+        tags=e.get("tags"),
+    )
+    _common(out, gen_ai, str(action).split(".", 1)[0])
+    return out
+
+
+def _otel(e: dict[str, Any]) -> dict[str, Any]:
+    attrs = e.get("attributes") or {}
+    out = {k[6:]: v for k, v in attrs.items() if k.startswith("lclog.")}
+    for key in fields.LCLOG_JSON:
+        if key in out:
+            out[key] = _decoded(out[key])
+    gen_ai = {k[7:]: v for k, v in attrs.items() if k.startswith("gen_ai.")}
+    name = e.get("event_name") or attrs.get("event.name")
+    out.update(
+        timestamp=e.get("timestamp"),
+        level=str(e.get("severity_text") or "info").lower(),
+        event=name,
+        service=(e.get("resource") or {}).get("service.name"),
+        trace_id=e.get("trace_id"),
+        error={"type": attrs["error.type"], "message": attrs.get("exception.message")}
+        if "error.type" in attrs
+        else None,
+    )
+    _common(out, gen_ai, str(name).split(".", 1)[0])
+    return out
+
+
+def normalize(event: Any) -> dict[str, Any] | None:
+    """Returns an lclog event (any layout) as a default-layout dict, or None if it is not one."""
+    if not isinstance(event, dict):
+        return None
+    if "run_id" in event and "event" in event and isinstance(event.get("event"), str):
+        return event
+    if "ecs.version" in event and isinstance(event.get("lclog"), dict):
+        return _ecs(event)
+    if isinstance(event.get("attributes"), dict) and (
+        "event_name" in event or "event.name" in event["attributes"]
+    ):
+        return _otel(event)
+    return None
