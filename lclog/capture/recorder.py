@@ -19,7 +19,7 @@ from uuid import UUID
 from lclog._threads import fork_safe
 from lclog.capture import twins
 from lclog.capture.arguments import configured_thread, thread_of
-from lclog.capture.runs import Run, RunTable, stub
+from lclog.capture.step import event_step
 from lclog.counters import Counters
 from lclog.events.build import PAUSES, EventBuilder
 from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start, TraceEnd
@@ -27,8 +27,8 @@ from lclog.events.cost import Prices
 from lclog.events.history import History
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router, sampled
+from lclog.events.runs import Run, RunTable, stub
 from lclog.events.serialize import Limits
-from lclog.events.step import event_step
 from lclog.events.traces import is_trace_root
 from lclog.events.usage import reported_by
 from lclog.integrations.otel import span_ids_getter

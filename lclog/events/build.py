@@ -12,19 +12,27 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from lclog.capture.runs import Run
 from lclog.events import fields as _fields
 from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start, TraceEnd
 from lclog.events.cost import Prices
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
+from lclog.events.runs import Run
 from lclog.events.serialize import Limits, Scrubber, to_jsonable
 from lclog.events.traces import Traces, is_trace_root
-from lclog.notify import Alerts
 
 __all__ = ["EventBuilder"]
+
+
+class Watcher(Protocol):
+    """What hears of every run that ends (the notifier's `Alerts`)."""
+
+    def failed(self, run: Run, error: dict[str, Any], duration: float) -> None: ...
+
+    def ended(self, run: Run, duration: float, *, failed: bool) -> None: ...
+
 
 # Exceptions that end a run without it having failed (LangGraph control flow, cancellation).
 INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
@@ -81,7 +89,7 @@ class EventBuilder:
         include_stacktrace: bool,
         router: Router,
         metrics: Metrics,
-        alerts: Alerts | None,
+        alerts: Watcher | None,
         prices: Prices | None = None,
         unpriced: Callable[[], None] | None = None,
         budget: tuple[threading.local, int] | None = None,

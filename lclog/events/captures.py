@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from lclog.capture.runs import Run
+from lclog.events.runs import Run
 
 __all__ = ["Capture", "End", "Failure", "ModelEnd", "Point", "Start", "TraceEnd"]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lclog.capture.runs import Run
+from lclog.events.runs import Run
 
 __all__ = ["TraceTotals", "Traces", "is_trace_root"]
 

@@ -9,11 +9,11 @@ import uuid
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation, LLMResult
 
-from lclog.capture.runs import Run
 from lclog.events.build import EventBuilder, control_flow
 from lclog.events.captures import Failure, ModelEnd
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
+from lclog.events.runs import Run
 from lclog.events.serialize import Limits
 from lclog.events.usage import reported_by, usage_of
 
