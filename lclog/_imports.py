@@ -8,7 +8,10 @@ from typing import Any
 
 from lclog.errors import ConfigError
 
-__all__ = ["import_callable"]
+__all__ = ["IMPORT_PATH", "import_callable"]
+
+# What a config's `package.module:callable` must look like.
+IMPORT_PATH = r"[\w.]+:[\w.]+"
 
 
 def import_callable(path: str, field: str = "processors") -> Callable[..., Any]:

@@ -96,9 +96,14 @@ def test_no_lclog_import_hides_in_a_function():
     assert {name: lines for name, lines in nested.items() if name not in LAZY} == {}
 
 
-def test_settings_are_a_leaf():
+def test_settings_are_made_of_the_components_options_alone():
+    """The config's model imports each component's options and no machinery of theirs."""
     top, _ = _graph()
-    assert top["lclog.settings"] <= {"lclog.events", "lclog.events.fields"}
+    options = {"lclog.redact.options", "lclog.outputs.options", "lclog.notify.options"}
+    packages = {"lclog.redact", "lclog.outputs", "lclog.notify"}
+    assert top["lclog.settings"] <= options | packages | {"lclog._imports", "lclog._options"}
+    for name in options:
+        assert top[name] <= {"lclog._imports", "lclog._options", "lclog.events", "lclog.events.fields"}
 
 
 def test_no_output_loads_the_command_line():

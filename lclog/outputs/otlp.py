@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 from lclog.outputs._batching import BatchingOutput, SendFailed
+from lclog.outputs.options import OTLP_EXPORTERS
 from lclog.pipeline.layouts import normalize, to_otel
-from lclog.settings import OTLP_EXPORTERS
 
 __all__ = ["OTLPOutput", "logs_endpoint"]
 

@@ -11,9 +11,9 @@ from typing import Any
 from lclog._threads import fork_safe
 from lclog.outputs.base import FileOutput, Output, StreamOutput
 from lclog.outputs.loki import LokiOutput
+from lclog.outputs.options import OutputSettings
 from lclog.outputs.otlp import OTLPOutput
 from lclog.outputs.stdlib import StdlibOutput
-from lclog.settings import OutputSettings
 
 __all__ = ["acquire_outputs", "release_output"]
 

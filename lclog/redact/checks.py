@@ -10,8 +10,8 @@ from typing import Any
 import re2
 
 from lclog.redact._scanner import compile_pattern
+from lclog.redact.options import RedactionSettings
 from lclog.redact.rules import BUILTIN_RULES
-from lclog.settings import RedactionSettings
 
 __all__ = ["matches_empty", "random_hash_key_warning", "settings_problems"]
 

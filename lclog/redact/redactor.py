@@ -22,8 +22,8 @@ from lclog.events.serialize import DROP, KEEP, truncate
 from lclog.redact._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compile_pattern
 from lclog.redact.checks import settings_problems
 from lclog.redact.key_rules import KeyNames, key_value_rules
+from lclog.redact.options import RedactionSettings
 from lclog.redact.rules import BUILTIN_RULES, KEEP_PATTERNS, Rule
-from lclog.settings import RedactionSettings
 
 __all__ = ["Finding", "Redactor", "shared_redactor"]
 

@@ -196,9 +196,9 @@ def test_endpoints_and_config_errors(monkeypatch: pytest.MonkeyPatch):
         load_config(None, outputs=[{"type": "otlp", "endpoint": "collector:4318"}])
     with pytest.raises(ConfigError, match="url does not apply to a otlp output"):
         load_config(None, outputs=[{"type": "otlp", "url": "http://x"}])
-    import lclog.settings
+    import lclog.outputs.options
 
-    monkeypatch.setattr(lclog.settings, "_installed", lambda module: False)
+    monkeypatch.setattr(lclog.outputs.options, "_installed", lambda module: False)
     with pytest.raises(ConfigError, match=r'pip install "lclog\[otlp\]"'):
         load_config(None, outputs=[{"type": "otlp"}])
 

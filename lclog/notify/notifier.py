@@ -17,9 +17,9 @@ from lclog._imports import import_callable
 from lclog._threads import restarted_after_fork, start_daemon
 from lclog.counters import Counters
 from lclog.events.runs import Run, path
+from lclog.notify.options import CallableTarget, LogTarget, NotifySettings, WebhookTarget
 from lclog.outputs._http import PostFailed, post
 from lclog.redact.redactor import Redactor
-from lclog.settings import CallableTarget, LogTarget, NotifySettings, WebhookTarget
 
 __all__ = ["Alerts", "Notifier", "summary"]
 
