@@ -48,6 +48,32 @@ def test_sigterm_keeps_what_was_queued_and_still_ends_the_process(tmp_path):
     assert len(path.read_text().splitlines()) == 400
 
 
+@pytest.mark.parametrize("held", ["history", "metrics", "put"])
+def test_sigterm_while_the_caller_holds_a_lock_the_flush_takes_does_not_hang(tmp_path, held):
+    """The signal's handler runs in the main thread, which may be inside lclog building an event
+    (a producer ahead of the writer) and holding one of its locks: the flush must not wait on it."""
+    path = tmp_path / "events.jsonl"
+    lock = {
+        "history": "h._recorder.history._lock",
+        "metrics": "h._recorder.metrics._lock",
+        "put": "h._recorder.source._put_lock",
+    }[held]
+    # 20 more events in a conversation, whose messages the flush references (history)
+    talk = (
+        "from langchain_core.messages import HumanMessage\n"
+        "for i in range(10):\n"
+        "    RunnableLambda(lambda x: x).invoke([HumanMessage(f'hi {i}')],"
+        " config={'callbacks': [h], 'metadata': {'thread_id': 't'}})\n"
+    )
+    after = (
+        talk
+        + f"with {lock}:\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(10)\nprint('survived')"
+    )
+    proc = run_app(tmp_path, file_config(path), after=after)
+    assert proc.returncode == -signal.SIGTERM, proc.stderr
+    assert len(path.read_text().splitlines()) == 420
+
+
 def test_an_applications_own_sigterm_handler_is_left_alone(tmp_path):
     path = tmp_path / "events.jsonl"
     before = (

@@ -105,7 +105,7 @@ class History:
         self._max = max_known
         self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
         self._size = 0
-        self._lock = fork_safe(threading.Lock())
+        self._lock = fork_safe(threading.RLock())  # a flush from a SIGTERM handler may build here
         _histories.add(self)
 
     def _after_fork(self) -> None:

@@ -41,7 +41,7 @@ class Metrics:
     """
 
     def __init__(self, sync: Callable[[], None] | None = None) -> None:
-        self._lock = fork_safe(threading.Lock())
+        self._lock = fork_safe(threading.RLock())  # a flush from a SIGTERM handler may build here
         self._by_key: dict[tuple[str, str], RunStats] = {}
         self._sync = sync
 

@@ -78,7 +78,7 @@ class Source:
         self._built_bytes = self._put_bytes = self._taken_bytes = 0
         # Building happens in queue order, one thread at a time: the writer, or a producer ahead.
         self._lock = threading.RLock()
-        self._put_lock = fork_safe(threading.Lock())  # never held for more than an addition
+        self._put_lock = fork_safe(threading.RLock())  # reentrant, as every lock a flush takes
 
     @property
     def needs_events(self) -> bool:
