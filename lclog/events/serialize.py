@@ -69,12 +69,15 @@ def _forget(ref: _Ref) -> None:
         del _objects[ref.key]
 
 
-def _object_number(obj: Any) -> int | None:
-    """A number for obj, the same for as long as it lives, never another object's."""
+def _object_number(obj: Any, new: bool = True) -> int | None:
+    """A number for obj, the same for as long as it lives, never another object's; with `new`
+    false, only the number it already has (None when it has none)."""
     key = id(obj)
     found = _objects.get(key)
     if found is not None and found[0]() is obj:
         return found[1]
+    if not new:
+        return None
     try:
         ref = _Ref(obj, _forget)
     except TypeError:
@@ -144,7 +147,9 @@ def _message(msg: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubb
     if role is None:  # a subclass's own type: content like any other
         role = _walk(kind, limits, depth, seen, scrub)
     out = Message(role=role)
-    out.source = _object_number(msg)
+    # Who it is: numbered when it has no id yet (LangGraph may give it one in place, later);
+    # with an id, only the number it got before it had one.
+    out.source = _object_number(msg, fields.get("id") is None)
     name = fields.get("name")
     if name:
         out["name"] = _walk(name, limits, depth, seen, scrub)

@@ -225,7 +225,7 @@ def test_a_chat_loop_with_a_session_id_in_metadata():
 
 def test_forgotten_conversations_are_written_in_full_again():
     """Memory is bounded: a conversation that fell out is numbered anew and written in full."""
-    history = History(max_known=12)  # entries: two a message here (by id, by object)
+    history = History(max_known=6)  # entries: one a message here (by its id)
     first = [HumanMessage(f"message {i}", id=f"m{i}") for i in range(4)]
     second = [HumanMessage(f"other {i}", id=f"o{i}") for i in range(4)]
 
@@ -239,13 +239,13 @@ def test_forgotten_conversations_are_written_in_full_again():
     assert written_in_full(first, "a") == ["m0", "m1", "m2", "m3"]
     assert written_in_full(first, "a") == []  # known: referenced
     assert written_in_full(second, "b") == ["o0", "o1", "o2", "o3"]
-    assert len(history) <= 12  # the least recently used conversation is forgotten
+    assert len(history) <= 6  # the least recently used conversation is forgotten
     assert written_in_full(second, "b") == []
     assert written_in_full(first, "a") == ["m0", "m1", "m2", "m3"]  # forgotten: in full again
     # One conversation past the bound starts over rather than grow.
     long = [HumanMessage(f"long {i}", id=f"l{i}") for i in range(10)]
     assert len(written_in_full(long, "c")) == 10
-    assert len(history) <= 12
+    assert len(history) <= 6
 
 
 def test_ecs_and_otel_layouts_carry_references():
