@@ -258,11 +258,7 @@ class Recorder:
                 run.node = metadata.get("langgraph_node")
                 run.step = metadata.get("langgraph_step")
             if not metadata.keys().isdisjoint(self._thread_keys):
-                found = thread_of(metadata, self._thread_keys)
-                if found is not None:
-                    thread_key = found[0]
-                    if run.thread is None:  # else the parent's
-                        run.thread = self.events.thread_label(found[1])
+                thread_key = self._thread_from(run, metadata)
         if run.thread is None and parent is not None:  # a chat history's session: in the config
             configured = configured_thread(self._thread_keys)
             if configured is not None:
@@ -282,6 +278,16 @@ class Recorder:
             tags = metadata = inputs = None
         self._submit(Start(run, level, time.time(), tags, metadata, extra, inputs))
         return run
+
+    def _thread_from(self, run: Run, metadata: dict[str, Any]) -> str | None:
+        """The metadata key naming the run's conversation (None: none does); the run takes
+        the conversation unless its parent gave it one."""
+        found = thread_of(metadata, self._thread_keys)
+        if found is None:
+            return None
+        if run.thread is None:
+            run.thread = self.events.thread_label(found[1])
+        return found[0]
 
     def expire_runs(self) -> None:
         """Reports runs open longer than run_ttl_s as orphaned (on the writer's schedule)."""

@@ -283,15 +283,36 @@ def _time(event: dict[str, Any]) -> str:
     return str(event.get("timestamp") or "")
 
 
+State = tuple[list[Entry | None], dict[str, Any]]  # a full list of the conversation, its event
+
+
 def conversation_of(wanted: str, events: Iterable[dict[str, Any]]) -> Conversation:
     """The conversation of thread `wanted` from events in any order; for a trace id, the
     conversation up to the end of that trace (its thread's history included)."""
     mine = _select(wanted, events)
     reader = _Reader(mine)
+    inputs, states = _calls_and_states(reader, mine)
+    conversation = Conversation(wanted, inputs=inputs, events=len(mine))
+    if states:
+        final = states[-1][0]
+        for entry in final:
+            if entry is not None:
+                conversation.messages.append(entry[0])
+                conversation.origins.append(entry[1])
+        conversation.removed = _removed(states)
+        conversation.unresolved = final.count(None)
+    conversation.unresolved = max(conversation.unresolved, len(reader.unresolved) + reader.old_references)
+    conversation.left_out = reader.left_out
+    return conversation
+
+
+def _calls_and_states(reader: _Reader, events: list[dict[str, Any]]) -> tuple[list[ModelInput], list[State]]:
+    """Each model call's input, and the conversation's full lists in time order: what a graph's
+    root run returned, and each model call's input with its answer."""
     inputs: list[ModelInput] = []
     open_calls: dict[Any, list[Entry | None]] = {}
-    states: list[tuple[list[Entry | None], dict[str, Any]]] = []  # (a full list, its event)
-    for event in mine:
+    states: list[State] = []
+    for event in events:
         name = event.get("event")
         if reader.cut:  # every list, for the conversation's order
             for field in _FIELDS:
@@ -308,28 +329,23 @@ def conversation_of(wanted: str, events: Iterable[dict[str, Any]]) -> Conversati
             if prompt is not None:
                 states.append(([*prompt, *answer[:1]], event))
         elif event.get("parent_run_id") is None and name == "chain.end":
-            outputs = event.get("outputs")
-            graph_state = isinstance(outputs, dict) and "messages" in outputs
-            source = outputs["messages"] if graph_state else outputs  # type: ignore[index]
-            for messages in reader.message_lists(source, event):
-                if graph_state or len(messages) > 1:
-                    states.append((messages, event))
-                break
-    conversation = Conversation(wanted, inputs=inputs, events=len(mine))
-    if states:
-        final = states[-1][0]
-        for entry in final:
-            if entry is not None:
-                conversation.messages.append(entry[0])
-                conversation.origins.append(entry[1])
-        conversation.removed = _removed(states)
-        conversation.unresolved = final.count(None)
-    conversation.unresolved = max(conversation.unresolved, len(reader.unresolved) + reader.old_references)
-    conversation.left_out = reader.left_out
-    return conversation
+            state = _root_state(reader, event)
+            if state is not None:
+                states.append((state, event))
+    return inputs, states
 
 
-def _removed(states: list[tuple[list[Entry | None], dict[str, Any]]]) -> list[tuple[Any, ...]]:
+def _root_state(reader: _Reader, event: dict[str, Any]) -> list[Entry | None] | None:
+    """The message list a root run returned: a graph's state `messages`, or a list of messages."""
+    outputs = event.get("outputs")
+    graph_state = isinstance(outputs, dict) and "messages" in outputs
+    source = outputs["messages"] if graph_state else outputs  # type: ignore[index]
+    for messages in reader.message_lists(source, event):
+        return messages if graph_state or len(messages) > 1 else None
+    return None
+
+
+def _removed(states: list[State]) -> list[tuple[Any, ...]]:
     """Each message (each version of one edited in place) that was in a state and is not in the
     last one: (message, the event that wrote it, the event of the first state without it)."""
     last_seen: dict[Any, tuple[Entry, int]] = {}  # a version -> (entry, state index)

@@ -33,6 +33,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -222,12 +223,27 @@ class _Walk:
             return [self.value(v, (place, i)) if type(v) in _CONTAINERS else v for i, v in enumerate(items)]
         key = (self.run_name, place)
         before = self.state.lists.get(key) or ()
-        # Each item: (message, fingerprint, its seq if written before) or (value, None, None).
+        resolved, all_ids, first = self._resolve(items, place, before)
+        if first is not None:  # the common case: all known by id, one run of numbers
+            self.used = True
+            self.referenced += len(items)
+            return [{"role": "history", "from": first, "messages": len(items)}]
+        out, now, block = self._encode(resolved)
+        if block is not None or not all_ids or before:  # places matter to messages without an id
+            if self.new_lists is None:
+                self.new_lists = []
+            self.new_lists.append((key, now, block))
+        return out
+
+    def _resolve(
+        self, items: list[Any], place: Any, before: Sequence[tuple[int, int] | None]
+    ) -> tuple[list[tuple[Any, int | None, int | None]], bool, int | None]:
+        """Each item as (message, fingerprint, its seq if written before), or (value, None,
+        None); whether every message has an id; and, when all are known by id and their numbers
+        run on from the first, that first number."""
         resolved: list[tuple[Any, int | None, int | None]] = []
-        all_ids = True
-        # One run of numbers from the first, all known by id: the common case, one reference.
+        all_ids = run_on = True
         first = -1
-        run_on = True
         ids, by_id = self.new_ids, self.state.by_id
         for i, item in enumerate(items):
             if type(item) is not Message or item.get("role") == "remove":
@@ -250,10 +266,13 @@ class _Walk:
                 all_ids = False
             run_on = False
             resolved.append((item, said, self._known(item, said, before[i] if i < len(before) else None)))
-        if run_on and all_ids:
-            self.used = True
-            self.referenced += len(items)
-            return [{"role": "history", "from": first, "messages": len(items)}]
+        return resolved, all_ids, first if run_on and all_ids else None
+
+    def _encode(
+        self, resolved: list[tuple[Any, int | None, int | None]]
+    ) -> tuple[list[Any], list[tuple[int, int] | None], int | None]:
+        """The list as written (new messages numbered, known ones as runs of references), each
+        item's (fingerprint, seq), and the first number of the list when it is numbered whole."""
         plain = self._runs(resolved)
         whole = len(plain) > 1 and all(fp is not None for _, fp, _ in resolved)
         block = self.state.next if whole else None  # numbered whole: the list's messages in order
@@ -263,23 +282,20 @@ class _Walk:
         now: list[tuple[int, int] | None] = []
         runs = iter(plain)
         unsaid = block is not None
-        run: list[int] | None = None  # the reference being extended: [from, messages]
+        left = 0  # references the run under way still covers
         for i, (item, fp, known) in enumerate(resolved):
-            if fp is None:
+            if fp is None or known is None:
+                now.append(
+                    None if fp is None else (fp, self._number(item, fp, None if block is None else block + i))
+                )
                 out.append(item)
-                now.append(None)
-                run = None
-                continue
-            if known is None:
-                now.append((fp, self._number(item, fp, None if block is None else block + i)))
-                out.append(item)
-                run = None
+                left = 0
                 continue
             now.append((fp, known))
             self.referenced += 1
             self.used = True
-            if run is not None and run[1] > 0:
-                run[1] -= 1
+            if left:
+                left -= 1
                 continue
             first, count = next(runs)
             ref: dict[str, Any] = {"role": "history", "from": first, "messages": count}
@@ -287,12 +303,8 @@ class _Walk:
                 ref["as"] = block
                 unsaid = False
             out.append(ref)
-            run = [first, count - 1]
-        if block is not None or not all_ids or before:  # places matter to messages without an id
-            if self.new_lists is None:
-                self.new_lists = []
-            self.new_lists.append((key, now, block))
-        return out
+            left = count - 1
+        return out, now, block
 
     def apply(self) -> int:
         """Makes what the event carried known (the event was written); returns the entries added."""
