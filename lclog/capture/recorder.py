@@ -1,8 +1,8 @@
 """The recorder: run state and what each hook hands on, from the handler to the writer.
 
-It owns a handler's parts (redactor, pipeline, queue, run table, metrics, notifier), keeps the
-open runs, and turns each hook's arguments into a typed capture (`events/captures.py`) queued for
-the writer; the writer builds it with `EventBuilder.build` and runs it through the pipeline.
+It holds a handler's parts (built by `capture/parts.py`), keeps the open runs, and turns each
+hook's arguments into a typed capture (`events/captures.py`) queued for the writer; the writer
+builds it with `EventBuilder.build` and runs it through the pipeline.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import contextlib
 import functools
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -19,43 +18,25 @@ from uuid import UUID
 from lclog._threads import fork_safe
 from lclog.capture import twins
 from lclog.capture.arguments import configured_thread, thread_of
-from lclog.capture.step import event_step
-from lclog.counters import Counters
-from lclog.events.build import PAUSES, EventBuilder
+from lclog.capture.parts import RandomHashKeyWarning, build_parts
+from lclog.events.build import PAUSES
 from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start, TraceEnd
-from lclog.events.cost import Prices
-from lclog.events.history import History
-from lclog.events.metrics import Metrics
-from lclog.events.routing import Router, sampled
+from lclog.events.routing import sampled
 from lclog.events.runs import Run, RunTable, stub
-from lclog.events.serialize import Limits
 from lclog.events.traces import is_trace_root
 from lclog.events.usage import reported_by
 from lclog.integrations.otel import span_ids_getter
-from lclog.notify import Alerts, Notifier
 from lclog.outputs import writer
 from lclog.outputs.base import Output
-from lclog.outputs.registry import acquire_outputs, release_output
-from lclog.pipeline.layouts import schema_processor
-from lclog.pipeline.processors import Pipeline, Processor, import_processor
-from lclog.redact.checks import random_hash_key_warning
-from lclog.redact.redactor import shared_redactor
+from lclog.outputs.registry import release_output
+from lclog.pipeline.processors import Processor
 from lclog.settings import Settings
 
 __all__ = ["RandomHashKeyWarning", "Recorder"]
 
 
-class RandomHashKeyWarning(UserWarning):
-    """Hash mode without a key: hashes do not correlate across processes."""
-
-
 # Runs reported orphaned that are remembered, so a late end is logged as the run it is.
 _MAX_ORPHANS = 1024
-
-
-# `history: once` cuts a message list in the hook only past this many messages: below it the whole
-# list is taken, and what this process wrote before is referenced, not repeated.
-MAX_HISTORY = 10_000
 
 
 class Recorder:
@@ -65,56 +46,21 @@ class Recorder:
         self, settings: Settings, outputs: Sequence[Output] | None, processors: Sequence[Processor]
     ) -> None:
         s = self.settings = settings
-        self.stats = Counters()
-        self.redactor = shared_redactor(s.redaction)  # compiled once, when the config was loaded
-        warning = random_hash_key_warning(s.redaction)
-        if warning:
-            warnings.warn(f"lclog: {warning}", RandomHashKeyWarning, stacklevel=3)
-        chain = [import_processor(p) for p in s.processors] + list(processors)
-        self.pipeline = Pipeline(self.redactor, chain, self.stats, schema=schema_processor(s.schema_))
+        parts = build_parts(settings, outputs, processors, housekeeping=self.expire_runs)
+        self.stats = parts.stats
+        self.redactor = parts.redactor
+        self.pipeline = parts.pipeline
+        self.notifier = parts.notifier
+        self.metrics = parts.metrics
+        self.events = parts.events
+        self.history = parts.history
+        self.source = parts.source
+        self._process = parts.process
+        self._router = parts.router
         self._span_ids = span_ids_getter()
         self.content = s.content != "none"
-        self._router = Router(s.verbosity, s.events, s.level)
         self.runs = RunTable(s.max_open_runs)
         self._orphans: dict[UUID, Run] = {}
-        self.notifier = Notifier(s.notify, self.redactor, self.stats) if s.notify.targets else None
-        alerts = (
-            Alerts(s.notify, self.notifier, s.service, s.max_open_runs) if self.notifier is not None else None
-        )
-        # Counts every run at once; reading it first builds the events still queued.
-        self.metrics = Metrics(sync=self.build_queued)
-        self.events = EventBuilder(
-            service=s.service,
-            limits=Limits(
-                s.max_depth,
-                s.max_items,
-                s.max_field_chars,
-                s.max_items if s.history == "full" else MAX_HISTORY,
-                cut=self.redactor.cut,
-            ),
-            scrub=self.redactor if self.redactor.fuses else None,
-            content=self.content,
-            include_stacktrace=s.include_stacktrace,
-            router=self._router,
-            metrics=self.metrics,
-            alerts=alerts,
-            prices=Prices(s.prices),
-            unpriced=functools.partial(self.stats.add, "unpriced_calls"),
-            budget=self.redactor.budget if self.redactor.enabled else None,
-            over_budget=self._over_budget,
-        )
-        self.history = History() if s.history == "once" and self.content else None
-        self._process = event_step(self.events, self.pipeline, self.history)
-        self.source = writer.Source(
-            # From the config: shared with other handlers naming the same destinations.
-            acquire_outputs(s.outputs) if outputs is None else outputs,
-            self.stats,
-            capacity=s.queue_size,
-            max_bytes=s.max_queue_bytes,
-            interval=s.flush_interval_s,
-            process=self._process,
-            housekeeping=self.expire_runs,
-        )
         # Your processors run in the calling thread, where its context variables are; else a
         # capture goes straight into the writer's queue.
         self._submit: Callable[[Capture], None] = (
@@ -140,14 +86,6 @@ class Recorder:
         self._end_levels: dict[tuple[str, bool, bool], str | None] = {}
         self.closed = False
         writer.register(self.source)
-
-    def _over_budget(self, strings: int) -> None:
-        self.stats.add("redaction_over_budget", strings)
-        limit = self.settings.redaction.max_chars_per_value
-        self.stats.report(
-            "content over budget",
-            f"{strings} string(s) past redaction.max_chars_per_value={limit}: [REDACTED:over_budget]",
-        )
 
     def build_queued(self) -> None:
         """Builds the captures still queued into events (CPU only, never writes)."""

@@ -79,7 +79,7 @@ def _without(handler: Any, part: str) -> None:
     if part == "build":
         recorder.source._process = lambda capture: None
     elif part == "render":
-        from lclog.capture.step import event_step
+        from lclog.capture.parts import event_step
 
         recorder.pipeline.plain = lambda event: (event, b"")
         recorder.source._process = event_step(recorder.events, recorder.pipeline, recorder.history)

@@ -588,7 +588,7 @@ def test_no_secret_survives_any_hook_field_end_to_end(case, field):
 
 
 def test_hash_mode_without_a_key_warns_once_at_the_handler(monkeypatch):
-    from lclog.capture.recorder import RandomHashKeyWarning
+    from lclog.capture.parts import RandomHashKeyWarning
 
     monkeypatch.delenv("LCLOG_HASH_KEY", raising=False)
     with pytest.warns(RandomHashKeyWarning, match="LCLOG_HASH_KEY"):
