@@ -190,17 +190,7 @@ class Recorder:
             run.provider = extra.get("provider")
             if "model" in extra:  # a model run (see event_step)
                 run.root.model_calls += 1
-        thread_key = None
-        if metadata:
-            if "langgraph_node" in metadata:
-                run.node = metadata.get("langgraph_node")
-                run.step = metadata.get("langgraph_step")
-            if not metadata.keys().isdisjoint(self._thread_keys):
-                thread_key = self._thread_from(run, metadata)
-        if run.thread is None and parent is not None:  # a chat history's session: in the config
-            configured = configured_thread(self._thread_keys)
-            if configured is not None:
-                run.thread = self.events.thread_label(configured)
+        thread_key = self._place(run, metadata) if metadata or parent is not None else None
         key = (run_type, run.local_root, run.sampled)
         try:
             level = self._levels[key]
@@ -216,6 +206,22 @@ class Recorder:
             tags = metadata = inputs = None
         self._submit(Start(run, level, time.time(), tags, metadata, extra, inputs))
         return run
+
+    def _place(self, run: Run, metadata: dict[str, Any] | None) -> str | None:
+        """Sets the run's graph node and step and its conversation, from its metadata or else
+        its config; returns the metadata key naming the conversation (None: none does)."""
+        thread_key = None
+        if metadata:
+            if "langgraph_node" in metadata:
+                run.node = metadata.get("langgraph_node")
+                run.step = metadata.get("langgraph_step")
+            if not metadata.keys().isdisjoint(self._thread_keys):
+                thread_key = self._thread_from(run, metadata)
+        if run.thread is None and run.parent is not None:  # a chat history's session: in the config
+            configured = configured_thread(self._thread_keys)
+            if configured is not None:
+                run.thread = self.events.thread_label(configured)
+        return thread_key
 
     def _thread_from(self, run: Run, metadata: dict[str, Any]) -> str | None:
         """The metadata key naming the run's conversation (None: none does); the run takes

@@ -79,67 +79,85 @@ def _redact(args: argparse.Namespace) -> int:
 
     settings = load_config(args.config)
     redactor = shared_redactor(settings.redaction)  # compiled once, by load_config's check
-    out = sys.stdout.buffer
+    stream = _Redacting(redactor, sys.stdout.buffer)
+    if args.explain:
+        stream.explain(sys.stdin.buffer)
+    elif sys.stdout.isatty():
+        stream.lines(sys.stdin.buffer)
+    else:
+        stream.blocks(sys.stdin.buffer)
+    return 0
 
-    def text(data: bytes) -> bytes:
-        redacted = redactor.redact_text(data.decode("utf-8", "surrogateescape"))
-        return redacted.encode("utf-8", "surrogateescape")
 
-    def line_of(raw: bytes) -> bytes:
+class _Redacting:
+    """`lclog redact`: text and JSON lines from a binary stream, redacted, to `out`."""
+
+    def __init__(self, redactor: Any, out: Any) -> None:
+        self.redactor = redactor
+        self.out = out
+
+    def line(self, raw: bytes) -> bytes:
+        """One line: a JSON value redacted value by value, anything else as text."""
         line = raw.rstrip(b"\r\n")
         value = _json_or_none(line) if _JSON_LINE.match(line) else None
         if value is not None:
-            return orjson.dumps(redactor.redact_value(value)) + b"\n"
-        return text(line) + b"\n"
+            return orjson.dumps(self.redactor.redact_value(value)) + b"\n"
+        redacted = self.redactor.redact_text(line.decode("utf-8", "surrogateescape"))
+        return redacted.encode("utf-8", "surrogateescape") + b"\n"
 
-    if args.explain or sys.stdout.isatty():
-        # Line by line, each flushed: `tail -f app.log | lclog redact` shows lines as they come,
-        # but for the lines of a secret still open (a PEM key's), shown once it is whole.
+    def explain(self, stream: Any) -> None:
+        """What each rule found on each line (rule, span, a preview), flushed line by line."""
+        for raw in stream:
+            line = raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
+            for f in self.redactor.explain(line):
+                self.out.write(f"{f.rule}\t{f.start}-{f.end}\t{f.preview}\n".encode())
+            self.out.flush()
+
+    def lines(self, stream: Any) -> None:
+        """Line by line, each flushed: `tail -f app.log | lclog redact` shows lines as they come,
+        but for the lines of a secret still open (a PEM key's), shown once it is whole."""
         held = b""
-        for raw in sys.stdin.buffer:
-            if args.explain:
-                line = raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
-                for f in redactor.explain(line):
-                    out.write(f"{f.rule}\t{f.start}-{f.end}\t{f.preview}\n".encode())
-            elif not held and _JSON_LINE.match(raw):
-                out.write(line_of(raw))
+        for raw in stream:
+            if not held and _JSON_LINE.match(raw):
+                self.out.write(self.line(raw))
             else:
-                redacted, used = redactor.redact_lines(held + raw, final=False)
-                out.write(redacted)
+                redacted, used = self.redactor.redact_lines(held + raw, final=False)
+                self.out.write(redacted)
                 held = (held + raw)[used:]
-            out.flush()
+            self.out.flush()
         if held:
-            out.write(redactor.redact_lines(held, final=True)[0])
-        return 0
-    # Into a pipe or a file: whole blocks of text at once, JSON lines one by one, in order.
-    pending = b""
-    while True:
-        chunk = sys.stdin.buffer.read1(_REDACT_BLOCK) if hasattr(sys.stdin.buffer, "read1") else b""
-        if not chunk:
-            break
-        pending += chunk
-        if b"\n" not in chunk and len(pending) < 16 * _REDACT_BLOCK:
-            continue  # no whole line yet
+            self.out.write(self.redactor.redact_lines(held, final=True)[0])
+        self.out.flush()
+
+    def blocks(self, stream: Any) -> None:
+        """Into a pipe or a file: whole blocks of text at once, JSON lines one by one, in order."""
+        pending = b""
+        read = getattr(stream, "read1", None)
+        while read is not None:
+            chunk = read(_REDACT_BLOCK)
+            if not chunk:
+                break
+            pending += chunk
+            if b"\n" not in chunk and len(pending) < 16 * _REDACT_BLOCK:
+                continue  # no whole line yet
+            pending = self._block(pending, final=len(pending) >= 16 * _REDACT_BLOCK)
+        if pending:
+            self._block(pending, final=True, last=True)
+        self.out.flush()
+
+    def _block(self, pending: bytes, *, final: bool, last: bool = False) -> bytes:
+        """Writes what of `pending` can be written (`final`: a secret still open is cut; `last`:
+        the stream's end); returns the rest."""
         maybe_json = b"{" in pending or b"[" in pending  # a quick look before the exact one
         if not maybe_json or _JSON_LINE.search(pending) is None:
             # A block ends at a line that no secret runs across (a PEM key spans lines).
-            redacted, used = redactor.redact_lines(pending, final=len(pending) >= 16 * _REDACT_BLOCK)
-            out.write(redacted)
-            pending = pending[used:]
-        else:
-            cut = pending.rfind(b"\n") + 1 or len(pending)
-            for raw in pending[:cut].splitlines(keepends=True):
-                out.write(line_of(raw))
-            pending = pending[cut:]
-    if pending:
-        maybe_json = b"{" in pending or b"[" in pending
-        if not maybe_json or _JSON_LINE.search(pending) is None:
-            out.write(redactor.redact_lines(pending, final=True)[0])
-        else:
-            for raw in pending.splitlines(keepends=True):
-                out.write(line_of(raw))
-    out.flush()
-    return 0
+            redacted, used = self.redactor.redact_lines(pending, final=final)
+            self.out.write(redacted)
+            return pending[used:]
+        cut = len(pending) if last else pending.rfind(b"\n") + 1 or len(pending)
+        for raw in pending[:cut].splitlines(keepends=True):
+            self.out.write(self.line(raw))
+        return pending[cut:]
 
 
 def _json_or_none(line: str | bytes) -> Any:

@@ -274,8 +274,31 @@ def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubbe
         return _document(obj, limits, depth, seen, scrub)
     if kind == "prompt":
         return _walk(list(obj.to_messages()), limits, depth, seen, scrub)
+    value = _value(obj, limits, scrub)
+    if value is not _NO_VALUE:
+        return value if type(value) is not _Data else _walk(value.data, limits, depth, seen, scrub)
+    data = _data(obj)
+    if data is not _NO_VALUE:
+        return _walk(data, limits, depth, seen, scrub)
+    return _safe_repr(obj, limits, scrub)
+
+
+_NO_VALUE = object()
+
+
+class _Data:
+    """A value still to walk (an int subclass's int, an enum's value)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+
+def _value(obj: Any, limits: Limits, scrub: Scrubber | None) -> Any:
+    """A scalar-like object as JSON data (`_Data`: to walk), or `_NO_VALUE`."""
     if isinstance(obj, int) and not isinstance(obj, bool):
-        return _walk(int(obj), limits, depth, seen, scrub)
+        return _Data(int(obj))
     if isinstance(obj, float):
         return float(obj)
     if isinstance(obj, (bytes, bytearray, memoryview)):
@@ -287,29 +310,33 @@ def _object(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubbe
     if isinstance(obj, _dt.timedelta):
         return obj.total_seconds()
     if isinstance(obj, enum.Enum):
-        return _walk(obj.value, limits, depth, seen, scrub)
+        return _Data(obj.value)
     if isinstance(obj, BaseException):
         kind = type(obj).__qualname__
         return {
             "type": kind if scrub is None else scrub.scrub_text(kind),
             "message": _text(_safe_str(obj), limits, scrub),
         }
+    return _NO_VALUE
+
+
+def _data(obj: Any) -> Any:
+    """The data a container, model or other object holds, to walk (`_NO_VALUE`: none)."""
     if isinstance(obj, Mapping):
-        return _walk(dict(obj.items()), limits, depth, seen, scrub)
+        return dict(obj.items())
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple: its fields by name
-        return _walk(dict(zip(obj._fields, obj, strict=True)), limits, depth, seen, scrub)
+        return dict(zip(obj._fields, obj, strict=True))
     if isinstance(obj, (list, tuple, set, frozenset)) or type(obj).__name__ == "deque":
-        return _walk(list(obj), limits, depth, seen, scrub)
+        return list(obj)
     model_dump = getattr(obj, "model_dump", None)
     if callable(model_dump) and hasattr(type(obj), "model_fields"):
-        return _walk(model_dump(), limits, depth, seen, scrub)
+        return model_dump()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}
-        return _walk(fields, limits, depth, seen, scrub)
+        return {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}
     attributes = _attributes(obj)
     if attributes:  # any other object holding data (LangGraph's `Send`): its public attributes
-        return _walk(_named(obj, attributes), limits, depth, seen, scrub)
-    return _safe_repr(obj, limits, scrub)
+        return _named(obj, attributes)
+    return _NO_VALUE
 
 
 # Objects whose attributes are code, not data: written as their repr.
@@ -424,6 +451,12 @@ def _walk(obj: Any, limits: Limits, depth: int, seen: set[int], scrub: Scrubber 
         return obj if _INT_MIN <= obj <= _INT_MAX else truncate(_int_text(obj), 64)
     if obj is None or t is bool or t is float:
         return obj
+    return _other(obj, t, limits, depth, seen, scrub)
+
+
+def _other(obj: Any, t: type, limits: Limits, depth: int, seen: set[int], scrub: Scrubber | None) -> Any:
+    """`_walk` of any object not of a JSON type (nor a message): a str subclass's text, or what
+    `_object` makes of it, within max_depth and without cycles."""
     if isinstance(obj, str):  # a str subclass (LangChain's TextAccessor): its text, not its repr
         return _text(str.__str__(obj), limits, scrub)
     if depth >= limits.max_depth:

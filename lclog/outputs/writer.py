@@ -305,30 +305,8 @@ class _Writer:
         with self._cycle_lock:
             sources = self._sources
             for source in sources:
-                if source.housekeeping is not None:
-                    try:
-                        source.housekeeping()
-                    except Exception as exc:
-                        source.stats.add("internal_errors")
-                        source.stats.report("housekeeping failed", type(exc).__name__)
-            budgets = {source: source.backlog() for source in sources}
-            while True:
-                batches = []
-                for source in sources:
-                    left = budgets[source]
-                    if left <= 0:
-                        continue
-                    if source._captured:
-                        source.build(min(left, _CHUNK))
-                    taken = source.take(min(left, _CHUNK))
-                    budgets[source] = left - _CHUNK
-                    if taken:
-                        batches.append((source, taken))
-                if not batches:
-                    break
-                _write(batches)
-                self._written += 1
-                self._progress.set()
+                _housekeeping(source)
+            self._drain(sources)
             outputs: dict[Output, list[Source]] = {}
             for source in sources:
                 for output in source.outputs:
@@ -336,6 +314,27 @@ class _Writer:
             for output, users in outputs.items():
                 _call(output, output.flush if flush else output.tick, users)
                 count_losses(output, users)
+
+    def _drain(self, sources: tuple[Source, ...]) -> None:
+        """Builds and writes each source's backlog as it is now, a chunk of each in turn."""
+        budgets = {source: source.backlog() for source in sources}
+        while True:
+            batches = []
+            for source in sources:
+                left = budgets[source]
+                if left <= 0:
+                    continue
+                if source._captured:
+                    source.build(min(left, _CHUNK))
+                taken = source.take(min(left, _CHUNK))
+                budgets[source] = left - _CHUNK
+                if taken:
+                    batches.append((source, taken))
+            if not batches:
+                return
+            _write(batches)
+            self._written += 1
+            self._progress.set()
 
     def flush(self, deadline: float) -> bool:
         """Has everything queued so far written and flushed; waits until `deadline` at most.
@@ -418,6 +417,16 @@ def _call(output: Output, method: Callable[..., Any], users: list[Source], *args
             source.stats.report(f"output {output.name} failed", detail)
         count_losses(output, users)
         return False
+
+
+def _housekeeping(source: Source) -> None:
+    """Runs a source's housekeeping (expired runs); what fails is counted and reported."""
+    if source.housekeeping is not None:
+        try:
+            source.housekeeping()
+        except Exception as exc:
+            source.stats.add("internal_errors")
+            source.stats.report("housekeeping failed", type(exc).__name__)
 
 
 def count_losses(output: Output, users: list[Source]) -> None:

@@ -81,66 +81,77 @@ def _gen_ai(event: dict[str, Any], run_type: str, ecs: bool) -> tuple[dict[str, 
         fields["operation.name"] = operation
     if event.get("thread_id") is not None:
         fields["conversation.id"] = event["thread_id"]
-    inputs, outputs = event.get("inputs"), event.get("outputs")
     if run_type in ("llm", "chat_model"):
-        phase = event.get("event", "").rsplit(".", 1)[-1]
-        if event.get("model"):
-            fields["request.model" if phase == "start" else "response.model"] = event["model"]
-        provider = event.get("provider")
-        if provider is not None:
-            name = genai.provider_name(provider)
-            if name is not None:
-                fields["provider.name"] = name
-            else:  # not one the conventions name
-                kept["provider"] = provider
+        _model(event, ecs, fields, kept)
+    elif run_type == "trace":  # trace.end: the request's token totals
         _usage(fields, event.get("usage"))
-        finish = event.get("finish_reason")
-        if finish:
-            if ecs:  # ECS types gen_ai.response.finish_reasons `nested`, OTel string[]: see README
-                kept["finish_reason"] = finish
-            else:
-                fields["response.finish_reasons"] = [finish]
-        if not ecs and isinstance(event.get("ttft_ms"), (int, float)):
-            fields["response.time_to_first_chunk"] = event["ttft_ms"] / 1000
+    elif run_type == "tool":
+        _tool(event, ecs, fields, kept)
+    else:
+        inputs, outputs = event.get("inputs"), event.get("outputs")
+        if run_type == "retriever" and isinstance(inputs, str):
+            fields["retrieval.query.text"] = inputs
+            inputs = None
         if inputs is not None:
-            fields["input.messages"], markers = genai.to_messages(inputs)
-            if markers:
-                kept["history"] = markers
+            kept["inputs"] = _json(inputs)
         if outputs is not None:
-            fields["output.messages"], markers = genai.to_output_messages(outputs, finish)
-            if markers:
-                kept["history"] = kept.get("history", []) + markers
-        return fields, kept
-    if run_type == "trace":  # trace.end: the request's token totals
-        _usage(fields, event.get("usage"))
-        return fields, kept
-    if run_type == "tool":
-        fields["tool.name"] = event.get("name")
-        if inputs is not None:
-            if isinstance(inputs, dict) or not ecs:  # ECS's field is `flattened`: an object
-                fields["tool.call.arguments"] = inputs
-            else:
-                kept["inputs"] = _json(inputs)
-        if outputs is not None:
-            message = genai.is_message(outputs)  # a ToolMessage
-            result = outputs.get("content") if message else outputs
-            if message and outputs.get("tool_call_id"):
-                fields["tool.call.id"] = outputs["tool_call_id"]
-            if (isinstance(result, dict) or not ecs) and not genai.is_marker(outputs):
-                fields["tool.call.result"] = result
-                if message:  # the rest of the message (its name in the conversation's history)
-                    kept["tool_message"] = {k: v for k, v in outputs.items() if k != "content"}
-            else:
-                kept["outputs"] = _json(outputs)
-        return fields, kept
-    if run_type == "retriever" and isinstance(inputs, str):
-        fields["retrieval.query.text"] = inputs
-        inputs = None
-    if inputs is not None:
-        kept["inputs"] = _json(inputs)
-    if outputs is not None:
-        kept["outputs"] = _json(outputs)
+            kept["outputs"] = _json(outputs)
     return fields, kept
+
+
+def _model(event: dict[str, Any], ecs: bool, fields: dict[str, Any], kept: dict[str, Any]) -> None:
+    """A model run's attributes: model, provider, usage, finish reason, messages."""
+    phase = event.get("event", "").rsplit(".", 1)[-1]
+    if event.get("model"):
+        fields["request.model" if phase == "start" else "response.model"] = event["model"]
+    provider = event.get("provider")
+    if provider is not None:
+        name = genai.provider_name(provider)
+        if name is not None:
+            fields["provider.name"] = name
+        else:  # not one the conventions name
+            kept["provider"] = provider
+    _usage(fields, event.get("usage"))
+    finish = event.get("finish_reason")
+    if finish:
+        if ecs:  # ECS types gen_ai.response.finish_reasons `nested`, OTel string[]: see README
+            kept["finish_reason"] = finish
+        else:
+            fields["response.finish_reasons"] = [finish]
+    if not ecs and isinstance(event.get("ttft_ms"), (int, float)):
+        fields["response.time_to_first_chunk"] = event["ttft_ms"] / 1000
+    inputs, outputs = event.get("inputs"), event.get("outputs")
+    if inputs is not None:
+        fields["input.messages"], markers = genai.to_messages(inputs)
+        if markers:
+            kept["history"] = markers
+    if outputs is not None:
+        fields["output.messages"], markers = genai.to_output_messages(outputs, finish)
+        if markers:
+            kept["history"] = kept.get("history", []) + markers
+
+
+def _tool(event: dict[str, Any], ecs: bool, fields: dict[str, Any], kept: dict[str, Any]) -> None:
+    """A tool run's attributes: its name, arguments, call id and result."""
+    fields["tool.name"] = event.get("name")
+    inputs, outputs = event.get("inputs"), event.get("outputs")
+    if inputs is not None:
+        if isinstance(inputs, dict) or not ecs:  # ECS's field is `flattened`: an object
+            fields["tool.call.arguments"] = inputs
+        else:
+            kept["inputs"] = _json(inputs)
+    if outputs is None:
+        return
+    message = genai.is_message(outputs)  # a ToolMessage
+    result = outputs.get("content") if message else outputs
+    if message and outputs.get("tool_call_id"):
+        fields["tool.call.id"] = outputs["tool_call_id"]
+    if (isinstance(result, dict) or not ecs) and not genai.is_marker(outputs):
+        fields["tool.call.result"] = result
+        if message:  # the rest of the message (its name in the conversation's history)
+            kept["tool_message"] = {k: v for k, v in outputs.items() if k != "content"}
+    else:
+        kept["outputs"] = _json(outputs)
 
 
 # An event's field names -> those of them kept under `lclog.*`, and whether each is JSON: events

@@ -78,55 +78,102 @@ def without_groups(pattern: str) -> str:
     while i < n:
         c = pattern[i]
         if c == "\\":
-            if pattern.startswith("\\Q", i):  # literal text up to \E
-                end = pattern.find("\\E", i + 2)
-                end = n if end < 0 else end + 2
-                out.append(pattern[i:end])
-                i = end
-                continue
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            if pattern.startswith("[:", i):  # [:alpha:] inside a class
-                end = pattern.find(":]", i + 2)
-                if end >= 0:
-                    out.append(pattern[i : end + 2])
-                    i = end + 2
-                    continue
-            if c == "]":
-                in_class = False
-            out.append(c)
-            i += 1
-            continue
-        if c == "[":
+            text, i = _escape(pattern, i)
+        elif in_class:
+            text, i, in_class = _in_class(pattern, i)
+        elif c == "[":
+            text, i = _class_start(pattern, i)
             in_class = True
-            j = i + 1
-            if j < n and pattern[j] == "^":
-                j += 1
-            if j < n and pattern[j] == "]":  # a leading ] is a literal
-                j += 1
-            out.append(pattern[i:j])
-            i = j
-            continue
-        if c == "(":
-            if not pattern.startswith("(?", i):
-                out.append("(?:")
-                i += 1
-                continue
-            for named in ("(?P<", "(?<"):
-                if pattern.startswith(named, i):
-                    end = pattern.find(">", i)
-                    out.append("(?:")
-                    i = end + 1
-                    break
-            else:
-                out.append(c)
-                i += 1
-            continue
-        out.append(c)
-        i += 1
+        elif c == "(":
+            text, i = _group_start(pattern, i)
+        else:
+            text, i = c, i + 1
+        out.append(text)
     return "".join(out)
+
+
+def _escape(pattern: str, i: int) -> tuple[str, int]:
+    """An escape at i (`\\Q...\\E`: literal text), and where the pattern goes on."""
+    if pattern.startswith("\\Q", i):  # literal text up to \E
+        end = pattern.find("\\E", i + 2)
+        end = len(pattern) if end < 0 else end + 2
+        return pattern[i:end], end
+    return pattern[i : i + 2], i + 2
+
+
+def _in_class(pattern: str, i: int) -> tuple[str, int, bool]:
+    """A character class's item at i (`[:alpha:]` whole), where the pattern goes on, and
+    whether the class goes on."""
+    if pattern.startswith("[:", i):  # [:alpha:] inside a class
+        end = pattern.find(":]", i + 2)
+        if end >= 0:
+            return pattern[i : end + 2], end + 2, True
+    c = pattern[i]
+    return c, i + 1, c != "]"
+
+
+def _class_start(pattern: str, i: int) -> tuple[str, int]:
+    """A class's opening at i: `[`, `^`, and a leading `]` (a literal)."""
+    j = i + 1
+    if pattern.startswith("^", j):
+        j += 1
+    if pattern.startswith("]", j):  # a leading ] is a literal
+        j += 1
+    return pattern[i:j], j
+
+
+def _group_start(pattern: str, i: int) -> tuple[str, int]:
+    """A group's opening at i, non-capturing, named ones included."""
+    if not pattern.startswith("(?", i):
+        return "(?:", i + 1
+    for named in ("(?P<", "(?<"):
+        if pattern.startswith(named, i):
+            end = pattern.find(">", i)
+            return "(?:", end + 1 if end >= 0 else len(pattern)  # unclosed: RE2 rejects it
+    return "(", i + 1
+
+
+def _leftmost(programs: list[Any], nexts: list[tuple[int, int, int]], data: bytes, taken: int) -> bool:
+    """Puts the leftmost match of all parts first in `nexts` (a heap of each part's next match):
+    a part whose next match lies behind the text taken searches again from there, a part with
+    none left leaves. False when no part has one."""
+    end = len(data)
+    while nexts and nexts[0][0] < taken:
+        part = nexts[0][1]
+        start, stop = programs[part].Match(_UNANCHORED, data, taken, end)[0]
+        if start == _NO_MATCH:
+            heapq.heappop(nexts)
+        else:
+            heapq.heapreplace(nexts, (start, part, stop))
+    return bool(nexts)
+
+
+def _window(data: bytes, start: int, stop: int) -> tuple[int, int]:
+    """The bounds of a match with one whole (UTF-8) character either side, where there is one."""
+    end = len(data)
+    before = start - 1 if start else 0
+    while before and 0x80 <= data[before] < 0xC0:
+        before -= 1
+    after = stop + 1 if stop < end else end
+    while after < end and 0x80 <= data[after] < 0xC0:
+        after += 1
+    return before, after
+
+
+def _next_match(
+    single: tuple[Any, int], index: int, data: bytes, pos: int, ahead: dict[int, tuple[int, ...]]
+) -> tuple[int, ...]:
+    """Pattern index's first match at or after pos, (start, index, stop, reported span), or
+    `_NONE_LEFT`; remembered in `ahead`: the first match at or after an earlier position that
+    starts at or after pos is also the first at or after pos."""
+    known = ahead.get(index)
+    if known is None or known[0] < pos:
+        regexp, group = single
+        spans = regexp.Match(_UNANCHORED, data, pos, len(data))
+        start, stop = spans[0]
+        known = _NONE_LEFT if start == _NO_MATCH else (start, index, stop, *_reported(spans, group))
+        ahead[index] = known
+    return known
 
 
 def _search_set(patterns: list[str]) -> Any:
@@ -219,41 +266,19 @@ class Scanner:
                         present = self._present_in(data)
                     self._one_by_one(data, present, taken, {}, found, ahead, resume=False)
                     break
-            # The leftmost match of all parts: a part whose next match lies behind the text taken
-            # searches again from there.
-            while nexts[0][0] < taken:
-                part = nexts[0][1]
-                start, stop = programs[part].Match(_UNANCHORED, data, taken, end)[0]
-                if start == _NO_MATCH:
-                    heapq.heappop(nexts)
-                    if not nexts:
-                        break
-                else:
-                    heapq.heapreplace(nexts, (start, part, stop))
-            if not nexts:
+            if not _leftmost(programs, nexts, data, taken):
                 break
             start, part, stop = nexts[0]
             # The match and a character either side decide which pattern it is and its verdict.
-            before = start - 1 if start else 0
-            while before and 0x80 <= data[before] < 0xC0:
-                before -= 1
-            after = stop + 1 if stop < end else end
-            while after < end and 0x80 <= data[after] < 0xC0:
-                after += 1
+            before, after = _window(data, start, stop)
             key = (data[before:after], start - before, stop - before)
             seen = judged.get(key)
             if seen is None:
                 seen = self._judge(data, start, stop, key, before < start, after > stop, spans[part])
             index, s, e, outcome = seen
-            if outcome is REJECT or outcome is SHIELD:
-                shorter = self._shorter(data, index, start, stop)
-                if shorter is not None:
-                    stop, s, e, outcome = shorter
-                    s, e = s - start, e - start
-                elif outcome is SHIELD:
-                    outcome = LEAVE
+            stop, s, e, outcome = self._settled(data, index, start, stop, start + s, start + e, outcome)
             if outcome is ACCEPT:
-                found.append((start + s, start + e, index))
+                found.append((s, e, index))
             if outcome is REJECT or stop == start:
                 # That pattern searches again inside or after its match, the others from where
                 # text is free.
@@ -288,6 +313,20 @@ class Scanner:
                 self._judged.clear()
             self._judged[key] = seen
         return seen
+
+    def _settled(
+        self, data: bytes, index: int, start: int, stop: int, s: int, e: int, outcome: str
+    ) -> tuple[int, int, int, str]:
+        """(end, reported span, verdict) of a match as it stands: a rejected or shielded one
+        gives way to its longest shorter match that is not; failing that, a shielded match is
+        left as it is and a rejected one stays rejected."""
+        if outcome is REJECT or outcome is SHIELD:
+            shorter = self._shorter(data, index, start, stop)
+            if shorter is not None:
+                return shorter
+            if outcome is SHIELD:
+                return stop, s, e, LEAVE
+        return stop, s, e, outcome
 
     def _shorter(self, data: bytes, index: int, start: int, stop: int) -> tuple[int, int, int, str] | None:
         """The longest shorter match of a rejected pattern at the same start that is not rejected:
@@ -397,19 +436,10 @@ class Scanner:
         limit = max(floors.values(), default=0) if resume else end + 1
 
         def push(index: int, pos: int) -> None:
-            if pos >= end:
-                return
-            # The first match at or after an earlier position that starts at or after pos is
-            # also the first match at or after pos.
-            known = ahead.get(index)
-            if known is None or known[0] < pos:
-                regexp, group = singles[index]
-                spans = regexp.Match(_UNANCHORED, data, pos, end)
-                start, stop = spans[0]
-                known = _NONE_LEFT if start == _NO_MATCH else (start, index, stop, *_reported(spans, group))
-                ahead[index] = known
-            if known is not _NONE_LEFT:
-                heapq.heappush(heap, known)
+            if pos < end:
+                known = _next_match(singles[index], index, data, pos, ahead)
+                if known is not _NONE_LEFT:
+                    heapq.heappush(heap, known)
 
         for index in present:
             push(index, max(taken, floors.get(index, 0)))
@@ -419,18 +449,15 @@ class Scanner:
                 push(index, taken)
                 continue
             after = stop if stop > start else stop + 1
-            outcome = verdict(data, index, s, e, start)
-            if outcome is REJECT or outcome is SHIELD:
-                shorter = self._shorter(data, index, start, stop)
-                if shorter is not None:
-                    stop, s, e, outcome = shorter
-                    after = stop
-                elif outcome is REJECT:
-                    limit = max(limit, after)
-                    push(index, _again(start, stop))
-                    continue
-                else:
-                    outcome = LEAVE
+            shortened, s, e, outcome = self._settled(
+                data, index, start, stop, s, e, verdict(data, index, s, e, start)
+            )
+            if outcome is REJECT:
+                limit = max(limit, after)
+                push(index, _again(start, stop))
+                continue
+            if shortened != stop:
+                stop = after = shortened
             push(index, after)
             if outcome is ACCEPT:
                 found.append((s, e, index))
