@@ -67,7 +67,7 @@ class Group:
             "input_tokens": self.input_tokens if self.with_usage else None,
             "output_tokens": self.output_tokens if self.with_usage else None,
             "calls_with_usage": self.with_usage,
-            # USD; null when no call was priced (see README "What each request cost")
+            # USD; null when no call was priced (see docs/events.md, "What each request cost")
             "cost_usd": round(self.cost, 10) if self.priced else None,
             "cost_per_call_usd": round(self.cost / self.priced, 10) if self.priced else None,
             "priced_calls": self.priced,

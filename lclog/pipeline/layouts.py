@@ -114,7 +114,7 @@ def _model(event: dict[str, Any], ecs: bool, fields: dict[str, Any], kept: dict[
     _usage(fields, event.get("usage"))
     finish = event.get("finish_reason")
     if finish:
-        if ecs:  # ECS types gen_ai.response.finish_reasons `nested`, OTel string[]: see README
+        if ecs:  # ECS types gen_ai.response.finish_reasons `nested`, OTel string[]: see docs/shipping.md
             kept["finish_reason"] = finish
         else:
             fields["response.finish_reasons"] = [finish]

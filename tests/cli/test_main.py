@@ -95,7 +95,7 @@ _EVENT = orjson.dumps({"event": "llm.end", "run_id": "r1", "name": "m", "duratio
 )
 def test_command_line_tools_start_without_langchain(argv, stdin, allowed):
     # The tools that read logs or configs never need LangChain: they do not load it, and the
-    # log readers load no config machinery either (start-up time: see the README).
+    # log readers load no config machinery either (start-up time: see docs/cli.md).
     done = subprocess.run(
         [sys.executable, "-c", _LOADED, *argv], input=stdin, capture_output=True, text=True, timeout=60
     )

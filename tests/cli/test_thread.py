@@ -166,7 +166,7 @@ def test_a_chain_without_a_thread_is_its_trace():
 
 
 def readme_conversation(tmp_path: Path) -> Path:
-    """The support conversation the README's `lclog thread` samples come from."""
+    """The support conversation the docs' `lclog thread` samples come from."""
     from langchain_core.messages import AIMessage
     from langchain_core.tools import tool
     from langgraph.checkpoint.memory import InMemorySaver
@@ -214,10 +214,10 @@ _VARYING = re.compile(
 )
 
 
-def test_the_readme_samples_are_real_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    """Each line of the README's `lclog thread` samples is a line of the real output, in order
+def test_the_docs_samples_are_real_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Each line of docs/events.md's `lclog thread` samples is a line of the real output, in order
     (times and run ids vary from run to run)."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
     samples = re.findall(r"```\n\$ (lclog thread [^\n]*)\n(.*?)```", readme, re.S)
     assert len(samples) == 2
     path = readme_conversation(tmp_path)

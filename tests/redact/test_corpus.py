@@ -2,8 +2,8 @@
 detect-secrets' plugin tests.
 
 `tests/data/redaction_corpus.jsonl` (provenance in `tests/data/REDACTION_CORPUS.md`): each line is a
-text, the secrets in it (none: a false-positive sample), and whether lclog's README claims that
-kind and shape. Run this file as a script for the table the README shows:
+text, the secrets in it (none: a false-positive sample), and whether lclog's docs claim that
+kind and shape. Run this file as a script for the table docs/redaction.md shows:
 
     python tests/redact/test_corpus.py
 """

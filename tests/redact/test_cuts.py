@@ -35,7 +35,7 @@ def _fail(value: str) -> None:
     raise RuntimeError(value)
 
 
-# (kind, text written, the secret part of it): the kinds the README claims, as people write them.
+# (kind, text written, the secret part of it): the kinds docs/redaction.md claims, as people write them.
 SECRETS = [
     ("openai_key", "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5", "Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5"),
     ("github_token", "ghp_x7VqR2mT9wK4pL8nB3cF6hJ1aZ0yQ5dE7gS2", "x7VqR2mT9wK4pL8nB3cF6hJ1aZ0yQ5dE7gS2"),
