@@ -19,10 +19,10 @@ from lclog.events.routing import Router
 from lclog.events.serialize import Limits
 from lclog.notify import Alerts, Notifier
 from lclog.outputs import writer
-from lclog.outputs.base import Item, Output
+from lclog.outputs.base import Output
 from lclog.outputs.registry import acquire_outputs
 from lclog.pipeline.layouts import schema_processor
-from lclog.pipeline.processors import Pipeline, Processor, import_processor
+from lclog.pipeline.processors import Pipeline, Processor, Rendered, import_processor
 from lclog.redact.checks import random_hash_key_warning
 from lclog.redact.redactor import Redactor, shared_redactor
 from lclog.settings import Settings
@@ -53,7 +53,7 @@ class Parts:
     history: History | None
     source: writer.Source
     # The writer's step on each capture (see event_step).
-    process: Callable[[Capture], Item | None]
+    process: Callable[[Capture], Rendered | None]
 
 
 def build_parts(
@@ -126,14 +126,14 @@ def build_parts(
 
 def event_step(
     builder: EventBuilder, pipeline: Pipeline, history: History | None = None
-) -> Callable[[Capture], Item | None]:
+) -> Callable[[Capture], Rendered | None]:
     """What the writer runs on each capture: build the event, then the pipeline (referencing
     what its conversation wrote before, with `history: once`)."""
 
     builders = builder.builders
     finish = pipeline.plain if pipeline.is_plain else pipeline.process
 
-    def process(capture: Capture) -> Item | None:
+    def process(capture: Capture) -> Rendered | None:
         event = builders[type(capture)](*capture)  # EventBuilder.build, one call less
         if event is None:
             return None

@@ -24,6 +24,9 @@ class Output:
 
     name = "output"
     needs_events = False  # True: `write` reads the event dicts, not only the JSON lines
+    # True: the dicts `write` gets are lclog's fields before the `schema` layout (the lines are
+    # laid out all the same), for outputs that render or lay out events themselves.
+    needs_fields = False
     # Set before close(): the monotonic time by which close() must return (None: no limit).
     deadline: float | None = None
 
@@ -63,7 +66,7 @@ class StreamOutput(Output):
         self.name = stream
         self._stream = stream
         self._format = fmt
-        self.needs_events = fmt == "pretty"
+        self.needs_events = self.needs_fields = fmt == "pretty"  # pretty reads lclog's fields
         self._color = color
         self.broken = False
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from lclog.outputs._batching import BatchingOutput, SendFailed
 from lclog.outputs.options import OTLP_EXPORTERS
-from lclog.pipeline.layouts import normalize, to_otel
+from lclog.pipeline.layouts import to_otel
 
 __all__ = ["OTLPOutput", "logs_endpoint"]
 
@@ -94,6 +94,8 @@ class OTLPOutput(BatchingOutput):
     """Sends each event as an OpenTelemetry log record in the `otel` layout's terms (severity,
     EventName, trace and span ids, GenAI attributes, `lclog.*`)."""
 
+    needs_fields = True  # laid out here, once, from lclog's fields
+
     def __init__(
         self,
         endpoint: str | None,
@@ -132,8 +134,7 @@ class OTLPOutput(BatchingOutput):
         from opentelemetry._logs import LogRecord, SeverityNumber
         from opentelemetry.sdk._logs import ReadableLogRecord
 
-        plain = normalize(event) or event  # whatever `schema` the pipeline laid it out in
-        record = to_otel(plain)
+        record = to_otel(event)  # lclog's fields (needs_fields), whatever `schema` the lines use
         log = LogRecord(
             timestamp=_nanos(record["timestamp"]),
             observed_timestamp=time.time_ns(),
@@ -144,7 +145,7 @@ class OTLPOutput(BatchingOutput):
             attributes={k: v for k, v in record["attributes"].items() if v is not None},
             event_name=record["event_name"],
         )
-        service = plain.get("service")
+        service = event.get("service")
         resource = self._resources.get(service)
         if resource is None:
             resource = self._resources[service] = _resource(

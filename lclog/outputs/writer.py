@@ -16,10 +16,11 @@ from typing import Any
 from lclog._threads import fork_safe, start_daemon
 from lclog.counters import Counters
 from lclog.outputs.base import Item, Output, ReaderGone
+from lclog.pipeline.processors import Rendered
 
 __all__ = ["NO_EVENT", "Source", "flush", "register", "unregister"]
 
-Process = Callable[[Any], "Item | None"]
+Process = Callable[[Any], "Rendered | None"]
 
 # Events built and written per round at most; a longer backlog is written in several rounds,
 # each as soon as it is ready.
@@ -31,13 +32,16 @@ _DEFER = 256
 _WAIT_S = 0.1
 # Global order of everything queued, so that outputs shared by several handlers get one sequence.
 _seq = itertools.count()
-# What a queued event's dict costs, per byte of its JSON line, when an output reads the dicts
-# (a chat-model event's dict takes 2-3 times its line; the line itself is the 1).
-_WITH_EVENT = 4
+# What a queued event's dict costs, per byte of its JSON line, for each dict an output reads
+# (a chat-model event's dict takes 2-3 times its line).
+_PER_DICT = 3
 NO_EVENT: dict[str, Any] = {}  # stands for an event dict no output reads
+# A built event waiting for the writer: (order, event as laid out, line, bytes, lclog's fields
+# before the layout, or None when no layout was applied or no output reads them).
+Built = tuple[int, dict[str, Any], bytes, int, "dict[str, Any] | None"]
 
 
-def _nothing(captured: Any) -> Item | None:
+def _nothing(captured: Any) -> Rendered | None:
     return None
 
 
@@ -62,7 +66,7 @@ class Source:
     ) -> None:
         self.outputs = list(outputs)
         self._outputs_seen = -1
-        self._needs_events = True
+        self._reads = (True, True)
         self.stats = stats
         self.capacity = capacity
         self.max_bytes = max_bytes
@@ -72,7 +76,7 @@ class Source:
         self._quiet = self._defer - 1  # a backlog below this needs no check but the built queue's
         self._process = process or _nothing
         self._captured: deque[tuple[int, Any]] = deque()
-        self._built: deque[tuple[int, dict[str, Any], bytes, int]] = deque()  # (order, event, line, bytes)
+        self._built: deque[Built] = deque()
         # Bytes of the built events, each sum kept by one side: builders (holding self._lock),
         # callers putting built events (self._put_lock), and the writer taking them (self._lock).
         self._built_bytes = self._put_bytes = self._taken_bytes = 0
@@ -81,13 +85,29 @@ class Source:
         self._put_lock = fork_safe(threading.RLock())  # reentrant, as every lock a flush takes
 
     @property
-    def needs_events(self) -> bool:
-        """Whether an output reads the event dicts, not only the lines (outputs may be added)."""
+    def reads(self) -> tuple[bool, bool]:
+        """Whether an output reads the events as laid out, and whether one reads lclog's fields
+        before the layout, besides the lines (outputs may be added)."""
         outputs = self.outputs
         if len(outputs) != self._outputs_seen:
-            self._needs_events = any(o.needs_events for o in outputs)
+            fields = any(o.needs_fields for o in outputs)
+            self._reads = (any(o.needs_events and not o.needs_fields for o in outputs), fields)
             self._outputs_seen = len(outputs)
-        return self._needs_events
+        return self._reads
+
+    def _compact(self, rendered: Rendered) -> tuple[dict[str, Any], bytes, int, dict[str, Any] | None]:
+        """A rendered event as it waits: the line copied to its size (orjson's output keeps its
+        working buffer, 4 KB and more behind a short line), each dict only when an output reads
+        it; and what it holds, in bytes."""
+        event, line, fields = rendered
+        line = bytes(memoryview(line))
+        events, wants_fields = self.reads
+        if not wants_fields:
+            fields = None
+        elif fields is None:  # no layout: the event is lclog's fields
+            events = True
+        dicts = events + (fields is not None)
+        return event if events else NO_EVENT, line, len(line) * (1 + _PER_DICT * dicts), fields
 
     def backlog(self) -> int:
         return len(self._captured) + len(self._built)
@@ -127,20 +147,17 @@ class Source:
             _writer.wake()
             self._help()
 
-    def put_built(self, item: Item) -> None:
+    def put_built(self, rendered: Rendered) -> None:
         """Queues an event already built and rendered (processors that must run in the caller)."""
         if len(self._captured) + len(self._built) >= self.capacity:
             self._drop()
             return
-        event, line = item
-        line = bytes(memoryview(line))  # see _build
-        needs_events = self.needs_events
-        size = len(line) * _WITH_EVENT if needs_events else len(line)
+        event, line, size, fields = self._compact(rendered)
         if self._over(size):
             return
         with self._put_lock:  # callers in many threads
             self._put_bytes += size
-        self._built.append((next(_seq), event if needs_events else NO_EVENT, line, size))
+        self._built.append((next(_seq), event, line, size, fields))
 
     def _help(self) -> None:
         # Past half the capacity the producer waits (at most 0.1 s) for the writer's current
@@ -164,12 +181,11 @@ class Source:
             self._build(len(self._captured) if limit is None else min(limit, len(self._captured)))
 
     def _build(self, count: int, waits: bool = False) -> None:
-        """Builds `count` captures (holding self._lock). Events that `waits` for a later round
-        are kept compact: the line copied to its size (orjson's output keeps its working buffer,
-        4 KB and more behind a short line), the dict only when an output reads it."""
+        """Builds `count` captures (holding self._lock); events that `waits` for a later round
+        are kept compact (see _compact)."""
         captured, built, process = self._captured, self._built, self._process
-        needs_events = self.needs_events
-        factor = _WITH_EVENT if needs_events else 1
+        events, fields_read = self.reads
+        factor = 1 + _PER_DICT * (events + fields_read)
         room = self.max_bytes - self.queued_bytes  # only grows meanwhile (the writer takes)
         for _ in range(count):
             try:
@@ -184,22 +200,21 @@ class Source:
                 continue
             if item is None:
                 continue
-            event, line = item
             if waits:
-                line = bytes(memoryview(line))
-                if not needs_events:
-                    event = NO_EVENT
-            size = len(line) * factor
+                event, line, size, fields = self._compact(item)
+            else:
+                event, line, fields = item
+                size = len(line) * factor
             if size > room:
                 room = self.max_bytes - self.queued_bytes
                 if self._over(size):
                     continue
             room -= size
             self._built_bytes += size
-            built.append((seq, event, line, size))
+            built.append((seq, event, line, size, fields))
 
-    def take(self, limit: int) -> list[tuple[int, dict[str, Any], bytes, int]]:
-        """At most `limit` built events, oldest first: (order, event, line, bytes)."""
+    def take(self, limit: int) -> list[Built]:
+        """At most `limit` built events, oldest first."""
         built = self._built
         with self._lock:  # discard() may empty it meanwhile
             taken = [built.popleft() for _ in range(min(limit, len(built)))]
@@ -374,25 +389,35 @@ class _Writer:
             self._ensure_thread()
 
 
-def _write(batches: list[tuple[Source, list[tuple[int, dict[str, Any], bytes, int]]]]) -> None:
+def _items(taken: list[Built], fields: bool) -> list[Item]:
+    """What outputs get: (event, line) pairs; with `fields`, the event before its layout."""
+    if fields:
+        return [(e if f is None else f, line) for _, e, line, _, f in taken]
+    return [(e, line) for _, e, line, _, _ in taken]
+
+
+def _write(batches: list[tuple[Source, list[Built]]]) -> None:
     if len(batches) == 1:
         source, taken = batches[0]
-        items = [(event, line) for _, event, line, _ in taken]
+        kinds: dict[bool, list[Item]] = {}
         for output in source.outputs:
+            wants = output.needs_fields
+            items = kinds.get(wants)
+            if items is None:
+                items = kinds[wants] = _items(taken, wants)
             if not _call(output, output.write, [source], items):
                 source.stats.add("dropped", len(items))
-        source.stats.add("emitted", len(items))
+        source.stats.add("emitted", len(taken))
         return
     # Several handlers: one merged sequence, so a shared output gets every event in order.
     per_output: dict[Output, list[Item]] = {}
     counts: dict[Output, dict[Source, int]] = {}
-    merged = heapq.merge(
-        *[[(seq, i, (event, line)) for seq, event, line, _ in taken] for i, (_, taken) in enumerate(batches)]
-    )
-    for _, i, item in merged:
+    merged = heapq.merge(*[[(b[0], i, b) for b in taken] for i, (_, taken) in enumerate(batches)])
+    for _, i, (_, event, line, _, fields) in merged:
         source = batches[i][0]
         for output in source.outputs:
-            per_output.setdefault(output, []).append(item)
+            chosen = fields if fields is not None and output.needs_fields else event
+            per_output.setdefault(output, []).append((chosen, line))
             by_source = counts.setdefault(output, {})
             by_source[source] = by_source.get(source, 0) + 1
     for output, items in per_output.items():

@@ -14,7 +14,7 @@ from lclog.counters import Counters
 from lclog.events import fields
 from lclog.redact.redactor import Redactor
 
-__all__ = ["Pipeline", "Processor", "import_processor"]
+__all__ = ["Pipeline", "Processor", "Rendered", "import_processor"]
 
 Processor = Callable[[Any, str, dict[str, Any]], Any]
 
@@ -60,6 +60,11 @@ def import_processor(path: str, field: str = "processors") -> Processor:
     return import_callable(path, field)
 
 
+# A processed event: (the event as laid out, its JSON line, the event before the layout when
+# one was applied, else None).
+Rendered = tuple[dict[str, Any], bytes, "dict[str, Any] | None"]
+
+
 class Pipeline:
     """Runs an event through timestamp -> redaction -> user processors, then renders JSON.
 
@@ -86,19 +91,20 @@ class Pipeline:
         # Redacted as it was built, and nothing else to run: a timestamp and orjson (see plain).
         self.is_plain = not self.redacts and not self.processors and schema is None
 
-    def plain(self, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    def plain(self, event: dict[str, Any]) -> Rendered:
         """`process` when `is_plain`, for an event stamped with time.time() as every builder's
         is: the event's timestamp as text, and its JSON line."""
         event["timestamp"] = self._timestamp(event["timestamp"])
         try:
-            return event, orjson.dumps(event, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
+            return event, orjson.dumps(event, default=_fallback, option=orjson.OPT_APPEND_NEWLINE), None
         except orjson.JSONEncodeError:  # text that is not valid UTF-8: repaired
-            return event, self.render(event)
+            return event, self.render(event), None
 
     def process(
         self, event: dict[str, Any], redacted: Callable[[dict[str, Any]], Any] | None = None
-    ) -> tuple[dict[str, Any], bytes] | None:
-        """Returns the processed event and its JSON line, or None when a processor dropped it.
+    ) -> Rendered | None:
+        """Returns the processed event (laid out), its JSON line and, when a layout was applied,
+        the event before it (lclog's fields); None when a processor dropped it.
 
         `redacted` is called with the event once it is redacted, before your processors (the
         conversation's history is referenced there, see events/history.py)."""
@@ -134,9 +140,10 @@ class Pipeline:
                 continue
             if isinstance(result, dict):
                 event = result
-        if self._schema is not None:
-            event = self._schema(None, method, event)
-        return event, self.render(event)
+        if self._schema is None:
+            return event, self.render(event), None
+        laid_out = self._schema(None, method, event)
+        return laid_out, self.render(laid_out), event
 
     @staticmethod
     def render(event: dict[str, Any]) -> bytes:

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import orjson
+import pytest
 from langchain_core.runnables import RunnableLambda
 
 import lclog
@@ -140,6 +141,21 @@ def test_stdout_json_and_pretty(capsys):
     pretty = captured.err.splitlines()
     assert len(pretty) == 2 and "chain.start" in pretty[0] and "echo" in pretty[0]
     assert "\x1b" not in captured.err and "\\x1b[2J" in captured.err
+
+
+@pytest.mark.parametrize("schema", ["ecs", "otel"])
+def test_pretty_output_reads_lclogs_fields_whatever_the_layout(capsys, schema):
+    handler = LoggingCallbackHandler(
+        {"schema": schema, "outputs": [{"type": "stdout"}, {"type": "stderr", "format": "pretty"}]}
+    )
+    RunnableLambda(lambda x: x, name="echo").invoke("hello", config={"callbacks": [handler]})
+    handler.close()
+    captured = capsys.readouterr()
+    first = orjson.loads(captured.out.splitlines()[0])  # the lines keep their layout
+    assert ("ecs.version" in first) if schema == "ecs" else ("attributes" in first)
+    pretty = captured.err.splitlines()
+    assert len(pretty) == 2 and "chain.start" in pretty[0] and "echo" in pretty[0] and "hello" in pretty[0]
+    assert "chain.end" in pretty[1] and "ms" in pretty[1] and "{" not in pretty[1].split("out=")[0]
 
 
 def test_a_custom_output_from_the_public_api_gets_ordered_lines():

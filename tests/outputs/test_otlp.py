@@ -9,11 +9,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections import Counter
 from typing import Any
 
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableLambda
 
 from lclog import LoggingCallbackHandler
 from lclog.cli.demo import run_demo
@@ -103,6 +105,49 @@ def test_every_event_arrives_once_as_the_conventions_say(collector: LoopbackServ
     # nothing secret left the process
     raw = b"".join(gzip.decompress(r.body) for r in collector.requests)  # gzip: as configured
     assert b"jane.doe@example.com" not in raw and b"[REDACTED:email]" in raw
+
+
+@pytest.mark.parametrize("schema", ["ecs", "otel"])
+def test_the_record_is_the_same_whatever_the_lines_layout_and_each_event_is_laid_out_once(
+    collector: LoopbackServer, schema: str, monkeypatch: pytest.MonkeyPatch
+):
+    """The output gets lclog's fields, before the `schema` layout of the lines, and lays them out
+    once: the same records as with the default layout, and one `to_otel` per event at most."""
+    from lclog.pipeline import layouts
+
+    calls = Counter[str]()
+    for name in ("to_otel", "to_ecs", "normalize"):
+        original = getattr(layouts, name)
+
+        def counted(*args: Any, _name: str = name, _original: Any = original) -> Any:
+            calls[_name] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(layouts, name, counted)
+    monkeypatch.setattr("lclog.outputs.otlp.to_otel", layouts.to_otel)
+
+    def records(**settings: Any) -> list[dict[str, Any]]:
+        collector.requests.clear()
+        spec = {"type": "otlp", "endpoint": collector.url, "flush_interval_s": 0.05}
+        h = LoggingCallbackHandler({"service": "checkout", "outputs": [spec], **settings})
+        RunnableLambda(lambda x: f"echo {x}", name="echo").invoke("hi", config={"callbacks": [h]})
+        h.close()
+        varying = {"_raw", "time_unix_nano", "observed_time_unix_nano", "trace_id", "span_id"}
+        ids = {"lclog.run_id", "lclog.parent_run_id", "lclog.trace_id", "lclog.duration_ms"}
+        out = []
+        for r in received(collector):
+            record = {k: v for k, v in r.items() if k not in varying}
+            record["attributes"] = {k: v for k, v in r["attributes"].items() if k not in ids}
+            out.append(record)
+        return out
+
+    plain = records()
+    calls.clear()
+    laid_out = records(schema=schema)
+    assert laid_out == plain and len(plain) == 2
+    assert calls["normalize"] == 0
+    # the lines' layout once per event, and the record's once per event
+    assert calls["to_otel"] + calls["to_ecs"] == 2 * len(plain)
 
 
 def test_a_collector_answering_503_then_429_then_200_loses_nothing(collector: LoopbackServer):
