@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import urllib.parse
-import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from lclog._imports import import_callable
-from lclog._threads import restarted_after_fork, start_daemon
+from lclog._threads import Worker, fork_safe
 from lclog.counters import Counters
 from lclog.events.runs import Run, path
 from lclog.notify.options import CallableTarget, LogTarget, NotifySettings, WebhookTarget
@@ -23,7 +22,6 @@ from lclog.redact.redactor import Redactor
 
 __all__ = ["Alerts", "Notifier", "summary"]
 
-_STOP = object()
 # How long past its deadline close() waits for the delivery under way to give up and be counted.
 _GRACE_S = 0.5
 
@@ -113,29 +111,21 @@ class Notifier:
         self.targets = [_target(t, lambda: self._deadline) for t in settings.targets]
         self._redactor = redactor
         self._stats = stats
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_size)
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
+        self._queue: deque[dict[str, Any]] = deque()
+        self._delivering = False
+        self._closing = False
         self._last: dict[tuple[Any, ...], float] = {}
         self._suppressed: dict[tuple[Any, ...], int] = {}
-        self._thread: threading.Thread | None = None
-        _notifiers.add(self)
+        self._worker = Worker("lclog-notify", self._deliver_all, on_fork=self._after_fork)
         # Started now, not at the first failure: a failure seen as the interpreter exits could
         # no longer start a thread (Python 3.12 refuses new threads at shutdown).
-        self._ensure_thread()
-
-    def _ensure_thread(self) -> bool:
-        # None at interpreter shutdown: flush() then delivers in its own thread.
-        if self._thread is None:
-            self._thread = start_daemon(self._run, "lclog-notify")
-        return self._thread is not None
+        self._worker.start()
 
     def _after_fork(self) -> None:
-        """In a forked child: fresh locks, queue and thread."""
-        self._deadline, self._abandoned = None, False
-        self._lock = threading.Lock()
-        self._queue = queue.Queue(maxsize=self.settings.queue_size)
-        self._thread = None
-        self._ensure_thread()
+        """In a forked child (a new thread starts): the parent's notifications are its own."""
+        self._deadline, self._abandoned, self._delivering, self._closing = None, False, False, False
+        self._queue.clear()
 
     def submit(self, n: dict[str, Any]) -> None:
         run = n.get("run") or {}
@@ -153,22 +143,27 @@ class Notifier:
             if len(self._last) > 10_000:  # forget the oldest fingerprints
                 for key in list(self._last)[:1000]:
                     del self._last[key]
-            self._ensure_thread()
-        try:
-            self._queue.put_nowait(n)
-        except queue.Full:
+            full = len(self._queue) >= self.settings.queue_size
+            if not full:
+                self._queue.append(n)
+        if full:
             self._stats.add("notifications_dropped")
             self._stats.report("notification dropped", f"queue full (queue_size={self.settings.queue_size})")
+            return
+        self._worker.wake()
 
-    def _run(self) -> None:
+    def _deliver_all(self, flush: bool) -> None:
+        """The worker's round: every notification waiting, oldest first."""
         while True:
-            item = self._queue.get()
-            try:
-                if item is _STOP:
+            with self._lock:
+                if self._closing or not self._queue:
                     return
-                self._deliver(item)
+                n = self._queue.popleft()
+                self._delivering = True
+            try:
+                self._deliver(n)
             finally:
-                self._queue.task_done()
+                self._delivering = False
 
     def _deliver(self, n: dict[str, Any]) -> None:
         try:
@@ -193,29 +188,9 @@ class Notifier:
 
     def flush(self, timeout: float) -> bool:
         """Waits until queued notifications are delivered, at most `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        if self._thread is None or not self._thread.is_alive():
-            self._deliver_here(deadline)
-        with self._queue.all_tasks_done:
-            while self._queue.unfinished_tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._queue.all_tasks_done.wait(remaining)
-        return True
-
-    def _deliver_here(self, deadline: float) -> None:
-        """Delivers queued notifications in the calling thread (no thread of its own can run)."""
-        while time.monotonic() < deadline:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                if item is not _STOP:
-                    self._deliver(item)
-            finally:
-                self._queue.task_done()
+        if not self._queue and not self._delivering:
+            return True
+        return self._worker.flush(time.monotonic() + timeout)
 
     def close(self, timeout: float) -> None:
         """Delivers what it can within `timeout` seconds, then stops the thread. A delivery under
@@ -223,35 +198,18 @@ class Notifier:
         counted in `notifications_dropped` and named on stderr."""
         self._deadline = time.monotonic() + timeout
         self.flush(timeout)
-        unsent = 0
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            unsent += item is not _STOP
-            self._queue.task_done()
+        with self._lock:
+            self._closing = True
+            unsent = len(self._queue)
+            self._queue.clear()
         # The delivery under way gives up at the deadline (a webhook does): wait for its count.
-        with self._queue.all_tasks_done:
-            self._queue.all_tasks_done.wait_for(
-                lambda: not self._queue.unfinished_tasks,
-                timeout=max(0.0, self._deadline + _GRACE_S - time.monotonic()),
-            )
-            if self._queue.unfinished_tasks:  # a target that does not give up: no longer counted
-                self._abandoned = True
-                unsent += 1
+        if self._delivering and not self._worker.stop(self._deadline + _GRACE_S):
+            self._abandoned = True  # a target that does not give up: no longer counted
+            unsent += 1
+        self._worker.stop(time.monotonic() + _GRACE_S)
         if unsent:
             self._stats.add("notifications_dropped", unsent)
             self._stats.report("notification dropped", f"{unsent} not delivered within flush_timeout_s")
-        if self._thread is not None and self._thread.is_alive():
-            try:
-                self._queue.put_nowait(_STOP)
-            except queue.Full:
-                return
-            self._thread.join(timeout=0.5)
-
-
-_notifiers: weakref.WeakSet[Notifier] = restarted_after_fork()
 
 
 class Alerts:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from lclog._threads import fork_safe, restarted_after_fork, start_daemon
+from lclog._threads import Worker, fork_safe
 from lclog.counters import Counters
 from lclog.outputs.base import Item, Output
 
@@ -23,9 +22,6 @@ __all__ = ["BatchingOutput", "SendFailed"]
 
 class SendFailed(Exception):
     """A batch the backend did not take, after the retries the sender allows itself."""
-
-
-_senders: weakref.WeakSet[BatchingOutput] = restarted_after_fork()
 
 
 class BatchingOutput(Output):
@@ -46,7 +42,7 @@ class BatchingOutput(Output):
         self._last_push = time.monotonic()
         self._report = Counters()  # rate-limits this output's own fallback lines
         # The sender: batches waiting, the one in flight, and the bytes of both.
-        self._cond = fork_safe(threading.Condition())
+        self._lock = fork_safe(threading.Lock())
         self._batches: deque[tuple[list[Any], int]] = deque()
         self._unsent = 0
         self._in_flight = 0  # events in the batch being sent
@@ -54,8 +50,8 @@ class BatchingOutput(Output):
         self._failures = 0
         self._closing = False
         self._stop = fork_safe(threading.Event())  # cuts retry pauses short when closing
-        self._start_sender()
-        _senders.add(self)
+        self._sender = Worker(f"lclog-{name.split(':')[0]}", self._send_all, on_fork=self._after_fork)
+        self._sender.start()
 
     # -- what a subclass says ----------------------------------------------------------------
 
@@ -69,16 +65,10 @@ class BatchingOutput(Output):
 
     # -- the writer's side -------------------------------------------------------------------
 
-    def _start_sender(self) -> None:
-        start_daemon(self._send_loop, f"lclog-{self.name.split(':')[0]}")
-
     def _after_fork(self) -> None:
-        """In a forked child: a new sender and lock; the batches are the parent's to send."""
-        self._cond = fork_safe(threading.Condition())
+        """In a forked child (a new sender starts): the batches are the parent's to send."""
         self._batches.clear()
         self._values, self._size, self._unsent, self._in_flight = [], 0, 0, 0
-        if not self._closing:
-            self._start_sender()
 
     def write(self, items: Sequence[Item]) -> None:
         dropped = 0
@@ -107,20 +97,18 @@ class BatchingOutput(Output):
         values, size = self._values, self._size
         self._values, self._size = [], 0
         self._last_push = time.monotonic()
-        with self._cond:
+        with self._lock:
             self._batches.append((values, size))
             self._unsent += size
-            self._cond.notify_all()
+        self._sender.wake()
 
     def wait(self, deadline: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: not self._batches and not self._in_flight,
-                timeout=max(0.0, deadline - time.monotonic()),
-            )
+        if not self._batches and not self._in_flight:
+            return True
+        return self._sender.flush(deadline)
 
     def take_losses(self) -> tuple[int, int]:
-        with self._cond:
+        with self._lock:
             losses = self._failures, self._lost
             self._failures = self._lost = 0
         return losses
@@ -130,13 +118,13 @@ class BatchingOutput(Output):
         self.flush()
         deadline = self.deadline if self.deadline is not None else time.monotonic() + self._timeout
         self.wait(deadline)
-        with self._cond:
+        with self._lock:
             self._closing = True
             left = sum(len(values) for values, _ in self._batches) + self._in_flight
             self._batches.clear()
             self._in_flight = 0  # a send still running is abandoned: its result no longer counts
-            self._cond.notify_all()
         self._stop.set()
+        self._sender.stop(time.monotonic())  # ends after a send still running, not waited for
         self.closed()
         if left:
             self._lose(left, f"output {self.name} failed", "not sent within flush_timeout_s")
@@ -146,31 +134,30 @@ class BatchingOutput(Output):
 
     # -- the sender's side -------------------------------------------------------------------
 
-    def _send_loop(self) -> None:
+    def _send_all(self, flush: bool) -> None:
+        """The sender's round: every batch waiting, one at a time, oldest first."""
         while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._batches or self._closing)
-                if self._closing:
+            with self._lock:
+                if self._closing or not self._batches:
                     return
                 values, size = self._batches.popleft()
                 self._in_flight = len(values)
             try:
                 self.send(values)
             except SendFailed as exc:
-                with self._cond:
+                with self._lock:
                     closing = self._closing  # close() counted this batch already
                 if not closing:
                     self._lose(len(values), f"output {self.name} failed", str(exc), failed=True)
             except Exception as exc:  # a sender that raised: the batch is lost, counted; the thread goes on
                 self._lose(len(values), f"output {self.name} failed", type(exc).__name__, failed=True)
             finally:
-                with self._cond:
+                with self._lock:
                     self._unsent -= size
                     self._in_flight = 0
-                    self._cond.notify_all()
 
     def _lose(self, count: int, kind: str, reason: str, *, failed: bool = False) -> None:
-        with self._cond:
+        with self._lock:
             self._lost += count
             self._failures += failed
         self._report.report(kind, f"{reason}; {count} events dropped")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import os
 import sys
 import threading
 import time
@@ -13,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lclog._threads import fork_safe, start_daemon
+from lclog._threads import Worker, fork_safe
 from lclog.counters import Counters
 from lclog.outputs.base import Item, Output, ReaderGone
 from lclog.pipeline.processors import Rendered
@@ -233,43 +232,30 @@ class Source:
 
 
 class _Writer:
-    """The process's writer thread and the sources it serves."""
+    """The process's writer (a Worker: one thread) and the sources it serves."""
 
     def __init__(self) -> None:
         self._sources: tuple[Source, ...] = ()
-        self._start()
-
-    def _start(self) -> None:
-        """(Re)creates the thread and its locks: at import, and in a forked child, where the
-        parent's thread does not exist and its locks may be held forever."""
-        # Reentrant, like every lock a flush takes: SIGTERM's handler flushes in the main thread,
-        # which may be holding one of them when the signal arrives.
-        self._lock = threading.RLock()  # the sources tuple and flush requests
-        self._cycle_lock = threading.RLock()  # one round of writing at a time
-        self._wake = threading.Event()
-        self._done = threading.Condition(self._lock)
-        self._requested = 0
-        self._completed = 0
-        self._thread: threading.Thread | None = None
-        self._progress = threading.Event()  # set after each batch written
+        self._lock = fork_safe(threading.RLock())  # the sources tuple
+        self._worker = Worker(
+            "lclog-writer",
+            self.cycle,
+            interval=self._interval,
+            on_error=self._failed,
+            on_fork=self._after_fork,
+        )
+        self._progress = fork_safe(threading.Event())  # set after each batch written
         self._written = 0  # batches written so far
         self._stuck_at = -1  # _written when a producer last waited in vain: the writer is stuck
 
-    def _ensure_thread(self) -> bool:
-        # None at interpreter shutdown: flush() then writes in its own thread.
-        thread = self._thread
-        if thread is None or not thread.is_alive():
-            self._thread = thread = start_daemon(self._run, "lclog-writer")
-        return thread is not None
-
     def wake(self) -> None:
         """Starts a round now rather than at the next interval."""
-        self._wake.set()
+        self._worker.wake()
 
     def register(self, source: Source) -> None:
         with self._lock:
             self._sources = (*self._sources, source)
-        self._ensure_thread()
+        self._worker.start()
 
     def unregister(self, source: Source) -> None:
         with self._lock:
@@ -291,44 +277,33 @@ class _Writer:
                     self._stuck_at = written
                 return
             self._progress.clear()
-            self._wake.set()
+            self._worker.wake()
             self._progress.wait(min(0.02, deadline - now))
 
     def _interval(self) -> float:
         sources = self._sources
         return min((s.interval for s in sources), default=1.0)
 
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._interval())
-            self._wake.clear()
-            with self._lock:
-                target = self._requested
-            try:
-                self.cycle(flush=target > self._completed)
-            except Exception as exc:  # a bug of lclog's: reported, and the thread goes on
-                for source in self._sources:
-                    source.stats.add("internal_errors")
-                    source.stats.report("writer failed", type(exc).__name__)
-            with self._done:
-                self._completed = max(self._completed, target)
-                self._done.notify_all()
+    def _failed(self, exc: Exception) -> None:
+        """A bug of lclog's in a round: reported, and the writer goes on."""
+        for source in self._sources:
+            source.stats.add("internal_errors")
+            source.stats.report("writer failed", type(exc).__name__)
 
-    def cycle(self, *, flush: bool = False) -> None:
+    def cycle(self, flush: bool = False) -> None:
         """Builds and writes what is queued now (not what arrives meanwhile), then flushes or
-        ticks every output; never raises."""
-        with self._cycle_lock:
-            sources = self._sources
-            for source in sources:
-                _housekeeping(source)
-            self._drain(sources)
-            outputs: dict[Output, list[Source]] = {}
-            for source in sources:
-                for output in source.outputs:
-                    outputs.setdefault(output, []).append(source)
-            for output, users in outputs.items():
-                _call(output, output.flush if flush else output.tick, users)
-                count_losses(output, users)
+        ticks every output; one round at a time (the worker's)."""
+        sources = self._sources
+        for source in sources:
+            _housekeeping(source)
+        self._drain(sources)
+        outputs: dict[Output, list[Source]] = {}
+        for source in sources:
+            for output in source.outputs:
+                outputs.setdefault(output, []).append(source)
+        for output, users in outputs.items():
+            _call(output, output.flush if flush else output.tick, users)
+            count_losses(output, users)
 
     def _drain(self, sources: tuple[Source, ...]) -> None:
         """Builds and writes each source's backlog as it is now, a chunk of each in turn."""
@@ -356,37 +331,18 @@ class _Writer:
 
         True when done in time. Outputs that send from threads of their own (Loki) are waited
         for separately (Output.wait)."""
-        if threading.current_thread() is self._thread:
-            self.cycle(flush=True)
-            return True
-        if self._ensure_thread():
-            with self._done:
-                self._requested += 1
-                target = self._requested
-                self._wake.set()
-                return self._done.wait_for(
-                    lambda: self._completed >= target, timeout=max(0.0, deadline - time.monotonic())
-                )
-        # No thread can be started (interpreter shutdown): write here, in the flushing thread.
-        if not self._cycle_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            return False
-        self._cycle_lock.release()
-        self.cycle(flush=True)
-        return True
+        return self._worker.flush(deadline)
 
     def settle(self, output: Output) -> None:
         """Counts what output has lost so far on every handler writing to it (a network output
         learns of a refused batch after the writer's last round)."""
         count_losses(output, [s for s in self._sources if output in s.outputs])
 
-    def after_fork(self) -> None:
-        """In a forked child: new thread and locks; what the parent had queued is the parent's."""
-        self._start()
+    def _after_fork(self) -> None:
+        """In a forked child: what the parent had queued is the parent's."""
         for source in self._sources:
             source._lock = threading.RLock()
             source.discard()
-        if self._sources:
-            self._ensure_thread()
 
 
 def _items(taken: list[Built], fields: bool) -> list[Item]:
@@ -475,6 +431,3 @@ register = _writer.register
 unregister = _writer.unregister
 flush = _writer.flush
 settle = _writer.settle
-
-if hasattr(os, "register_at_fork"):  # gunicorn --preload and other pre-fork servers
-    os.register_at_fork(after_in_child=_writer.after_fork)
