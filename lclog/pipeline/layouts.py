@@ -8,13 +8,11 @@ from typing import Any
 import orjson
 
 from lclog.events import fields
+from lclog.events.slots import ECS, ECS_VERSION, OTEL, lay_out, read_back, span_id, trace_hex
 from lclog.pipeline import genai
 
 __all__ = ["ECS_VERSION", "normalize", "schema_processor", "span_id", "to_ecs", "to_otel", "trace_hex"]
 
-# ECS version the `ecs` layout follows (ecs-logging spec: `ecs.version` is required): the first
-# to define the gen_ai fields it writes (gen_ai.provider.name, gen_ai.input/output.messages ...).
-ECS_VERSION = "9.5.0-dev"
 # Elasticsearch maps every new field; labels are capped so no event can add hundreds.
 MAX_LABELS = 64
 MAX_LABEL_CHARS = 1024
@@ -22,18 +20,6 @@ MAX_LABEL_CHARS = 1024
 # as they are, and structured content as JSON strings.
 _LCLOG_FIELDS = frozenset(fields.LCLOG)
 _LCLOG_JSON = frozenset(fields.LCLOG_JSON)
-_ECS_OUTCOME = {"ok": "success", "error": "failure"}
-_SEVERITY = {"debug": 5, "info": 9, "warning": 13, "error": 17}
-
-
-def trace_hex(value: str | None) -> str | None:
-    """A run or trace UUID as 32 lowercase hex digits (W3C trace id width)."""
-    return value.replace("-", "") if value else None
-
-
-def span_id(run_id: str | None) -> str | None:
-    """A run's span id: the random last 16 hex digits of its UUID (W3C span id width)."""
-    return run_id.replace("-", "")[-16:] if run_id else None
 
 
 def _json(value: Any) -> str:
@@ -189,31 +175,8 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
     """Returns event laid out as ECS: `@timestamp`, `log.level`, `message` first, then nested fields."""
-    name = str(event.get("event", ""))
-    run_type = name.split(".", 1)[0]
-    timestamp = str(event.get("timestamp") or "")
-    out: dict[str, Any] = {
-        "@timestamp": timestamp[:23] + "Z" if len(timestamp) >= 23 else timestamp,
-        "log.level": event.get("level", "info"),
-        "message": f"{name} {event.get('name') or ''}".strip(),
-        "ecs.version": ECS_VERSION,
-        "service": {"name": event.get("service")},
-    }
-    ecs_event: dict[str, Any] = {"action": name, "kind": "event", "dataset": "lclog.langchain"}
-    if event.get("duration_ms") is not None:
-        ecs_event["duration"] = int(event["duration_ms"] * 1_000_000)
-    if event.get("outcome"):
-        ecs_event["outcome"] = _ECS_OUTCOME.get(event["outcome"], "unknown")
-    out["event"] = ecs_event
-    otel = event.get("otel")
-    out["trace"] = {"id": (otel or {}).get("trace_id") or trace_hex(event.get("trace_id"))}
-    out["span"] = {"id": (otel or {}).get("span_id") or span_id(event.get("run_id"))}
-    if event.get("parent_run_id"):
-        out["parent"] = {"id": span_id(event["parent_run_id"])}
-    error = event.get("error")
-    if isinstance(error, dict):
-        out["error"] = {k: v for k, v in error.items() if k in ("type", "message", "stack_trace")}
-    flat, kept = _gen_ai(event, run_type, ecs=True)
+    out = lay_out(ECS, event)
+    flat, kept = _gen_ai(event, str(event.get("event", "")).split(".", 1)[0], ecs=True)
     if flat:
         out["gen_ai"] = _nest(flat)
     if event.get("tags"):
@@ -231,11 +194,8 @@ def to_ecs(event: dict[str, Any]) -> dict[str, Any]:
 
 def to_otel(event: dict[str, Any]) -> dict[str, Any]:
     """Returns event as an OpenTelemetry log record with GenAI semantic-convention attributes."""
-    name = str(event.get("event", ""))
-    run_type = name.split(".", 1)[0]
-    level = event.get("level", "info")
-    otel = event.get("otel") or {}
-    flat, kept = _gen_ai(event, run_type, ecs=False)
+    out = lay_out(OTEL, event)
+    flat, kept = _gen_ai(event, str(event.get("event", "")).split(".", 1)[0], ecs=False)
     attributes: dict[str, Any] = {f"gen_ai.{k}": v for k, v in flat.items()}
     for key, value in kept.items():
         attributes[f"lclog.{key}"] = value
@@ -254,17 +214,8 @@ def to_otel(event: dict[str, Any]) -> dict[str, Any]:
         attributes["lclog.tags"] = [str(t) for t in event["tags"]]
     for key, value in _labels(event.get("metadata")).items():
         attributes[f"lclog.metadata.{key}"] = value
-    return {
-        "timestamp": event.get("timestamp"),
-        "event_name": name,  # the log record's EventName (the `event.name` attribute is deprecated)
-        "severity_text": level.upper(),
-        "severity_number": _SEVERITY.get(level, 9),
-        "body": f"{name} {event.get('name') or ''}".strip(),
-        "trace_id": otel.get("trace_id") or trace_hex(event.get("trace_id")),
-        "span_id": otel.get("span_id") or span_id(event.get("run_id")),
-        "resource": {"service.name": event.get("service")},
-        "attributes": attributes,
-    }
+    out["attributes"] = attributes
+    return out
 
 
 def schema_processor(schema: str) -> Any:
@@ -352,23 +303,13 @@ def _common(out: dict[str, Any], gen_ai: dict[str, Any], run_type: str) -> None:
 def _ecs(e: dict[str, Any]) -> dict[str, Any]:
     lclog = e.get("lclog") or {}
     gen_ai = _flat(e.get("gen_ai") or {})
-    duration = (e.get("event") or {}).get("duration")
     out = dict(lclog)
     for key in fields.LCLOG_JSON:
         if key in out:
             out[key] = _decoded(out[key])
-    action = (e.get("event") or {}).get("action")
-    out.update(
-        timestamp=e.get("@timestamp"),
-        level=e.get("log.level"),
-        event=action,
-        service=(e.get("service") or {}).get("name"),
-        trace_id=(e.get("trace") or {}).get("id"),
-        duration_ms=duration / 1e6 if isinstance(duration, (int, float)) else None,
-        error=e.get("error"),
-        tags=e.get("tags"),
-    )
-    _common(out, gen_ai, str(action).split(".", 1)[0])
+    read_back(ECS, e, out)
+    out["tags"] = e.get("tags")
+    _common(out, gen_ai, str(out.get("event")).split(".", 1)[0])
     return out
 
 
@@ -379,18 +320,13 @@ def _otel(e: dict[str, Any]) -> dict[str, Any]:
         if key in out:
             out[key] = _decoded(out[key])
     gen_ai = {k[7:]: v for k, v in attrs.items() if k.startswith("gen_ai.")}
-    name = e.get("event_name") or attrs.get("event.name")
-    out.update(
-        timestamp=e.get("timestamp"),
-        level=str(e.get("severity_text") or "info").lower(),
-        event=name,
-        service=(e.get("resource") or {}).get("service.name"),
-        trace_id=e.get("trace_id"),
-        error={"type": attrs["error.type"], "message": attrs.get("exception.message")}
-        if "error.type" in attrs
-        else None,
+    read_back(OTEL, e, out)
+    out["event"] = out.get("event") or attrs.get("event.name")  # the attribute older records used
+    has_error = "error.type" in attrs
+    out["error"] = (
+        {"type": attrs["error.type"], "message": attrs.get("exception.message")} if has_error else None
     )
-    _common(out, gen_ai, str(name).split(".", 1)[0])
+    _common(out, gen_ai, str(out.get("event")).split(".", 1)[0])
     return out
 
 

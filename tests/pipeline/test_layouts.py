@@ -139,3 +139,29 @@ def test_lclog_fields_are_read_from_each_event_not_from_an_earlier_one_of_its_sh
     # Structured content of lclog's own is JSON text in both layouts, each event its own.
     params = [lclog(e)["params"] for e in memory.events if "params" in lclog(e)]
     assert params == ['{"temperature":0.5}', '{"temperature":0.25}']
+
+
+@pytest.mark.parametrize("schema", ["ecs", "otel"])
+def test_each_layout_reads_back_what_it_wrote(schema: str):
+    """The slots of events/slots.py are the one definition of each layout, both ways: lclog's
+    envelope fields, its own fields and the content come back from a laid-out event."""
+    from lclog.cli.demo import run_demo
+    from lclog.pipeline.layouts import normalize, to_ecs, to_otel
+    from lclog.testing import capture
+
+    with capture() as events:
+        run_demo([events.handler], say=lambda text: None)
+    layout = to_ecs if schema == "ecs" else to_otel
+    assert len(events) > 100
+    for event in events:
+        back = normalize(layout(event))
+        assert back is not None
+        for key in ("level", "event", "service", "run_id", "depth", "name", "outcome", "error", "thread_id"):
+            assert back.get(key) == event.get(key), (key, event["event"])
+        assert back["trace_id"] == event["trace_id"].replace("-", "")
+        if event.get("duration_ms") is not None:
+            assert back["duration_ms"] == pytest.approx(event["duration_ms"], abs=1e-6)
+        stamp = back["timestamp"]
+        assert stamp == (event["timestamp"][:23] + "Z" if schema == "ecs" else event["timestamp"])
+        if event["event"].startswith("chat_model.") and "outputs" in event:
+            assert back["outputs"]["content"] == event["outputs"]["content"]
