@@ -20,6 +20,7 @@ from lclog.capture.recorder import Recorder
 from lclog.config import Settings, load_config
 from lclog.counters import Counters
 from lclog.events.metrics import Metrics
+from lclog.events.runs import NO_RUN_ID
 from lclog.events.usage import usage_of
 from lclog.integrations.langgraph import join_langgraph
 from lclog.outputs.base import Output
@@ -135,34 +136,38 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     # -- chains ----------------------------------------------------------------------------
     # The hooks of every run's start and end guard themselves inline (a wrapper would cost a call
-    # per event) and take run_id with a default, so that even a call without one cannot raise.
+    # per event) and default run_id to NO_RUN_ID, so that even a call without one cannot raise.
 
-    @_guard
     def on_chain_start(
         self,
         serialized: dict[str, Any] | None,
         inputs: Any,
         *,
-        run_id: UUID,
+        run_id: UUID = NO_RUN_ID,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not self._graph_aware:
-            self._graph_aware = join_langgraph(self)
-        extra = {"run_type": kwargs["run_type"]} if kwargs.get("run_type") else None
-        name = name_of(serialized, kwargs, "chain")
-        self._recorder.start("chain", name, run_id, parent_run_id, tags, metadata, inputs, extra)
+        try:
+            if not self._graph_aware:
+                self._graph_aware = join_langgraph(self)
+            extra = {"run_type": kwargs["run_type"]} if kwargs.get("run_type") else None
+            name = name_of(serialized, kwargs, "chain")
+            self._recorder.start("chain", name, run_id, parent_run_id, tags, metadata, inputs, extra)
+        except Exception as exc:
+            self._recorder.failed("on_chain_start", exc)
 
-    @_guard
     def on_chain_end(
-        self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+        self, outputs: Any, *, run_id: UUID = NO_RUN_ID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        # Streamed runs start before their input is known; LangChain passes it at the end.
-        inputs = kwargs.get("inputs")
-        extra = {"inputs": self._content_of(inputs)} if inputs is not None and self._content else None
-        self._recorder.end("chain", run_id, parent_run_id, outputs, extra)
+        try:
+            # Streamed runs start before their input is known; LangChain passes it at the end.
+            inputs = kwargs.get("inputs")
+            extra = {"inputs": self._content_of(inputs)} if inputs is not None and self._content else None
+            self._recorder.end("chain", run_id, parent_run_id, outputs, extra)
+        except Exception as exc:
+            self._recorder.failed("on_chain_end", exc)
 
     @_guard
     def on_chain_error(
@@ -172,37 +177,41 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     # -- LLMs and chat models --------------------------------------------------------------
 
-    @_guard
     def on_llm_start(
         self,
         serialized: dict[str, Any] | None,
         prompts: list[str],
         *,
-        run_id: UUID,
+        run_id: UUID = NO_RUN_ID,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        inputs = prompts[0] if len(prompts) == 1 else prompts
-        name, extra = model_run(serialized, kwargs, metadata, "llm", self._content_of)
-        self._recorder.start("llm", name, run_id, parent_run_id, tags, metadata, inputs, extra)
+        try:
+            inputs = prompts[0] if len(prompts) == 1 else prompts
+            name, extra = model_run(serialized, kwargs, metadata, "llm", self._content_of)
+            self._recorder.start("llm", name, run_id, parent_run_id, tags, metadata, inputs, extra)
+        except Exception as exc:
+            self._recorder.failed("on_llm_start", exc)
 
-    @_guard
     def on_chat_model_start(
         self,
         serialized: dict[str, Any] | None,
         messages: list[list[Any]],
         *,
-        run_id: UUID,
+        run_id: UUID = NO_RUN_ID,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        inputs = messages[0] if len(messages) == 1 else messages
-        name, extra = model_run(serialized, kwargs, metadata, "chat_model", self._content_of)
-        self._recorder.start("chat_model", name, run_id, parent_run_id, tags, metadata, inputs, extra)
+        try:
+            inputs = messages[0] if len(messages) == 1 else messages
+            name, extra = model_run(serialized, kwargs, metadata, "chat_model", self._content_of)
+            self._recorder.start("chat_model", name, run_id, parent_run_id, tags, metadata, inputs, extra)
+        except Exception as exc:
+            self._recorder.failed("on_chat_model_start", exc)
 
     def on_llm_new_token(
         self,
@@ -224,19 +233,21 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     def on_stream_event(self, event: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._recorder.first_output(run_id)
 
-    @_guard
     def on_llm_end(
-        self, response: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+        self, response: Any, *, run_id: UUID = NO_RUN_ID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        rec = self._recorder
-        run = rec.runs.get(run_id)
-        outputs = None
-        if self._content:
-            generations = getattr(response, "generations", None) or []
-            first = generations[0] if generations else []
-            outputs = [getattr(g, "message", None) or getattr(g, "text", None) for g in first]
-            outputs = outputs[0] if len(outputs) == 1 else outputs
-        rec.end(run.run_type if run else "llm", run_id, parent_run_id, outputs, response=response)
+        try:
+            rec = self._recorder
+            run = rec.runs.get(run_id)
+            outputs = None
+            if self._content:
+                generations = getattr(response, "generations", None) or []
+                first = generations[0] if generations else []
+                outputs = [getattr(g, "message", None) or getattr(g, "text", None) for g in first]
+                outputs = outputs[0] if len(outputs) == 1 else outputs
+            rec.end(run.run_type if run else "llm", run_id, parent_run_id, outputs, response=response)
+        except Exception as exc:
+            self._recorder.failed("on_llm_end", exc)
 
     @_guard
     def on_llm_error(
@@ -251,28 +262,32 @@ class LoggingCallbackHandler(BaseCallbackHandler):
 
     # -- tools and retrievers --------------------------------------------------------------
 
-    @_guard
     def on_tool_start(
         self,
         serialized: dict[str, Any] | None,
         input_str: str,
         *,
-        run_id: UUID,
+        run_id: UUID = NO_RUN_ID,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         inputs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        name = name_of(serialized, kwargs, "tool")
-        args = inputs if inputs is not None else input_str
-        self._recorder.start("tool", name, run_id, parent_run_id, tags, metadata, args)
+        try:
+            name = name_of(serialized, kwargs, "tool")
+            args = inputs if inputs is not None else input_str
+            self._recorder.start("tool", name, run_id, parent_run_id, tags, metadata, args)
+        except Exception as exc:
+            self._recorder.failed("on_tool_start", exc)
 
-    @_guard
     def on_tool_end(
-        self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+        self, output: Any, *, run_id: UUID = NO_RUN_ID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        self._recorder.end("tool", run_id, parent_run_id, output)
+        try:
+            self._recorder.end("tool", run_id, parent_run_id, output)
+        except Exception as exc:
+            self._recorder.failed("on_tool_end", exc)
 
     @_guard
     def on_tool_error(
@@ -280,32 +295,36 @@ class LoggingCallbackHandler(BaseCallbackHandler):
     ) -> None:
         self._recorder.error("tool", error, run_id, parent_run_id)
 
-    @_guard
     def on_retriever_start(
         self,
         serialized: dict[str, Any] | None,
         query: str,
         *,
-        run_id: UUID,
+        run_id: UUID = NO_RUN_ID,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        name = name_of(serialized, kwargs, "retriever")
-        self._recorder.start("retriever", name, run_id, parent_run_id, tags, metadata, query)
+        try:
+            name = name_of(serialized, kwargs, "retriever")
+            self._recorder.start("retriever", name, run_id, parent_run_id, tags, metadata, query)
+        except Exception as exc:
+            self._recorder.failed("on_retriever_start", exc)
 
-    @_guard
     def on_retriever_end(
         self,
         documents: Sequence[Any],
         *,
-        run_id: UUID,
+        run_id: UUID = NO_RUN_ID,
         parent_run_id: UUID | None = None,
         **kwargs: Any,
     ) -> None:
-        extra = {"documents": len(documents)}
-        self._recorder.end("retriever", run_id, parent_run_id, documents, extra)
+        try:
+            extra = {"documents": len(documents)}
+            self._recorder.end("retriever", run_id, parent_run_id, documents, extra)
+        except Exception as exc:
+            self._recorder.failed("on_retriever_end", exc)
 
     @_guard
     def on_retriever_error(

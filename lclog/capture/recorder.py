@@ -22,7 +22,7 @@ from lclog.capture.parts import RandomHashKeyWarning, build_parts
 from lclog.events.build import PAUSES
 from lclog.events.captures import Capture, End, Failure, ModelEnd, Point, Start, TraceEnd
 from lclog.events.routing import sampled
-from lclog.events.runs import Run, RunTable, stub
+from lclog.events.runs import NO_RUN_ID, Run, RunTable, stub
 from lclog.events.traces import is_trace_root
 from lclog.events.usage import reported_by
 from lclog.integrations.otel import span_ids_getter
@@ -173,7 +173,7 @@ class Recorder:
         extra: dict[str, Any] | None = None,
     ) -> Run | None:
         """A run's start; returns its run, or None when a twin handler logs it."""
-        if run_id is None:  # LangChain always passes one; a caller that does not gets no event
+        if run_id is None or run_id is NO_RUN_ID:  # LangChain always passes one
             raise TypeError("a run start without run_id")
         if self._twins[0] > 1 and twins.claim(run_id, self) is not self:
             self._skipped.add(run_id)
@@ -255,7 +255,7 @@ class Recorder:
     def _ending(self, run_type: str, run_id: UUID, parent_run_id: UUID | None) -> Run | None:
         """The run ending: open, reported orphaned (then `late`), or a stub of ids; None when a
         twin handler logs it."""
-        if run_id is None:  # LangChain always passes one; a caller that does not gets no event
+        if run_id is None or run_id is NO_RUN_ID:  # LangChain always passes one
             raise TypeError("a run end without run_id")
         if self._skipped and run_id in self._skipped:
             self._skipped.discard(run_id)

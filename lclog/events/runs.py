@@ -7,7 +7,11 @@ import time
 from typing import Any
 from uuid import UUID
 
-__all__ = ["Run", "RunTable", "path", "stub"]
+__all__ = ["NO_RUN_ID", "Run", "RunTable", "path", "stub"]
+
+# What a hook's run_id defaults to when a caller passes none (LangChain always passes one): the
+# nil UUID, which LangChain never makes. Such a call is counted as a failure and writes nothing.
+NO_RUN_ID = UUID(int=0)
 
 
 class Run:
