@@ -61,7 +61,7 @@ class Settings(Options):
     content: Literal["redacted", "none"] = "redacted"
     schema_: Literal["default", "ecs", "otel"] = Field("default", alias="schema")
     level: Literal["debug", "info", "warning", "error"] = "info"
-    verbosity: Literal["minimal", "standard", "full"] = "full"
+    verbosity: Literal["minimal", "standard", "full"] = "standard"
     events: dict[str, Literal["debug", "info", "warning", "error", "drop"]] = {}
     sample_rate: float = Field(1.0, ge=0, le=1)
     run_ttl_s: float = Field(3600.0, gt=0)

@@ -33,10 +33,16 @@ class RunCollector(BaseTracer):
         super()._end_trace(run)
 
 
+# The fixtures write every run's events (`verbosity: full`): the tests using them compare lclog's
+# tree with LangChain's own, run by run. What the default verbosity writes is tested on its own
+# (tests/events/test_routing.py, tests/cli/test_main.py).
+EVERY_RUN = {"verbosity": "full"}
+
+
 @pytest.fixture
 def captured() -> Iterator[CapturedEvents]:
     """lclog.testing.capture() for one test: a handler writing to memory, and its events."""
-    with capture() as events:
+    with capture(**EVERY_RUN) as events:
         yield events
 
 
@@ -44,7 +50,7 @@ def captured() -> Iterator[CapturedEvents]:
 def make_captured() -> Iterator[Any]:
     """Makes more captures, with config overrides; all closed when the test ends."""
     with contextlib.ExitStack() as stack:
-        yield lambda **overrides: stack.enter_context(capture(**overrides))
+        yield lambda **overrides: stack.enter_context(capture(**{**EVERY_RUN, **overrides}))
 
 
 @pytest.fixture

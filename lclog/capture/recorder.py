@@ -287,7 +287,9 @@ class Recorder:
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
-        key = (run.run_type, run.local_root, run.sampled)
+        # A chain whose descendant failed, or that LangGraph interrupted, ends where `verbosity`
+        # writes it, as a root does: the failure or the pause reads with the runs it went through.
+        key = (run.run_type, run.local_root or run.failed_below or run.interrupted, run.sampled)
         try:
             level = self._end_levels[key]
         except KeyError:
@@ -313,10 +315,14 @@ class Recorder:
         if run is None:
             return
         failure = self.events.failure_of(error)  # the exception itself is not kept
-        parent = run.parent if failure[0] in PAUSES else None
-        while parent is not None:  # the graph pauses: the runs above it end `interrupted` too,
-            parent.interrupted = True  # as LangGraph's on_interrupt (not sent to instrument()'s
-            parent = parent.parent  # handler) would say; the outermost graph returns normally
+        pauses = failure[0] in PAUSES
+        parent = run.parent
+        while parent is not None:
+            if pauses:  # the graph pauses: the runs above it end `interrupted` too, as LangGraph's
+                parent.interrupted = True  # on_interrupt (not sent to instrument()'s handler)
+            else:  # would say; the outermost graph returns normally
+                parent.failed_below = True
+            parent = parent.parent
         self._submit(Failure(run, time.time(), end_ns, failure, extra))
         if run.runs > 1 and is_trace_root(run) and self.events.writes_trace_end(run):  # a lone run: none
             self._submit(TraceEnd(run, time.time()))
@@ -348,11 +354,19 @@ class Recorder:
             run.first_token_ns = time.monotonic_ns()
 
     def point(
-        self, level: str, name: str, run_id: UUID, parent_run_id: UUID | None, fields: dict[str, Any]
+        self,
+        level: str,
+        name: str,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        fields: dict[str, Any],
+        *,
+        kept: bool = False,
     ) -> None:
-        """An event inside a run (agent action, retry, custom event, text ...)."""
+        """An event inside a run (agent action, retry, custom event, text ...); `kept`: written
+        where `verbosity` writes a root run's events."""
         run = self.runs.get(run_id) or stub(run_id, parent_run_id, name)
-        routed = self._router.level(name, level, False, run.sampled)
+        routed = self._router.level(name, level, kept, run.sampled)
         if routed is not None:
             self._submit(Point(run, routed, name, time.time(), fields))
 
@@ -372,4 +386,4 @@ class Recorder:
         if interrupts is not None and self.content:
             fields["interrupts"] = self.content_of([getattr(i, "value", i) for i in interrupts])
         if run_id is not None:
-            self.point("info", f"{run_type}.{phase}", run_id, None, fields)
+            self.point("info", f"{run_type}.{phase}", run_id, None, fields, kept=True)  # a pause matters

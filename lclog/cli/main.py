@@ -23,6 +23,7 @@ def _demo(args: argparse.Namespace) -> int:
     from lclog.capture.handler import LoggingCallbackHandler
     from lclog.cli.demo import run_demo
     from lclog.config import LogTarget, NotifySettings, OutputSettings, load_config
+    from lclog.outputs.base import MemoryOutput
 
     fmt = args.format or ("pretty" if sys.stdout.isatty() else "json")
     overrides: dict[str, object] = {}
@@ -33,11 +34,18 @@ def _demo(args: argparse.Namespace) -> int:
             "outputs": [OutputSettings(type="stdout", format=fmt)],
             "notify": NotifySettings(targets=[LogTarget(type="log")], recovered=True, min_interval_s=0),
         }
+    if args.verbosity:
+        overrides["verbosity"] = args.verbosity
     settings = load_config(args.config, **overrides)
     if args.format and args.config:
         outputs = [o if o.type == "file" else o.model_copy(update={"format": fmt}) for o in settings.outputs]
         settings = settings.model_copy(update={"outputs": outputs})
     handler = LoggingCallbackHandler(settings)
+    # Next to it, the same run counted at the other verbosity (lines only, in memory), to show
+    # what the choice writes.
+    other = "full" if settings.verbosity != "full" else "standard"
+    counted = MemoryOutput()
+    counter = LoggingCallbackHandler(None, outputs=[counted], verbosity=other)
 
     # The demo's own notify setup sends the failure the agent recovers from; a config notifies
     # recovered failures only with `recovered: true`, so say which one runs.
@@ -53,9 +61,10 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"\n== {text}", flush=True)
 
     try:
-        run_demo([handler], say=say, notify_note=note)
+        run_demo([handler, counter], say=say, notify_note=note)
     finally:
         handler.close()
+        counter.close()
     if any(getattr(output, "broken", False) for output in handler.outputs):
         return 0  # the reader left (`lclog demo | head`): nothing more to show it
     out = sys.stdout if fmt == "pretty" else sys.stderr
@@ -63,7 +72,13 @@ def _demo(args: argparse.Namespace) -> int:
     print(handler.metrics.summary(), file=out)
     stats = handler.stats.as_dict()
     print("\n== stats (handler.stats)", file=out)
-    print(" ".join(f"{k}={v}" for k, v in stats.items()), file=out, flush=True)
+    print(" ".join(f"{k}={v}" for k, v in stats.items()), file=out)
+    print(
+        f"\n== volume: {stats['emitted']} lines with verbosity: {settings.verbosity}; "
+        f"{len(counted.lines)} with verbosity: {other} (lclog demo --verbosity {other})",
+        file=out,
+        flush=True,
+    )
     return 0
 
 
@@ -256,6 +271,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run offline LangChain workloads and show their events")
     demo.add_argument("--format", choices=["pretty", "json"], help="default: pretty on a terminal")
     demo.add_argument("--config", help="a config file (default: built-in defaults)")
+    demo.add_argument(
+        "--verbosity", choices=["minimal", "standard", "full"], help="default: the config's (standard)"
+    )
     demo.set_defaults(func=_demo)
     redact = sub.add_parser("redact", help="redact text or JSON lines from stdin")
     redact.add_argument("--config", help="a config file with redaction rules")

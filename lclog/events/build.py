@@ -352,7 +352,10 @@ class EventBuilder:
                 self._alerts.ended(run, duration, failed=True)
         if run.late:
             event["late"] = True  # ends after its `*.orphaned` event
-        routed = self._router.level(event["event"], event["level"], run.local_root, run.sampled)
+        # A run that paused or was cancelled is written as a root's end is (verbosity): it says
+        # where the request stopped.
+        kept = run.local_root or kind is not None
+        routed = self._router.level(event["event"], event["level"], kept, run.sampled)
         if routed is None:
             return None
         event["level"] = routed

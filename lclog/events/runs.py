@@ -27,6 +27,7 @@ class Run:
         "_trace_id",
         "chunks",
         "depth",
+        "failed_below",
         "first_token_ns",
         "interrupted",
         "label",
@@ -88,6 +89,7 @@ class Run:
         self.first_token_ns = 0
         self.chunks = 0
         self.interrupted = False  # LangGraph paused it (on_interrupt): it ends `interrupted`
+        self.failed_below = False  # a run below it failed: its end is written as a root's is
         self.late = False  # ends after it was reported orphaned
         self.model: str | None = None
         self.provider: str | None = None

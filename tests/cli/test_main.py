@@ -29,6 +29,14 @@ def test_demo_json_is_valid_redacted_and_complete():
     streamed = [e for e in events if e["event"] == "chat_model.end" and e.get("chunks")]
     assert streamed and streamed[0]["ttft_ms"] >= 0
     assert "FakeToolChatModel" in proc.stderr and "internal_errors=0" in proc.stderr  # metrics summary
+    # the default verbosity, and what `full` would have written: both shown, both real counts
+    full = run("demo", "--format", "json", "--verbosity", "full")
+    every = [orjson.loads(line) for line in full.stdout.splitlines()]
+    volume = f"== volume: {len(events)} lines with verbosity: standard; {len(every)} with verbosity: full"
+    assert volume in proc.stderr and len(every) > 1.5 * len(events)
+    assert {e["name"] for e in every if e["event"] == "chain.start"} > {
+        e["name"] for e in events if e["event"] == "chain.start"
+    }
 
 
 def test_demo_pretty_shows_tree_and_metrics():

@@ -288,7 +288,7 @@ def test_closed_stdout_is_counted(monkeypatch):
 
 def test_threads_and_asyncio_tasks_through_one_handler_and_one_file(tmp_path):
     path = tmp_path / "load.jsonl"
-    handler = LoggingCallbackHandler({"outputs": [{"type": "file", "path": str(path)}]})
+    handler = LoggingCallbackHandler({"verbosity": "full", "outputs": [{"type": "file", "path": str(path)}]})
     chain = RunnableLambda(lambda x: x, name="a") | RunnableLambda(lambda x: "z" * 3000, name="b")
     cfg = {"callbacks": [handler]}
 

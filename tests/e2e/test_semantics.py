@@ -97,7 +97,7 @@ def test_per_event_overrides():
 
 
 def test_sampling_keeps_or_drops_whole_traces_and_always_keeps_errors():
-    h, memory = handler(sample_rate=0.1)
+    h, memory = handler(verbosity="full", sample_rate=0.1)
 
     def maybe_fail(x: int) -> int:
         if x % 10 == 0:

@@ -229,7 +229,7 @@ def test_remove_message_leaves_the_rebuild_and_is_listed_as_removed():
         return {"messages": [RemoveMessage(id=m.id) for m in state["messages"][:2]]}
 
     graph = chatbot(answers(*[f"answer {i}" for i in range(6)]), after=forget_oldest)
-    events, seen = run(graph, [f"question {i}" for i in range(6)])
+    events, seen = run(graph, [f"question {i}" for i in range(6)], verbosity="full")  # every node
     conversation = assert_exact(events, seen, graph)
     assert len(conversation.messages) == 4
     gone = [f"{kind} {i}" for i in range(4) for kind in ("question", "answer")]
@@ -413,7 +413,7 @@ def test_command_updates_carry_their_messages_structurally():
     graph.add_node("route", route)
     graph.add_edge(START, "route")
     compiled = graph.compile(checkpointer=InMemorySaver())
-    events, seen = run(compiled, ["where to?", "and now?"])
+    events, seen = run(compiled, ["where to?", "and now?"], verbosity="full")  # every node
     assert_exact(events, seen, compiled)
     text = b"".join(events.lines).decode()
     assert "Command(" not in text

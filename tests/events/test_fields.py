@@ -38,7 +38,7 @@ def _workloads(handler: Any) -> None:
 
 
 def _events(**config: Any) -> list[dict[str, Any]]:
-    with capture(config, stream_tokens=True, include_stacktrace=True) as events:
+    with capture(config, stream_tokens=True, include_stacktrace=True, verbosity="full") as events:
         _workloads(events.handler)
     assert events, "no events"
     return list(events)
@@ -79,7 +79,9 @@ def test_every_lclog_field_reaches_the_ecs_and_otel_layouts(schema):
         return event
 
     memory = MemoryOutput()
-    handler = LoggingCallbackHandler({"schema": schema}, outputs=[memory], processors=[before_layout])
+    handler = LoggingCallbackHandler(
+        {"verbosity": "full", "schema": schema}, outputs=[memory], processors=[before_layout]
+    )
     _workloads(handler)
     handler.close()
     shaped: dict[tuple[str, str], list[dict[str, Any]]] = {}

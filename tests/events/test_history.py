@@ -151,10 +151,10 @@ def test_threads_interleaved_in_one_process_and_from_threads():
 
 def test_a_second_handler_writes_the_history_it_has_not_written_again():
     graph = conversation_agent(size=80)
-    with capture() as first:
+    with capture(verbosity="full") as first:
         for n in range(1, 4):
             turn(graph, first.handler, "t1", n)
-    with capture() as second:  # a restart, or another worker taking the thread over
+    with capture(verbosity="full") as second:  # a restart, or another worker taking the thread over
         turn(graph, second.handler, "t1", 4)
     check_references(first)
     written = check_references(second)  # its own output is whole: no reference to the first's
@@ -203,7 +203,7 @@ def test_a_chat_loop_with_a_session_id_in_metadata():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # RunnableWithMessageHistory is deprecated upstream
         chain = chat_loop(size=100)
-    with capture() as events:
+    with capture(verbosity="full") as events:
         for n in range(1, 6):
             chain.invoke(
                 {"question": question(n, 100)},

@@ -29,7 +29,7 @@ def test_an_agents_request_in_one_line():
         "metadata": {"user": "u-7"},
         "configurable": {"thread_id": "t-9"},
     }
-    with capture() as events:
+    with capture(verbosity="full") as events:
         config["callbacks"] = [events.handler]
         agent.invoke({"messages": [HumanMessage("Weather in Paris, and order A-1001?")]}, config=config)
     (line,) = events.named("trace.end")
@@ -68,7 +68,7 @@ def test_sampled_out_requests_have_no_line_and_minimal_keeps_it():
 
 def test_events_can_drop_the_line_or_lower_it_and_the_runs_stay():
     chain = RunnableLambda(lambda x: x, name="a") | RunnableLambda(lambda x: x, name="b")
-    with capture(events={"trace.end": "drop"}) as events:
+    with capture(verbosity="full", events={"trace.end": "drop"}) as events:
         chain.invoke(1, config={"callbacks": [events.handler]})
     assert len(events) == 6 and not events.named("trace.end")
     with capture(events={"trace.end": "debug"}, level="debug") as events:

@@ -112,7 +112,9 @@ def test_an_instrumented_process_says_the_graph_paused(tmp_path):
     # still learns it from the interrupted node, and every run above it ends `interrupted`.
     import lclog
 
-    lclog.instrument({"outputs": [{"type": "file", "path": str(tmp_path / "events.jsonl")}]})
+    lclog.instrument(
+        {"verbosity": "full", "outputs": [{"type": "file", "path": str(tmp_path / "events.jsonl")}]}
+    )
     try:
         graph = approval_graph()
         config: Any = {"configurable": {"thread_id": str(uuid.uuid4())}}
@@ -148,7 +150,7 @@ def test_send_objects_a_router_returns_are_logged_by_their_fields_and_redacted_b
     graph.add_node("worker", worker)
     graph.add_conditional_edges(START, route, ["worker"])
     graph.add_edge("worker", END)
-    h, memory = handler(max_field_chars=200)
+    h, memory = handler(verbosity="full", max_field_chars=200)
     graph.compile().invoke({"messages": [HumanMessage(filler + key)]}, {"callbacks": [h]})
     h.close()
     routed = [e for e in memory.events if e["event"] == "chain.end" and e["name"] == "route"]

@@ -80,7 +80,7 @@ def workload(handler: Any) -> None:
 
 def events_of(schema: str) -> list[dict[str, Any]]:
     """The workload's events in a layout, checked to hold every kind the issue lists."""
-    with capture(schema=schema, include_stacktrace=True) as events:
+    with capture(schema=schema, include_stacktrace=True, verbosity="full") as events:
         workload(events.handler)
     assert len(events) > 100
     key = "event_name" if schema == "otel" else None

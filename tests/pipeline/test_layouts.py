@@ -115,7 +115,7 @@ def test_otel_layout_uses_genai_semantic_convention_names():
 def test_lclog_fields_are_read_from_each_event_not_from_an_earlier_one_of_its_shape(schema):
     # A root's and a child's chain.start have the same fields; only the child has a parent.
     memory = MemoryOutput()
-    handler = LoggingCallbackHandler({"schema": schema}, outputs=[memory])
+    handler = LoggingCallbackHandler({"verbosity": "full", "schema": schema}, outputs=[memory])
     model = GenericFakeChatModel(messages=iter([AIMessage(content="a"), AIMessage(content="b")]))
     for temperature in (0.5, 0.25):
         chain = RunnableLambda(lambda x: x) | model.bind(temperature=temperature)
@@ -149,7 +149,7 @@ def test_each_layout_reads_back_what_it_wrote(schema: str):
     from lclog.pipeline.layouts import normalize, to_ecs, to_otel
     from lclog.testing import capture
 
-    with capture() as events:
+    with capture(verbosity="full") as events:
         run_demo([events.handler], say=lambda text: None)
     layout = to_ecs if schema == "ecs" else to_otel
     assert len(events) > 100
