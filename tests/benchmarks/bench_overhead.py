@@ -73,6 +73,7 @@ VARIANTS = [
     "openllmetry",
     "lclog_content_none",
     "lclog_redacted",
+    "lclog_full",
     "lclog_priced",
     "lclog_ecs",
     "lclog_stream_tokens",
@@ -233,6 +234,8 @@ def make_handler(variant: str, sink: str, settings: dict[str, Any] | None = None
         config["content"] = "none"
     if variant == "lclog_ecs":
         config["schema"] = "ecs"
+    if variant == "lclog_full":  # every chain run below the root too (the default before standard)
+        config["verbosity"] = "full"
     if variant == "lclog_stream_tokens":
         config["stream_tokens"] = True
     return LoggingCallbackHandler(config)
