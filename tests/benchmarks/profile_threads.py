@@ -40,6 +40,8 @@ def summarize(raw: str, top: int) -> str:
         if thread == "calling thread" and not any("timed_calls" in f for f in frames):
             continue  # start-up and warm-up, not the calls
         n = int(count)
+        if re.match(r"(\w+\.)?(wait|_wait_for_tstate_lock) \(threading\.py", frames[-1].strip()):
+            continue  # waiting for work, not working (py-spy counts a thread blocked in Python)
         totals[thread] += n
         seen = set()
         for frame in frames[1:]:
