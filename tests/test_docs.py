@@ -19,10 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def text_of(page: str) -> str:
-    return (ROOT / page).read_text()
-
-
 def blocks(page: Path, lang: str) -> list[str]:
     """The fenced blocks of one language (`""` for plain blocks) on a page."""
     return re.findall(rf"^```{lang}\n(.*?)^```$", page.read_text(), re.S | re.M)
@@ -146,7 +142,6 @@ def _notification() -> dict[str, Any]:
     import lclog
     from lclog.cli.demo import FakeToolChatModel, agent_messages, build_agent
 
-    sent: list[dict[str, Any]] = []
     target = {"type": "callable", "target": f"{__name__}:_SENT.append"}
     _SENT.clear()
     handler = lclog.LoggingCallbackHandler(
@@ -157,12 +152,11 @@ def _notification() -> dict[str, Any]:
         question = HumanMessage("Weather in Paris, and where is order A-1001?")
         agent.invoke({"messages": [question]}, config={"callbacks": [handler]})
     handler.close()
-    sent.extend(_SENT)
-    assert len(sent) == 1
-    return sent[0]
+    (notification,) = _SENT  # one failed trace, one notification
+    return notification
 
 
-_SENT: list[dict[str, Any]] = []
+_SENT: list[dict[str, Any]] = []  # what the callable target received
 
 
 def test_every_json_sample_is_real_output(demo_lines: str, tmp_path: Path) -> None:
@@ -255,8 +249,9 @@ def test_the_docs_build_as_a_site_with_no_broken_page_or_anchor(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "site" / "events" / "index.html").read_text().count("chat_model.end") > 3
+    navigation = (ROOT / "mkdocs.yml").read_text()
     for page in (ROOT / "docs").glob("*.md"):  # every page is in the navigation
-        assert page.name in text_of("mkdocs.yml"), page.name
+        assert page.name in navigation, page.name
 
 
 def _anchors(page: Path) -> set[str]:
