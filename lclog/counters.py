@@ -36,6 +36,8 @@ class Counters:
     notifications_dropped: int = 0  # notification queue full
     notifier_failures: int = 0  # deliveries a target failed, after its retries
     unpriced_calls: int = 0  # LLM calls without a cost: a model no price is known for, or no usage
+    sampled_out: int = 0  # events of traces `sampling` dropped, on purpose (their trace.end is written)
+    sampling_early: int = 0  # traces `sampling` decided before their root ended (memory bound, close)
     # Reentrant: a SIGTERM handler may report while the main thread holds it.
     _lock: threading.RLock = field(
         default_factory=lambda: fork_safe(threading.RLock()), repr=False, compare=False

@@ -7,7 +7,7 @@ outputs/options.py, notify/options.py); `config.py` loads it from files and env 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -27,6 +27,7 @@ __all__ = [
     "PatternRule",
     "PriceSettings",
     "RedactionSettings",
+    "SamplingSettings",
     "Settings",
     "WebhookTarget",
 ]
@@ -54,16 +55,38 @@ class PriceSettings(Options):
         return self
 
 
+Level = Literal["debug", "info", "warning", "error"]
+
+
+class SamplingSettings(Options):
+    """Whole-trace sampling by outcome: traces kept whole when they failed, paused, ran slow or
+    cost much, the rest at `rate` (1: every trace, no waiting); see events/sampling.py."""
+
+    rate: float = Field(1.0, ge=0, le=1)
+    keep_failed: bool = True
+    keep_interrupted: bool = True
+    slower_than_ms: float | None = Field(None, gt=0)
+    cost_over_usd: float | None = Field(None, ge=0)
+    tokens_over: int | None = Field(None, ge=0)
+    max_trace_bytes: int = Field(1 << 20, ge=1 << 10)
+    max_bytes: int = Field(16 << 20, ge=1 << 16)
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate < 1
+
+
 class Settings(Options):
     """Everything lclog reads from a config file; every key has a safe default."""
 
     service: str = "langchain"
     content: Literal["redacted", "none"] = "redacted"
     schema_: Literal["default", "ecs", "otel"] = Field("default", alias="schema")
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    level: Level = "info"
     verbosity: Literal["minimal", "standard", "full"] = "standard"
-    events: dict[str, Literal["debug", "info", "warning", "error", "drop"]] = {}
+    events: dict[str, Level | Literal["drop"]] = {}
     sample_rate: float = Field(1.0, ge=0, le=1)
+    sampling: SamplingSettings = SamplingSettings()
     run_ttl_s: float = Field(3600.0, gt=0)
     max_field_chars: int = Field(4000, ge=64, le=10_000_000)
     max_depth: int = Field(8, ge=1, le=64)
@@ -91,3 +114,17 @@ class Settings(Options):
             if not re.fullmatch(IMPORT_PATH, item):
                 raise ValueError(f"{item!r} is not an import path; write it as 'package.module:callable'")
         return value
+
+    @model_validator(mode="after")
+    def _sampling_writes_trace_end(self) -> Settings:
+        levels = get_args(Level)  # lowest first
+        trace_end = self.events.get("trace.end", "info")
+        if self.sampling.enabled and (
+            trace_end == "drop" or levels.index(trace_end) < levels.index(self.level)
+        ):
+            raise ValueError(
+                "sampling.rate below 1 writes every trace's `trace.end` (the exact counts, cost and "
+                f"latency of the traces it drops), which `level: {self.level}` and `events` leave out: "
+                "give `trace.end` a level at or above `level`, or set sampling.rate to 1"
+            )
+        return self

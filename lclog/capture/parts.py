@@ -16,6 +16,7 @@ from lclog.events.cost import Prices
 from lclog.events.history import History
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
+from lclog.events.sampling import Rules, Sampler
 from lclog.events.serialize import Limits
 from lclog.notify import Alerts, Notifier
 from lclog.outputs import writer
@@ -52,6 +53,7 @@ class Parts:
     events: EventBuilder
     history: History | None
     source: writer.Source
+    sampler: Sampler | None
     # The writer's step on each capture (see event_step).
     process: Callable[[Capture], Rendered | None]
 
@@ -89,6 +91,11 @@ def build_parts(
             f"{strings} string(s) past redaction.max_chars_per_value={limit}: [REDACTED:over_budget]",
         )
 
+    history = History() if s.history == "once" and content else None
+    sampler = None
+    if s.sampling.enabled:
+        rules = Rules(**s.sampling.model_dump())
+        sampler = Sampler(rules, stats.add, history.forget if history is not None else None)
     events = EventBuilder(
         service=s.service,
         limits=Limits(
@@ -108,8 +115,8 @@ def build_parts(
         unpriced=functools.partial(stats.add, "unpriced_calls"),
         budget=redactor.budget if redactor.enabled else None,
         over_budget=over_budget,
+        sampler=sampler,
     )
-    history = History() if s.history == "once" and content else None
     process = event_step(events, pipeline, history)
     source = writer.Source(
         acquire_outputs(s.outputs) if outputs is None else outputs,
@@ -119,9 +126,12 @@ def build_parts(
         interval=s.flush_interval_s,
         process=process,
         housekeeping=housekeeping,
+        sampler=sampler,
     )
     built.append(source)
-    return Parts(stats, redactor, pipeline, router, notifier, metrics, events, history, source, process)
+    return Parts(
+        stats, redactor, pipeline, router, notifier, metrics, events, history, source, sampler, process
+    )
 
 
 def event_step(

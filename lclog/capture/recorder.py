@@ -68,6 +68,8 @@ class Recorder:
         )
         self.content_of = self.events.content_of
         self._sample_rate = s.sample_rate
+        # With whole-trace sampling every trace gets its `trace.end`, a lone run's too.
+        self._min_runs = 1 if parts.sampler is not None else 2
         self._thread_keys = tuple(s.thread_keys)
         self._ttl_ns = int(s.run_ttl_s * 1e9)
         self._token_run: Run | None = None
@@ -116,6 +118,8 @@ class Recorder:
         self.expire_runs()
         self.closed = True
         self._submit = self._dropped
+        self.source.build()  # every trace whose root ended is decided ...
+        self.source.release_held()  # ... and one still open is where the process stopped
         self.flush_by(deadline)
         writer.unregister(self.source)
         unwritten = self.source.discard()
@@ -159,7 +163,7 @@ class Recorder:
         source = self.source
         item = self._process(capture)
         if item is not None:
-            source.put_built(item)
+            source.put_built(item, capture)
 
     def start(
         self,
@@ -299,7 +303,7 @@ class Recorder:
             self._submit(ModelEnd(run, level, time.time(), end_ns, outputs, reported_by(response)))
         else:
             self._submit(End(run, level, time.time(), end_ns, outputs, extra))
-        if run.runs > 1 and is_trace_root(run) and self.events.writes_trace_end(run):  # a lone run: none
+        if run.runs >= self._min_runs and is_trace_root(run) and self.events.writes_trace_end(run):
             self._submit(TraceEnd(run, time.time()))
 
     def error(
@@ -324,7 +328,7 @@ class Recorder:
                 parent.failed_below = True
             parent = parent.parent
         self._submit(Failure(run, time.time(), end_ns, failure, extra))
-        if run.runs > 1 and is_trace_root(run) and self.events.writes_trace_end(run):  # a lone run: none
+        if run.runs >= self._min_runs and is_trace_root(run) and self.events.writes_trace_end(run):
             self._submit(TraceEnd(run, time.time()))
 
     def token(self, run_id: UUID, token: Any) -> None:

@@ -20,6 +20,7 @@ from lclog.events.cost import Prices
 from lclog.events.metrics import Metrics
 from lclog.events.routing import Router
 from lclog.events.runs import Run
+from lclog.events.sampling import Sampler
 from lclog.events.serialize import Limits, Scrubber, to_jsonable
 from lclog.events.traces import Traces, is_trace_root
 
@@ -94,6 +95,7 @@ class EventBuilder:
         unpriced: Callable[[], None] | None = None,
         budget: tuple[threading.local, int] | None = None,
         over_budget: Callable[[int], None] | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         self._service = service
         self._limits = limits
@@ -112,6 +114,7 @@ class EventBuilder:
         self._prices = prices or Prices({})
         self._unpriced = unpriced or _nothing
         self._traces = Traces()
+        self._sampler = sampler
         # value -> bounded JSON-safe data, redacted as it is serialized when redaction fuses,
         # within the redactor's budget per value (Redactor.budget) when it has one
         self._serialize = functools.partial(to_jsonable, limits=limits, scrub=scrub)
@@ -406,6 +409,8 @@ class EventBuilder:
             return None
         event = self._base(level, "trace.end", run, wall)
         event.update(totals.fields(self._labelled))
+        if self._sampler is not None:
+            event["sampled"] = self._sampler.decide(run, totals)
         return event
 
     # -- events within a run -----------------------------------------------------------------

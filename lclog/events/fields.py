@@ -114,6 +114,9 @@ FIELDS: tuple[Field, ...] = (
     Field("runs", "trusted", "lclog", "trace.end: the trace's runs by type (llm, tool, retriever, chain)"),
     Field("errors", "label", "lclog", "trace.end: how many runs failed, the first one's error type and run"),
     Field("slowest_llm", "label", "lclog", "trace.end: the slowest model call (run, name, model, duration)"),
+    Field(
+        "sampled", "trusted", "lclog", "trace.end, with `sampling`: kept or not, because of what, the rate"
+    ),
     # -- events inside a run
     Field("age_ms", "trusted", "lclog", "how long an orphaned run had been open"),
     Field("index", "trusted", "lclog", "a streamed token's position"),

@@ -160,6 +160,14 @@ class History:
             self._conversations.move_to_end(key)
         return state
 
+    def forget(self, conversation: str) -> None:
+        """Forgets what `conversation` wrote (its events were not written after all): its next
+        event writes in full, under a new numbering."""
+        with self._lock:
+            state = self._conversations.pop(conversation, None)
+            if state is not None:
+                self._size -= state.size
+
     def commit(self, pending: Pending) -> None:
         """Marks what a written event carried in full as known."""
         with self._lock:

@@ -50,6 +50,7 @@ class Run:
         "step",
         "thread",
         "totals",
+        "verdict",
     )
 
     def __init__(
@@ -94,6 +95,8 @@ class Run:
         self.model: str | None = None
         self.provider: str | None = None
         self.totals: Any = None  # on a trace's root, until it ends: its TraceTotals (events/traces.py)
+        # On a trace's root, with `sampling`: (kept, why, decided early), once decided (sampling.py).
+        self.verdict: tuple[bool, str, bool] | None = None
 
     def _format(self) -> None:
         self._id = str(self.run_id)

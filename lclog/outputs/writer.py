@@ -14,6 +14,8 @@ from typing import Any
 
 from lclog._threads import Worker, fork_safe
 from lclog.counters import Counters
+from lclog.events.captures import Capture, TraceEnd
+from lclog.events.sampling import Sampler
 from lclog.outputs.base import Item, Output, ReaderGone
 from lclog.pipeline.processors import Rendered
 
@@ -62,8 +64,10 @@ class Source:
         interval: float,
         process: Process | None = None,
         housekeeping: Callable[[], None] | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         self.outputs = list(outputs)
+        self.sampler = sampler  # whole-trace sampling: built events wait for their trace's decision
         self._outputs_seen = -1
         self._reads = (True, True)
         self.stats = stats
@@ -146,10 +150,13 @@ class Source:
             _writer.wake()
             self._help()
 
-    def put_built(self, rendered: Rendered) -> None:
+    def put_built(self, rendered: Rendered, capture: Capture) -> None:
         """Queues an event already built and rendered (processors that must run in the caller)."""
         if len(self._captured) + len(self._built) >= self.capacity:
             self._drop()
+            return
+        if self.sampler is not None:
+            self._sample(capture, rendered)
             return
         event, line, size, fields = self._compact(rendered)
         if self._over(size):
@@ -157,6 +164,27 @@ class Source:
         with self._put_lock:  # callers in many threads
             self._put_bytes += size
         self._built.append((next(_seq), event, line, size, fields))
+
+    def _sample(self, capture: Capture, rendered: Rendered) -> None:
+        """Queues what whole-trace sampling writes now of a built event: nothing while its
+        trace waits (the event waits compact), else the trace's events, then this one."""
+        compact = self._compact(rendered)
+        always = type(capture) is TraceEnd
+        self._queue(self.sampler.route(capture[0], compact, compact[2], always))  # type: ignore[union-attr]
+
+    def release_held(self) -> None:
+        """Queues every trace still waiting for its sampling decision (the handler closes)."""
+        if self.sampler is not None:
+            self._queue(self.sampler.release_all())
+
+    def _queue(self, items: list[tuple[dict[str, Any], bytes, int, dict[str, Any] | None]]) -> None:
+        """Queues compact built events in their order, within `max_bytes`."""
+        for event, line, size, fields in items:
+            if self._over(size):
+                continue
+            with self._put_lock:
+                self._put_bytes += size
+            self._built.append((next(_seq), event, line, size, fields))
 
     def _help(self) -> None:
         # Past half the capacity the producer waits (at most 0.1 s) for the writer's current
@@ -198,6 +226,9 @@ class Source:
                 self.stats.report("processing failed", type(exc).__name__)
                 continue
             if item is None:
+                continue
+            if self.sampler is not None:
+                self._sample(capture, item)
                 continue
             if waits:
                 event, line, size, fields = self._compact(item)

@@ -74,6 +74,7 @@ VARIANTS = [
     "lclog_content_none",
     "lclog_redacted",
     "lclog_full",
+    "lclog_sampled",
     "lclog_priced",
     "lclog_ecs",
     "lclog_stream_tokens",
@@ -238,6 +239,8 @@ def make_handler(variant: str, sink: str, settings: dict[str, Any] | None = None
         config["verbosity"] = "full"
     if variant == "lclog_stream_tokens":
         config["stream_tokens"] = True
+    if variant == "lclog_sampled":  # whole traces held until their root ends, 10% of them kept
+        config["sampling"] = {"rate": 0.1}
     return LoggingCallbackHandler(config)
 
 

@@ -175,8 +175,10 @@ def test_a_second_handler_writes_the_history_it_has_not_written_again():
         {"verbosity": "standard"},
         {"events": {"chat_model.start": "drop", "chain.start": "debug"}},
         {"processors": ["tests.events.test_history:drop_model_starts"]},
+        {"sampling": {"rate": 0.5}},
+        {"sampling": {"rate": 0.5}, "processors": ["tests.events.test_history:drop_model_starts"]},
     ],
-    ids=["sampled", "level", "minimal", "standard", "events", "processor"],
+    ids=["sampled", "level", "minimal", "standard", "events", "processor", "by-outcome", "by-outcome-inline"],
 )
 def test_no_reference_to_an_event_that_was_not_written(config: dict[str, Any]):
     graph = conversation_agent(size=80)
@@ -185,9 +187,12 @@ def test_no_reference_to_an_event_that_was_not_written(config: dict[str, Any]):
             # a thread per trace, so sampling keeps some turns and drops others
             turn(graph, events.handler, "t1", n)
     written = check_references(events)
+    if "sampling" in config:  # some turns kept whole, the others dropped whole
+        kept = [e["sampled"]["kept"] for e in events if e["event"] == "trace.end"]
+        assert len(kept) == 12 and 0 < sum(kept) < 12
     if config.get("level") == "warning":
         assert not events
-    elif "sample_rate" not in config:
+    elif "sample_rate" not in config and "sampling" not in config:
         # What was written covers the whole conversation: the root's end holds every message.
         assert len(written) == 48
 
