@@ -208,9 +208,10 @@ def _pretty(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     from lclog.cli.lines import open_inputs, parse
-    from lclog.cli.summary import LogSummary, TraceSummary
+    from lclog.cli.summary import Coverage, LogSummary, TraceSummary
 
     stats: LogSummary | TraceSummary = TraceSummary() if args.by == "trace" else LogSummary(by=args.by)
+    coverage = Coverage()
     progress = sys.stderr.isatty() and not args.json
     for name, stream in open_inputs(args.files):
         total = os.path.getsize(name) if name != "<stdin>" else 0
@@ -220,14 +221,19 @@ def _stats(args: argparse.Namespace) -> int:
             event = parse(raw)
             if event is not None:
                 stats.add(event)
+                coverage.add(event)
             if progress and total and done - shown > total / 100:
                 shown = done
                 sys.stderr.write(f"\r{name}: {100 * done / total:5.1f}% ")
         if progress and total:
             sys.stderr.write(f"\r{name}: 100.0%\n")
-    if args.json:
-        sys.stdout.buffer.write(orjson.dumps(stats.rows(), option=orjson.OPT_INDENT_2) + b"\n")
+    if args.json:  # a sampled log's also says what it covers (`coverage`)
+        rows: dict[str, Any] = {"coverage": coverage.row()} if coverage.sampled else {}
+        rows.update(stats.rows())
+        sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
     else:
+        if coverage.sampled:
+            print(coverage.note() + "\n")
         print(stats.table())
     return 0
 

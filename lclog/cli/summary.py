@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GROUPINGS", "Histogram", "LogSummary", "TraceSummary"]
+__all__ = ["GROUPINGS", "Coverage", "Histogram", "LogSummary", "TraceSummary"]
 
 # Log-scale buckets 2% wide: percentiles within 2%, in bounded memory, whatever the log size.
 _RATIO = math.log(1.02)
@@ -235,3 +235,74 @@ class TraceSummary:
                     f"{_count(r['input_tokens']):>8} {_count(r['output_tokens']):>8} {r['errors']:>4}"
                 )
         return "\n".join(out)
+
+
+class Coverage:
+    """What a log's `trace.end` lines say of every request, and how many a whole-trace `sampling`
+    kept: the runs of the others are not in the log, so per-run rows cover the kept ones only."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.kept = 0
+        self.sampled = False  # some trace.end says its trace was dropped
+        self.because: dict[str, int] = {}  # why the kept ones were kept
+        self.failed = 0
+        self.cost = 0.0
+        self.priced = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.latency = Histogram()
+
+    def add(self, e: dict[str, Any]) -> None:
+        if e.get("event") != "trace.end":
+            return
+        self.requests += 1
+        verdict = _dict(e.get("sampled"))
+        if verdict.get("kept") is False:
+            self.sampled = True
+        else:
+            self.kept += 1
+            why = str(verdict.get("because") or "unsampled")
+            self.because[why] = self.because.get(why, 0) + 1
+        if e.get("outcome") == "error" or _dict(e.get("errors")).get("count"):
+            self.failed += 1
+        if isinstance(e.get("duration_ms"), (int, float)):
+            self.latency.add(e["duration_ms"])
+        cost, usage = _dict(e.get("cost")), _dict(e.get("usage"))
+        if isinstance(cost.get("total"), (int, float)):
+            self.priced += 1
+            self.cost += cost["total"]
+        self.input_tokens += int(usage.get("input_tokens") or 0)
+        self.output_tokens += int(usage.get("output_tokens") or 0)
+
+    def row(self) -> dict[str, Any]:
+        """Every request, from its trace.end (exact, sampled or not), and the share kept."""
+
+        def q(p: float) -> float | None:
+            v = self.latency.quantile(p)
+            return None if v is None else round(v, 2)
+
+        return {
+            "requests": self.requests,
+            "kept_whole": self.kept,
+            "kept_because": dict(sorted(self.because.items())),
+            "failed": self.failed,
+            "p50_ms": q(0.50),
+            "p95_ms": q(0.95),
+            "p99_ms": q(0.99),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost, 10) if self.priced else None,
+        }
+
+    def note(self) -> str:
+        """What a sampled log's numbers cover, in words."""
+        r = self.row()
+        why = ", ".join(f"{k} {v}" for k, v in r["kept_because"].items())
+        return (
+            f"sampled log: {r['kept_whole']} of {r['requests']} requests kept whole ({why}); "
+            "the rows count the kept requests' runs only\n"
+            f"every request, from its trace.end: {r['requests']} requests, {r['failed']} failed, "
+            f"p50 {_num(r['p50_ms'])} ms, p95 {_num(r['p95_ms'])} ms, p99 {_num(r['p99_ms'])} ms, "
+            f"{r['input_tokens']} in tok, {r['output_tokens']} out tok, cost $ {_money(r['cost_usd'])}"
+        )

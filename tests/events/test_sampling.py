@@ -4,6 +4,7 @@ expensive traces written whole, the rest at a rate, every `trace.end` written, m
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -21,6 +22,7 @@ from lclog.errors import ConfigError
 from lclog.testing import capture
 from tests.events.test_cost import Provider
 
+ROOT = Path(__file__).resolve().parents[2]
 # A model of yours, priced in the config: USD per million tokens.
 PRICES = {"house-model": {"input": 1.0, "output": 2.0}}
 
@@ -273,3 +275,61 @@ def test_sampling_without_trace_end_is_refused_at_load():
     load_config({"sampling": {"rate": 0.1}, "level": "warning", "events": {"trace.end": "warning"}})
     with pytest.raises(ConfigError, match=r"sampling\.rate"):
         load_config({"sampling": {"rate": 2}})
+
+
+def masked(text: str) -> str:
+    return re.sub(r"\d+(\.\d+)?", "N", text)
+
+
+def test_stats_over_a_sampled_log_says_what_its_numbers_cover(tmp_path: Path):
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "app.jsonl"
+    n = 400
+    chain = requests(n, failing=20, slow=10**9, costly=10**9)
+    config = {
+        "sampling": {"rate": 0.1},
+        "prices": PRICES,
+        "outputs": [{"type": "file", "path": str(path)}],
+    }
+    handler = LoggingCallbackHandler(config)
+    for i in range(n):
+        with contextlib.suppress(LookupError):
+            chain.invoke(i, config={"callbacks": [handler]})
+    handler.close()
+    events = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    ends = [e for e in events if e["event"] == "trace.end"]
+    kept = [e for e in ends if e["sampled"]["kept"]]
+
+    def stats(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "lclog", "stats", *args, str(path)], capture_output=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.decode()
+
+    rows = json.loads(stats("--json"))
+    coverage = rows.pop("coverage")
+    assert coverage["requests"] == n and coverage["failed"] == n // 20
+    assert coverage["kept_whole"] == len(kept) and coverage["kept_because"]["failed"] == n // 20
+    assert coverage["kept_because"]["rate"] == len(kept) - n // 20
+    # the totals are every request's: 20 + 5 tokens each (the first: a million in), at $1 and $2
+    # per million
+    tokens_in = (n - 1) * 20 + 1_000_000
+    assert coverage["input_tokens"] == tokens_in and coverage["output_tokens"] == n * 5
+    assert coverage["cost_usd"] == pytest.approx((tokens_in * 1.0 + n * 5 * 2.0) / 1e6)
+    # the per-model row counts the kept requests' calls only, and says so above the table
+    assert rows["chat_model house-model"]["calls"] == len(kept)
+    text = stats()
+    # docs/cli.md shows such a note, from a run of this test: the same words, other numbers
+    sample = re.search(r"^(sampled log: .*?)\n```", (ROOT / "docs" / "cli.md").read_text(), re.S | re.M)
+    assert sample is not None and masked(sample[1]) == masked(text.split("\n\n")[0])
+    assert text.startswith(f"sampled log: {len(kept)} of {n} requests kept whole (failed {n // 20}, rate ")
+    assert f"every request, from its trace.end: {n} requests, {n // 20} failed" in text
+    # an unsampled log is summarized as it always was
+    path.write_bytes(
+        b"".join(line + b"\n" for line in path.read_bytes().splitlines() if b'"sampled"' not in line)
+    )
+    assert "coverage" not in json.loads(stats("--json")) and not stats().startswith("sampled log")
