@@ -6,10 +6,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lclog.capture.context import RunContextFilter, current_run
     from lclog.capture.handler import LoggingCallbackHandler
     from lclog.config import ConfigError, Settings, load_config
     from lclog.instrument import instrument, instrumented_handler, uninstrument
     from lclog.outputs.base import FileOutput, MemoryOutput, Output
+    from lclog.outputs.structlogger import StructlogOutput
     from lclog.pipeline.processors import Processor
     from lclog.redact.redactor import Redactor
 
@@ -21,7 +23,10 @@ __all__ = [
     "Output",
     "Processor",
     "Redactor",
+    "RunContextFilter",
     "Settings",
+    "StructlogOutput",
+    "current_run",
     "instrument",
     "instrumented_handler",
     "load_config",
@@ -40,10 +45,14 @@ _HOMES = {
     "instrumented_handler": "lclog.instrument",
     "uninstrument": "lclog.instrument",
     "Redactor": "lclog.redact.redactor",
+    # Your own log lines, joined to the run they were written in.
+    "RunContextFilter": "lclog.capture.context",
+    "current_run": "lclog.capture.context",
     # Extension points: your own outputs and processors.
     "Output": "lclog.outputs.base",
     "FileOutput": "lclog.outputs.base",
     "MemoryOutput": "lclog.outputs.base",
+    "StructlogOutput": "lclog.outputs.structlogger",
     "Processor": "lclog.pipeline.processors",
 }
 

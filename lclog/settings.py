@@ -94,6 +94,8 @@ class Settings(Options):
     history: Literal["once", "full"] = "once"
     thread_keys: list[str] = Field(["thread_id", "session_id", "conversation_id"], min_length=1)
     stream_tokens: bool = False
+    run_context: bool = True
+    app_context: bool = False
     include_stacktrace: bool = False
     max_open_runs: int = Field(10_000, ge=16)
     queue_size: int = Field(100_000, ge=1)

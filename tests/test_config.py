@@ -76,7 +76,8 @@ def test_env_var_expansion(tmp_path, monkeypatch):
         ("outputs:\n  - type: file\n", "outputs.0: a file output needs a path"),
         (
             "outputs:\n  - type: kafka\n",
-            "outputs.0.type: Input should be 'stdout', 'stderr', 'file', 'stdlib', 'loki' or 'otlp'",
+            "outputs.0.type: Input should be 'stdout', 'stderr', 'file', 'stdlib', 'structlog', "
+            "'loki' or 'otlp'",
         ),
         (
             "outputs:\n  - {type: file, path: x, labels: {a: b}}\n",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from pytest_examples import CodeExample, EvalExample, find_examples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,11 +29,12 @@ def blocks(page: Path, lang: str) -> list[str]:
 
 @pytest.fixture
 def clean_logging() -> Iterator[None]:
-    """Examples may attach logging handlers: taken off again."""
-    before = {name: list(logging.getLogger(name).handlers) for name in ("", "app.langchain")}
+    """Examples may attach logging handlers and configure structlog: undone again."""
+    before = {name: list(logging.getLogger(name).handlers) for name in ("", "app", "app.langchain")}
     yield
     for name, handlers in before.items():
         logging.getLogger(name).handlers[:] = handlers
+    structlog.reset_defaults()
 
 
 @pytest.mark.parametrize("example", list(find_examples(*PAGES)), ids=str)
@@ -159,6 +163,19 @@ def _notification() -> dict[str, Any]:
 _SENT: list[dict[str, Any]] = []  # what the callable target received
 
 
+def _app_line() -> dict[str, Any]:
+    """The line the README's structlog example writes from inside its tool."""
+    (code,) = [b for b in blocks(ROOT / "README.md", "python") if "merge_contextvars" in b]
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "README.md", "exec"), {})
+    finally:
+        structlog.reset_defaults()
+    (line,) = out.getvalue().splitlines()
+    return json.loads(line)
+
+
 def test_every_json_sample_is_real_output(demo_lines: str, tmp_path: Path) -> None:
     """Each JSON sample of the README and docs/ is an event, a cost or a notification lclog
     wrote in the scenario its text names (the demo, the support conversation, a priced call,
@@ -167,6 +184,7 @@ def test_every_json_sample_is_real_output(demo_lines: str, tmp_path: Path) -> No
     real += _support_events(tmp_path)
     real.append(_priced_call())
     real.append(_notification())
+    real.append(_app_line())
     checked = 0
     for page in PAGES:
         for sample in _json_samples(page):

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from lclog._threads import fork_safe
-from lclog.capture import twins
+from lclog.capture import context, twins
 from lclog.capture.arguments import configured_thread, thread_of
 from lclog.capture.parts import RandomHashKeyWarning, build_parts
 from lclog.events.build import PAUSES
@@ -74,6 +74,9 @@ class Recorder:
         self._ttl_ns = int(s.run_ttl_s * 1e9)
         self._token_run: Run | None = None
         self._stream_tokens = s.stream_tokens
+        self._run_context = s.run_context
+        # The app's structlog context on every event: asked for, or an output reads it (structlog).
+        self._app_context = s.app_context or any(o.needs_context for o in self.source.outputs)
         self._skipped: set[UUID] = set()
         # Recorders built from the same settings log each run once between them.
         self._twin_key = s.model_dump_json()
@@ -195,6 +198,10 @@ class Recorder:
             if "model" in extra:  # a model run (see event_step)
                 run.root.model_calls += 1
         thread_key = self._place(run, metadata) if metadata or parent is not None else None
+        if self._run_context:
+            context.enter(run)  # the app's own log lines in the run carry its ids
+        if self._app_context and parent is None:
+            run.app = self.content_of(context.app_context())  # the request's id ..., redacted
         key = (run_type, run.local_root, run.sampled)
         try:
             level = self._levels[key]
@@ -265,6 +272,8 @@ class Recorder:
             self._skipped.discard(run_id)
             return None
         run = self.runs.close(run_id)
+        if run is not None and run.context is not None:
+            context.leave(run)
         if run is None:
             run = self._orphans.pop(run_id, None) if self._orphans else None
             if run is not None:  # reported orphaned, ending after all: the run as it was, late

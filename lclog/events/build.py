@@ -171,6 +171,9 @@ class EventBuilder:
         if run.node is not None:
             base["node"] = self._label(run.node) if type(run.node) is str else run.node
             base["step"] = run.step if type(run.step) is int else self.content_of(run.step)
+        app = run.root.app
+        if app:
+            base["context"] = app
         return base
 
     def label_of(self, text: str) -> str:

@@ -88,6 +88,12 @@ FIELDS: tuple[Field, ...] = (
     ),
     # -- starts
     Field("tags", "label", "core", "the run's tags"),
+    Field(
+        "context",
+        "content",
+        "lclog_json",
+        "with `app_context`: the app's structlog context at the request's start",
+    ),
     Field("metadata", "content", "core", "the caller's metadata (LangChain's own hints left out)", bulky=4),
     Field("inputs", "content", "core", "the run's inputs: prompts, messages, arguments", bulky=1),
     Field("run_type", "trusted", "lclog", "LangChain's run_type of a chain run (e.g. `parser`)"),

@@ -25,7 +25,9 @@ class Run:
         "_id",
         "_parent_id",
         "_trace_id",
+        "app",
         "chunks",
+        "context",
         "depth",
         "failed_below",
         "first_token_ns",
@@ -94,6 +96,8 @@ class Run:
         self.late = False  # ends after it was reported orphaned
         self.model: str | None = None
         self.provider: str | None = None
+        self.context: Any = None  # its ids in the caller's context, while it runs (capture/context.py)
+        self.app: Any = None  # on a local root, with `app_context`: the app's structlog context
         self.totals: Any = None  # on a trace's root, until it ends: its TraceTotals (events/traces.py)
         # On a trace's root, with `sampling`: (kept, why, decided early), once decided (sampling.py).
         self.verdict: tuple[bool, str, bool] | None = None

@@ -27,6 +27,8 @@ class Output:
     # True: the dicts `write` gets are lclog's fields before the `schema` layout (the lines are
     # laid out all the same), for outputs that render or lay out events themselves.
     needs_fields = False
+    # True: events should carry the app's structlog context at their request's start (`context`).
+    needs_context = False
     # Set before close(): the monotonic time by which close() must return (None: no limit).
     deadline: float | None = None
 

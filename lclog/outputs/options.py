@@ -22,6 +22,7 @@ _OUTPUT_KEYS = {
     "stderr": {"format"},
     "file": {"path"},
     "stdlib": {"logger", "formatter", "stream"},
+    "structlog": {"logger"},
     "loki": {"url", "labels", "tenant", "headers", "batch_bytes", "flush_interval_s", "timeout_s",
              "retries", "max_buffer_bytes"},
     "otlp": {"endpoint", "protocol", "headers", "compression", "batch_bytes", "flush_interval_s",
@@ -44,12 +45,12 @@ def _installed(module: str) -> bool:
 class OutputSettings(Options):
     """One destination for events; which keys apply depends on `type`."""
 
-    type: Literal["stdout", "stderr", "file", "stdlib", "loki", "otlp"] = "stdout"
+    type: Literal["stdout", "stderr", "file", "stdlib", "structlog", "loki", "otlp"] = "stdout"
     # stdout, stderr
     format: Literal["json", "pretty"] = "json"
     # file
     path: str | None = None
-    # stdlib: a logger of the service's logging tree
+    # stdlib: a logger of the service's logging tree; structlog: the name given to get_logger
     logger: str = "lclog"
     formatter: Literal["none", "json"] = "none"
     stream: Literal["stdout", "stderr"] = "stdout"

@@ -14,6 +14,7 @@ from lclog.outputs.loki import LokiOutput
 from lclog.outputs.options import OutputSettings
 from lclog.outputs.otlp import OTLPOutput
 from lclog.outputs.stdlib import StdlibOutput
+from lclog.outputs.structlogger import StructlogOutput
 
 __all__ = ["acquire_outputs", "release_output"]
 
@@ -24,6 +25,8 @@ def _key(spec: OutputSettings) -> Hashable:
         return ("file", os.path.realpath(spec.path or ""))
     if spec.type == "stdlib":
         return ("stdlib", spec.logger, spec.formatter, spec.stream)
+    if spec.type == "structlog":
+        return ("structlog", spec.logger)
     if spec.type == "loki":
         return ("loki", spec.url, tuple(sorted(spec.labels.items())), spec.tenant)
     if spec.type == "otlp":
@@ -36,6 +39,8 @@ def _build(spec: OutputSettings) -> Output:
         return FileOutput(spec.path or "")
     if spec.type == "stdlib":
         return StdlibOutput(spec.logger, spec.formatter, spec.stream)
+    if spec.type == "structlog":
+        return StructlogOutput(spec.logger)
     # how a network output batches, buffers and waits
     batching = {
         k: getattr(spec, k) for k in ("batch_bytes", "flush_interval_s", "timeout_s", "max_buffer_bytes")
