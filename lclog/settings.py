@@ -94,7 +94,7 @@ class Settings(Options):
     history: Literal["once", "full"] = "once"
     thread_keys: list[str] = Field(["thread_id", "session_id", "conversation_id"], min_length=1)
     stream_tokens: bool = False
-    run_context: bool = True
+    run_context: bool | Literal["auto"] = "auto"
     app_context: bool = False
     include_stacktrace: bool = False
     max_open_runs: int = Field(10_000, ge=16)

@@ -8,7 +8,9 @@ caller's context, for the application's logs to carry.
 
 The value is `{"trace_id", "run_id"}`, with `thread_id`, `node` and `otel` (the OpenTelemetry
 span active at the run's start) when the run has them: the same values lclog's events carry, so a
-line joins its run by id. A run's start sets it in the context the run's body runs in (LangChain
+line joins its run by id. With `run_context: auto` (the default) the ids are set once the application reads
+them: structlog configured with `merge_contextvars`, or a `RunContextFilter` made. A run's start
+sets them in the context the run's body runs in (LangChain
 copies the context into threads, executors and tasks it starts); its end gives back what was
 there before (a child's end its parent's ids, the outermost run's end what the request had).
 asyncio runs each run's end in a task of its own, whose context is a copy: there the value is
@@ -22,11 +24,12 @@ import contextvars
 import logging
 from typing import Any
 
-from structlog.contextvars import STRUCTLOG_KEY_PREFIX, get_contextvars
+import structlog
+from structlog.contextvars import STRUCTLOG_KEY_PREFIX, get_contextvars, merge_contextvars
 
 from lclog.events.runs import Run
 
-__all__ = ["RunContextFilter", "RunIds", "app_context", "current_run", "enter", "leave"]
+__all__ = ["RunContextFilter", "RunIds", "app_context", "current_run", "enter", "leave", "wanted"]
 
 
 class RunIds(dict[str, Any]):
@@ -42,6 +45,24 @@ class RunIds(dict[str, Any]):
 # Named as structlog names its context variables: merge_contextvars merges it as `lclog`.
 # Ellipsis is structlog's "not bound".
 RUN: contextvars.ContextVar[Any] = contextvars.ContextVar(f"{STRUCTLOG_KEY_PREFIX}lclog", default=...)
+
+
+# `run_context: auto`: RunContextFilters made, and structlog's processors as last checked.
+_READERS: dict[str, Any] = {"filters": 0, "processors": None, "merged": False}
+
+
+def wanted() -> bool:
+    """Whether the application reads the active run's ids (`run_context: auto`): a
+    RunContextFilter was made, or structlog is configured with `merge_contextvars`."""
+    if _READERS["filters"]:
+        return True
+    if not structlog.is_configured():
+        return False
+    processors = structlog.get_config()["processors"]
+    if processors is not _READERS["processors"]:  # configure() sets a new list
+        _READERS["processors"] = processors
+        _READERS["merged"] = any(p is merge_contextvars for p in processors)
+    return bool(_READERS["merged"])
 
 
 def enter(run: Run) -> None:
@@ -124,6 +145,10 @@ class RunContextFilter(logging.Filter):
     """Adds the active LangChain run's ids to each record, as `record.lclog` (a dict); records
     written outside any run are left as they are. Attach it to the handlers that write your
     records (`handler.addFilter(RunContextFilter())`), so records of every logger get it."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+        _READERS["filters"] += 1  # `run_context: auto` sets the ids from now on
 
     def filter(self, record: logging.LogRecord) -> bool:
         ids = RUN.get()

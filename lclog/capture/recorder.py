@@ -198,8 +198,13 @@ class Recorder:
             if "model" in extra:  # a model run (see event_step)
                 run.root.model_calls += 1
         thread_key = self._place(run, metadata) if metadata or parent is not None else None
-        if self._run_context:
-            context.enter(run)  # the app's own log lines in the run carry its ids
+        # The app's own log lines in the run carry its ids: decided at each local root (auto:
+        # once the app reads them), and its runs follow it.
+        if parent is None or parent.context is None:
+            if self._run_context is True or (self._run_context and context.wanted()):
+                context.enter(run)
+        else:
+            context.enter(run)
         if self._app_context and parent is None:
             run.app = self.content_of(context.app_context())  # the request's id ..., redacted
         key = (run_type, run.local_root, run.sampled)

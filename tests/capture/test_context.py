@@ -221,3 +221,27 @@ def test_run_context_off_sets_nothing(app_lines):
         logs("quiet").invoke(1, {"callbacks": [events.handler]})
     (line,) = app_lines
     assert "lclog" not in line
+
+
+def test_auto_sets_the_ids_once_the_app_reads_them(monkeypatch: pytest.MonkeyPatch):
+    from lclog.capture import context
+
+    monkeypatch.setattr(context, "_READERS", {"filters": 0, "processors": None, "merged": False})
+    seen: list[Any] = []
+    body = RunnableLambda(lambda x: seen.append(lclog.current_run()) or x, name="body")
+    structlog.reset_defaults()  # structlog not configured, no filter: nothing reads them
+    with capture() as events:
+        body.invoke(1, {"callbacks": [events.handler]})
+        lclog.RunContextFilter()
+        body.invoke(2, {"callbacks": [events.handler]})
+    assert seen[0] is None and seen[1]["run_id"] == events.named("chain.start")[1]["run_id"]
+    monkeypatch.setattr(context, "_READERS", {"filters": 0, "processors": None, "merged": False})
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, structlog.processors.KeyValueRenderer()]
+    )
+    try:
+        with capture() as events:
+            body.invoke(3, {"callbacks": [events.handler]})
+    finally:
+        structlog.reset_defaults()
+    assert seen[2]["run_id"] == events.named("chain.start")[0]["run_id"]
