@@ -200,10 +200,10 @@ class Recorder:
         thread_key = self._place(run, metadata) if metadata or parent is not None else None
         # The app's own log lines in the run carry its ids: decided at each local root (auto:
         # once the app reads them), and its runs follow it.
-        if parent is None or parent.context is None:
+        if parent is None:
             if self._run_context is True or (self._run_context and context.wanted()):
                 context.enter(run)
-        else:
+        elif parent.context is not None:
             context.enter(run)
         if self._app_context and parent is None:
             run.app = self.content_of(context.app_context())  # the request's id ..., redacted
