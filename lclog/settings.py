@@ -93,6 +93,8 @@ class Settings(Options):
     max_items: int = Field(100, ge=1, le=100_000)
     history: Literal["once", "full"] = "once"
     thread_keys: list[str] = Field(["thread_id", "session_id", "conversation_id"], min_length=1)
+    user_keys: list[str] = ["user_id", "user"]
+    tenant_keys: list[str] = ["tenant_id", "tenant", "org_id", "organization_id"]
     stream_tokens: bool = False
     run_context: bool | Literal["auto"] = "auto"
     app_context: bool = False

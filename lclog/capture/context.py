@@ -20,6 +20,7 @@ parent's ids, or `"lclog": {}` after the outermost run ended.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 from typing import Any
@@ -29,7 +30,17 @@ from structlog.contextvars import STRUCTLOG_KEY_PREFIX, get_contextvars, merge_c
 
 from lclog.events.runs import Run
 
-__all__ = ["RunContextFilter", "RunIds", "app_context", "current_run", "enter", "leave", "wanted"]
+__all__ = [
+    "RunContextFilter",
+    "RunIds",
+    "app_context",
+    "calling_model",
+    "current_run",
+    "enter",
+    "leave",
+    "model_returned",
+    "wanted",
+]
 
 
 class RunIds(dict[str, Any]):
@@ -126,6 +137,28 @@ def _hand_over(ids: RunIds, moved: list[RunIds]) -> None:
             follower.update(target)
     if active:
         target.followers = (target.followers or []) + moved
+
+
+# The model run running in a context: a model run that starts while another runs there is the
+# call that one makes (LangChain gives a model run no children; a model calling another model
+# passes it its callbacks through the context).
+_MODEL: contextvars.ContextVar[Run | None] = contextvars.ContextVar("lclog_model_run", default=None)
+
+
+def calling_model(run: Run) -> Run | None:
+    """Makes the model run `run` the one running in the caller's context; returns the model run
+    that was running there (whose call this is), if any."""
+    caller = _MODEL.get()
+    run.model_token = _MODEL.set(run)
+    return caller
+
+
+def model_returned(run: Run) -> None:
+    """The model run ended: its context gets back the model run that was running before."""
+    token, run.model_token = run.model_token, None
+    # Ended in another context (asyncio): there the next model start finds it closed.
+    with contextlib.suppress(ValueError):
+        _MODEL.reset(token)
 
 
 def current_run() -> dict[str, Any] | None:

@@ -191,7 +191,8 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         try:
             inputs = prompts[0] if len(prompts) == 1 else prompts
             name, extra = model_run(serialized, kwargs, metadata, "llm", self._content_of)
-            self._recorder.start("llm", name, run_id, parent_run_id, tags, metadata, inputs, extra)
+            batch = kwargs.get("batch_size", 1)
+            self._recorder.start("llm", name, run_id, parent_run_id, tags, metadata, inputs, extra, batch)
         except Exception as exc:
             self._recorder.failed("on_llm_start", exc)
 
@@ -209,7 +210,10 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         try:
             inputs = messages[0] if len(messages) == 1 else messages
             name, extra = model_run(serialized, kwargs, metadata, "chat_model", self._content_of)
-            self._recorder.start("chat_model", name, run_id, parent_run_id, tags, metadata, inputs, extra)
+            batch = kwargs.get("batch_size", 1)
+            self._recorder.start(
+                "chat_model", name, run_id, parent_run_id, tags, metadata, inputs, extra, batch
+            )
         except Exception as exc:
             self._recorder.failed("on_chat_model_start", exc)
 

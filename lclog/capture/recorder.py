@@ -71,6 +71,13 @@ class Recorder:
         # With whole-trace sampling every trace gets its `trace.end`, a lone run's too.
         self._min_runs = 1 if parts.sampler is not None else 2
         self._thread_keys = tuple(s.thread_keys)
+        # Metadata keys naming a run's conversation, user and tenant, and the run's slot for each.
+        self._attributions = (
+            (self._thread_keys, "thread"),
+            (tuple(s.user_keys), "user"),
+            (tuple(s.tenant_keys), "tenant"),
+        )
+        self._placed_keys = frozenset(s.thread_keys) | set(s.user_keys) | set(s.tenant_keys)
         self._ttl_ns = int(s.run_ttl_s * 1e9)
         self._token_run: Run | None = None
         self._stream_tokens = s.stream_tokens
@@ -178,8 +185,10 @@ class Recorder:
         metadata: dict[str, Any] | None,
         inputs: Any,
         extra: dict[str, Any] | None = None,
+        batch: int = 1,
     ) -> Run | None:
-        """A run's start; returns its run, or None when a twin handler logs it."""
+        """A run's start; returns its run, or None when a twin handler logs it. `batch`: how many
+        model runs one call starts (LangChain's `batch_size`: prompts of one `generate`)."""
         if run_id is None or run_id is NO_RUN_ID:  # LangChain always passes one
             raise TypeError("a run start without run_id")
         if self._twins[0] > 1 and twins.claim(run_id, self) is not self:
@@ -197,14 +206,11 @@ class Recorder:
             run.provider = extra.get("provider")
             if "model" in extra:  # a model run (see event_step)
                 run.root.model_calls += 1
-        thread_key = self._place(run, metadata) if metadata or parent is not None else None
-        # The app's own log lines in the run carry its ids: decided at each local root (auto:
-        # once the app reads them), and its runs follow it.
-        if parent is None:
-            if self._run_context is True or (self._run_context and context.wanted()):
-                context.enter(run)
-        elif parent.context is not None:
-            context.enter(run)
+                if batch == 1:  # one prompt of several: the others run next to it, not in it
+                    self._calling(run)
+        placed = self._place(run, metadata) if metadata or parent is not None else ()
+        if self._run_context:
+            self._enter(run, parent)
         if self._app_context and parent is None:
             run.app = self.content_of(context.app_context())  # the request's id ..., redacted
         key = (run_type, run.local_root, run.sampled)
@@ -216,38 +222,57 @@ class Recorder:
             # Taken now, as lclog's own data: LangChain may change its lists and dicts once the
             # hook returns, and nothing of the caller's may stay alive in the queue.
             tags = tags[:] if type(tags) is list else tags
-            metadata = self.events.metadata_of(metadata, thread_key) if metadata else None
+            metadata = self.events.metadata_of(metadata, placed) if metadata else None
             inputs = self.content_of(inputs) if self.content else None
         else:  # not written: only the run is counted
             tags = metadata = inputs = None
         self._submit(Start(run, level, time.time(), tags, metadata, extra, inputs))
         return run
 
-    def _place(self, run: Run, metadata: dict[str, Any] | None) -> str | None:
-        """Sets the run's graph node and step and its conversation, from its metadata or else
-        its config; returns the metadata key naming the conversation (None: none does)."""
-        thread_key = None
+    def _calling(self, run: Run) -> None:
+        """A model run starts: one still running in this context (a model answering through
+        another, as a router or a cache does) has its usage and cost counted in this one."""
+        caller = context.calling_model(run)
+        if caller is not None and self.runs.get(caller.run_id) is caller:
+            caller.model_below = True
+
+    def _enter(self, run: Run, parent: Run | None) -> None:
+        """The app's own log lines in the run carry its ids: decided at each local root (auto:
+        once the app reads them), and its runs follow it."""
+        if parent is None:
+            if self._run_context is True or context.wanted():
+                context.enter(run)
+        elif parent.context is not None:
+            context.enter(run)
+
+    def _place(self, run: Run, metadata: dict[str, Any] | None) -> tuple[str, ...]:
+        """Sets the run's graph node and step, its conversation, user and tenant from its
+        metadata (the conversation else from its config); returns the metadata keys that named
+        them (left out of the event's metadata: they are fields of their own)."""
+        used: tuple[str, ...] = ()
         if metadata:
             if "langgraph_node" in metadata:
                 run.node = metadata.get("langgraph_node")
                 run.step = metadata.get("langgraph_step")
-            if not metadata.keys().isdisjoint(self._thread_keys):
-                thread_key = self._thread_from(run, metadata)
+            if not metadata.keys().isdisjoint(self._placed_keys):
+                used = self._attribute(run, metadata)
         if run.thread is None and run.parent is not None:  # a chat history's session: in the config
             configured = configured_thread(self._thread_keys)
             if configured is not None:
                 run.thread = self.events.thread_label(configured)
-        return thread_key
+        return used
 
-    def _thread_from(self, run: Run, metadata: dict[str, Any]) -> str | None:
-        """The metadata key naming the run's conversation (None: none does); the run takes
-        the conversation unless its parent gave it one."""
-        found = thread_of(metadata, self._thread_keys)
-        if found is None:
-            return None
-        if run.thread is None:
-            run.thread = self.events.thread_label(found[1])
-        return found[0]
+    def _attribute(self, run: Run, metadata: dict[str, Any]) -> tuple[str, ...]:
+        """Takes the run's conversation, user and tenant from metadata (unless its parent gave
+        it them); returns the keys found."""
+        used = []
+        for keys, slot in self._attributions:
+            found = thread_of(metadata, keys)
+            if found is not None:
+                used.append(found[0])
+                if getattr(run, slot) is None:
+                    setattr(run, slot, self.events.thread_label(found[1]))
+        return tuple(used)
 
     def expire_runs(self) -> None:
         """Reports runs open longer than run_ttl_s as orphaned (on the writer's schedule)."""
@@ -277,8 +302,11 @@ class Recorder:
             self._skipped.discard(run_id)
             return None
         run = self.runs.close(run_id)
-        if run is not None and run.context is not None:
-            context.leave(run)
+        if run is not None:
+            if run.context is not None:
+                context.leave(run)
+            if run.model_token is not None:
+                context.model_returned(run)
         if run is None:
             run = self._orphans.pop(run_id, None) if self._orphans else None
             if run is not None:  # reported orphaned, ending after all: the run as it was, late

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import sys
 import time
@@ -11,9 +12,10 @@ from typing import IO, Any
 
 import orjson
 
+from lclog.errors import InputError
 from lclog.pipeline.layouts import normalize
 
-__all__ = ["follow", "normalize", "parse"]
+__all__ = ["follow", "normalize", "open_inputs", "parse"]
 
 
 def parse(line: bytes | str) -> dict[str, Any] | None:
@@ -45,11 +47,21 @@ def follow(stream: IO[bytes], *, poll_s: float = 0.25) -> Iterator[bytes]:
 
 
 def open_inputs(paths: Iterable[str]) -> Iterator[tuple[str, IO[bytes]]]:
-    """Yields (name, binary stream) for each path; `-` or no paths means stdin."""
+    """Yields (name, binary stream) for each path, gzip-compressed files (`app.jsonl.1.gz`, as
+    logrotate leaves them) decompressed; `-` or no paths means stdin. A path that cannot be read
+    raises InputError."""
     names = list(paths) or ["-"]
     for name in names:
         if name == "-":
             yield "<stdin>", sys.stdin.buffer
-        else:
-            with open(name, "rb") as f:
+            continue
+        try:
+            f = open(name, "rb")  # noqa: SIM115 - closed below, after the caller read it
+        except OSError as exc:
+            raise InputError(f"cannot read {name}: {exc.strerror or type(exc).__name__}") from None
+        with f:
+            if f.peek(2)[:2] == b"\x1f\x8b":  # gzip's magic number
+                with gzip.open(f) as unzipped:
+                    yield name, unzipped  # type: ignore[misc]
+            else:
                 yield name, f

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from lclog.errors import ConfigError
+from lclog.errors import ConfigError, InputError
 
 # Each command imports what it needs when it runs: `pretty`, `stats` and `--help` load neither
 # pydantic nor LangChain, and start in a tenth of the time.
@@ -210,7 +210,11 @@ def _stats(args: argparse.Namespace) -> int:
     from lclog.cli.lines import open_inputs, parse
     from lclog.cli.summary import Coverage, LogSummary, TraceSummary
 
-    stats: LogSummary | TraceSummary = TraceSummary() if args.by == "trace" else LogSummary(by=args.by)
+    try:
+        stats: LogSummary | TraceSummary = TraceSummary() if args.by == "trace" else LogSummary(by=args.by)
+    except ValueError as exc:
+        print(f"lclog stats: {exc}", file=sys.stderr)
+        return 2
     coverage = Coverage()
     progress = sys.stderr.isatty() and not args.json
     for name, stream in open_inputs(args.files):
@@ -294,11 +298,11 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("files", nargs="*", help="log files (default: stdin)")
     stats.add_argument(
         "--by",
-        choices=["model", "name", "type", "service", "node", "trace"],
         default="model",
         help="group by the model (LLM runs; names for tools, chains, retrievers), the run's name, "
-        "its type, the service, or the LangGraph node; or `trace`: the most expensive and the "
-        "slowest requests (default: %(default)s)",
+        "its type, the service, the LangGraph node, the user, the tenant or the thread, or "
+        "several joined by commas (`user,model`); `user`, `tenant` and `thread` alone count "
+        "requests; or `trace`: the most expensive and the slowest requests (default: %(default)s)",
     )
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(func=_stats)
@@ -331,6 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"lclog: {exc}", file=sys.stderr)
         return 2
+    except InputError as exc:
+        print(f"lclog: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (`lclog demo | head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -43,12 +43,26 @@ class Group:
     calls: int = 0
     errors: int = 0
     input_tokens: int = 0
+    cached_tokens: int = 0  # of the input, read from the provider's cache
     output_tokens: int = 0
+    reasoning_tokens: int = 0  # of the output, spent reasoning
     with_usage: int = 0  # calls whose model reported usage: tokens are unknown, not 0, without
     cost: float = 0.0
     priced: int = 0  # calls with a cost: the cost is unknown, not 0, without
     latency: Histogram = field(default_factory=Histogram)
     ttft: Histogram = field(default_factory=Histogram)
+
+    def add_usage(self, usage: Any, cost: Any) -> None:
+        """Adds what a model call (or a whole request, from its trace.end) used and cost."""
+        if isinstance(usage, dict):
+            self.with_usage += 1
+            self.input_tokens += int(usage.get("input_tokens") or 0)
+            self.cached_tokens += int(usage.get("input_cache_read_tokens") or 0)
+            self.output_tokens += int(usage.get("output_tokens") or 0)
+            self.reasoning_tokens += int(usage.get("output_reasoning_tokens") or 0)
+        if isinstance(cost, dict) and isinstance(cost.get("total"), (int, float)):
+            self.priced += 1
+            self.cost += cost["total"]
 
     def row(self) -> dict[str, Any]:
         def q(h: Histogram, p: float) -> float | None:
@@ -65,7 +79,9 @@ class Group:
             "ttft_p50_ms": q(self.ttft, 0.50),
             # null when no call reported usage (chains, tools, models that report none)
             "input_tokens": self.input_tokens if self.with_usage else None,
+            "cached_tokens": self.cached_tokens if self.with_usage else None,
             "output_tokens": self.output_tokens if self.with_usage else None,
+            "reasoning_tokens": self.reasoning_tokens if self.with_usage else None,
             "calls_with_usage": self.with_usage,
             # USD; null when no call was priced (see docs/events.md, "What each request cost")
             "cost_usd": round(self.cost, 10) if self.priced else None,
@@ -87,39 +103,83 @@ GROUPINGS = {
     "type": lambda e: e["event"].split(".", 1)[0],
     "service": lambda e: str(e.get("service") or "?"),
     "node": lambda e: str(e.get("node") or "-"),
+    # who a request is for: every event of its trace carries them
+    "user": lambda e: str(e.get("user_id") or "-"),
+    "tenant": lambda e: str(e.get("tenant_id") or "-"),
+    "thread": lambda e: str(e.get("thread_id") or "-"),
 }
+# Groupings of whole requests: alone (or together), they count requests, not runs.
+REQUEST_GROUPINGS = frozenset({"user", "tenant", "thread"})
+_MODEL_RUNS = ("llm.", "chat_model.")
+
+
+def groupings(by: str) -> list[str]:
+    """The groupings `--by` names, comma-separated (`user,model`); ValueError for an unknown one."""
+    names = [name.strip() for name in by.split(",") if name.strip()]
+    unknown = [name for name in names if name not in GROUPINGS]
+    if unknown or not names:
+        raise ValueError(f"--by {by}: choose from {', '.join(GROUPINGS)}, or several joined by commas")
+    return names
+
+
+_TOKENS = ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens")
 
 
 class LogSummary:
-    """Aggregates end and error events; memory grows with the number of groups only."""
+    """Aggregates end and error events; memory grows with the number of groups only.
+
+    Grouped by run (model, name, type, service, node, or any of them with user, tenant or
+    thread), a row counts runs. Grouped only by user, tenant or thread, a row counts requests:
+    each request's outermost run (its end: latency, errors) and its model calls (tokens, cost),
+    and a request whole-trace sampling dropped by its `trace.end`."""
 
     def __init__(self, by: str = "model") -> None:
-        self._key = GROUPINGS[by]
+        names = groupings(by)
+        keys = [GROUPINGS[name] for name in names]
+        self._key = keys[0] if len(keys) == 1 else lambda e: " / ".join(k(e) for k in keys)
+        self.requests = set(names) <= REQUEST_GROUPINGS
         self.groups: dict[str, Group] = {}
         self.events = 0
 
     def add(self, e: dict[str, Any]) -> None:
         name = e.get("event") or ""
-        if not (name.endswith(".end") or name.endswith(".error")) or name == "trace.end":
-            return  # a run's end (trace.end sums a request's runs: counted there already)
+        if name == "trace.end":
+            if self.requests and _dict(e.get("sampled")).get("kept") is False:
+                self._request(e, _dict(e.get("errors")).get("count", 0) > 0, True)
+            return  # a request's total: its runs are counted themselves
+        if not (name.endswith(".end") or name.endswith(".error")):
+            return
+        if self.requests:
+            if e.get("depth") == 0 and not e.get("parent_run_id"):
+                self._request(e, name.endswith(".error"), name.startswith(_MODEL_RUNS))
+            elif name.startswith(_MODEL_RUNS):
+                self.groups.setdefault(self._key(e), Group()).add_usage(e.get("usage"), e.get("cost"))
+            return
         self.events += 1
         group = self.groups.setdefault(self._key(e), Group())
         group.calls += 1
         if name.endswith(".error"):
             group.errors += 1
+        self._timing(group, e)
+        group.add_usage(e.get("usage"), e.get("cost"))
+
+    def _request(self, e: dict[str, Any], failed: bool, usage: bool) -> None:
+        """A request: its outermost run's end, or the trace.end of one sampled out; `usage`:
+        the event holds the request's usage and cost too (a lone model call, a trace.end)."""
+        self.events += 1
+        group = self.groups.setdefault(self._key(e), Group())
+        group.calls += 1
+        group.errors += failed
+        self._timing(group, e)
+        if usage:
+            group.add_usage(e.get("usage"), e.get("cost"))
+
+    @staticmethod
+    def _timing(group: Group, e: dict[str, Any]) -> None:
         if isinstance(e.get("duration_ms"), (int, float)):
             group.latency.add(e["duration_ms"])
         if isinstance(e.get("ttft_ms"), (int, float)):
             group.ttft.add(e["ttft_ms"])
-        usage = e.get("usage")
-        if isinstance(usage, dict):
-            group.with_usage += 1
-            group.input_tokens += int(usage.get("input_tokens") or 0)
-            group.output_tokens += int(usage.get("output_tokens") or 0)
-        cost = e.get("cost")
-        if isinstance(cost, dict) and isinstance(cost.get("total"), (int, float)):
-            group.priced += 1
-            group.cost += cost["total"]
 
     def add_all(self, events: Iterable[dict[str, Any]]) -> LogSummary:
         for e in events:
@@ -133,7 +193,7 @@ class LogSummary:
         rows = self.rows()
         header = [
             "group",
-            "calls",
+            "requests" if self.requests else "calls",
             "errors",
             "err%",
             "p50 ms",
@@ -141,7 +201,9 @@ class LogSummary:
             "p99 ms",
             "ttft p50",
             "in tok",
+            "cached",
             "out tok",
+            "reasoning",
             "cost $",
             "$/call",
         ]
@@ -150,7 +212,7 @@ class LogSummary:
             lines.append(
                 [key, str(r["calls"]), str(r["errors"]), f"{100 * r['error_rate']:.1f}"]
                 + [_num(r[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "ttft_p50_ms")]
-                + [_count(r["input_tokens"]), _count(r["output_tokens"])]
+                + [_count(r[k]) for k in _TOKENS]
                 + [_money(r["cost_usd"]), _money(r["cost_per_call_usd"])]
             )
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

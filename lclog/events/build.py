@@ -168,6 +168,10 @@ class EventBuilder:
             base["otel"] = run.otel
         if run.thread is not None:
             base["thread_id"] = run.thread
+        if run.user is not None:
+            base["user_id"] = run.user
+        if run.tenant is not None:
+            base["tenant_id"] = run.tenant
         if run.node is not None:
             base["node"] = self._label(run.node) if type(run.node) is str else run.node
             base["step"] = run.step if type(run.step) is int else self.content_of(run.step)
@@ -195,9 +199,10 @@ class EventBuilder:
         value = to_jsonable(tags, self._name_limits, self._scrub)
         return value if isinstance(value, list) else [value]
 
-    def metadata_of(self, metadata: dict[str, Any], thread_key: str | None = None) -> Any:
+    def metadata_of(self, metadata: dict[str, Any], placed: tuple[str, ...] = ()) -> Any:
         """The caller's metadata as bounded JSON-safe data (redacted when redaction fuses); the
-        key naming the run's conversation is left out (it is the event's `thread_id`)."""
+        keys naming the run's conversation, user and tenant are left out (they are the event's
+        `thread_id`, `user_id` and `tenant_id`)."""
         # Left out: LangSmith's hints (ls_provider, ls_model_name, lc_versions ...), whose content
         # is in `model`, `provider` and `params`, and LangGraph's per-task keys (langgraph_node,
         # langgraph_step, langgraph_triggers, langgraph_path ...): node and step are fields of
@@ -206,7 +211,7 @@ class EventBuilder:
         user = {
             k: v
             for k, v in metadata.items()
-            if not (k.startswith(_HINTS) or k in _BOOKKEEPING or k == thread_key)
+            if not (k.startswith(_HINTS) or k in _BOOKKEEPING or k in placed)
         }
         return self.content_of(user) if user else {}
 
@@ -312,12 +317,18 @@ class EventBuilder:
         read them from the response."""
         usage, source, finish_reason, response_model = reported
         model = response_model or run.model
+        if run.model_below:  # a wrapper: the model calls it made are counted and priced, once
+            usage = source = None
         extra: dict[str, Any] = {"model": model, "usage": usage, "usage_source": source}
         if run.provider:
             extra["provider"] = run.provider
         if finish_reason:
             extra["finish_reason"] = finish_reason
-        extra["cost"] = cost = self.cost_of(model, run.provider, usage)
+        if run.model_below:
+            extra["cost"] = cost = None
+            extra["counted_below"] = True
+        else:
+            extra["cost"] = cost = self.cost_of(model, run.provider, usage)
         event = self.end(run, level, wall, end_ns, outputs, extra, usage, cost)
         if event is not None:
             self._label_models(event)
@@ -348,7 +359,7 @@ class EventBuilder:
             duration = self._timing(run, end_ns, event)
             event["error"] = fields  # redacted as it was captured (error_fields)
             cost = usage = None
-            if run.run_type in ("llm", "chat_model"):  # what a failed call used is billed too
+            if run.run_type in ("llm", "chat_model") and not run.model_below:  # a failed call is billed too
                 usage = extra.get("usage") if extra else None
                 cost = event["cost"] = self.cost_of(run.model, run.provider, usage)
             self._metrics.ended(run.run_type, run.model or run.name, duration, error=True, cost=cost)

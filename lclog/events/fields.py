@@ -66,6 +66,8 @@ FIELDS: tuple[Field, ...] = (
     Field("depth", "trusted", "lclog", "0 for a root run, 1 for its children ...", minimal=True),
     Field("name", "label", "lclog", "the run's name"),
     Field("otel", "trusted", "core", "the active OpenTelemetry span's trace and span ids"),
+    Field("user_id", "label", "lclog", "who the request is for: a `user_keys` key of its metadata"),
+    Field("tenant_id", "label", "lclog", "whose account: a `tenant_keys` key of its metadata"),
     Field("node", "label", "lclog", "the LangGraph node the run belongs to"),
     Field("step", "label", "lclog", "the LangGraph step the run belongs to"),
     Field(
@@ -112,6 +114,12 @@ FIELDS: tuple[Field, ...] = (
     Field("finish_reason", "label", "core", "why the model stopped"),
     Field(
         "cost", "trusted", "lclog", "what a model call cost in USD: input, output, total, currency, source"
+    ),
+    Field(
+        "counted_below",
+        "trusted",
+        "lclog",
+        "a model run whose model calls are its own runs: their usage and cost, counted once there",
     ),
     Field("documents", "trusted", "lclog", "documents a retriever returned"),
     Field("error", "label", "core", "type, message and (optionally) stack trace", bulky=7),

@@ -36,7 +36,9 @@ class Run:
         "late",
         "local_root",
         "model",
+        "model_below",
         "model_calls",
+        "model_token",
         "name",
         "node",
         "otel",
@@ -50,8 +52,10 @@ class Run:
         "sampled",
         "start_ns",
         "step",
+        "tenant",
         "thread",
         "totals",
+        "user",
         "verdict",
     )
 
@@ -81,9 +85,14 @@ class Run:
         self.step: Any = None
         # The conversation (LangGraph thread, history session) the run belongs to, as a label.
         self.thread: str | None = parent.thread if parent is not None else None
+        # Who the run is for (`user_keys`, `tenant_keys` in metadata), as labels; as the thread.
+        self.user: str | None = parent.user if parent is not None else None
+        self.tenant: str | None = parent.tenant if parent is not None else None
         # The top of the tree this handler saw, and (kept there) how many model runs it started.
         self.root: Run = parent.root if parent is not None else self
         self.model_calls = 0
+        self.model_below = False  # another model run ran inside it (a wrapper's provider call)
+        self.model_token: Any = None  # while a model run runs: its place in the caller's context
         self.runs = 0  # on a root: the runs of its tree it saw start, itself included
         self.root.runs += 1
         # The top of what this handler saw of the tree: its end closes the trace's failures.

@@ -52,7 +52,7 @@ def test_an_agents_request_in_one_line():
     slowest = max(events.named("chat_model.end"), key=lambda e: e["duration_ms"])
     assert line["slowest_llm"]["run_id"] == slowest["run_id"]
     assert line["slowest_llm"]["model"] == "gpt-4o-mini"
-    assert line["thread_id"] == "t-9" and line["metadata"] == {"user": "u-7"}
+    assert line["thread_id"] == "t-9" and line["user_id"] == "u-7" and "metadata" not in line
 
 
 def test_sampled_out_requests_have_no_line_and_minimal_keeps_it():

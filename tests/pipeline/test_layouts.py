@@ -27,7 +27,7 @@ def run_workload(schema: str, **config: Any) -> list[dict[str, Any]]:
         )
     )
     chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model
-    metadata = {"user": "u1"} | {f"key.{i}*x": {"nested": i} for i in range(200)}
+    metadata = {"team": "u1"} | {f"key.{i}*x": {"nested": i} for i in range(200)}
     chain.invoke(
         {"q": "mail bob@corp.io"}, config={"callbacks": [handler], "metadata": metadata, "tags": ["t1"]}
     )
@@ -88,7 +88,7 @@ def test_ecs_events_follow_the_ecs_logging_rules():
     ]
     # a fake model's provider is none the conventions name: lclog keeps it
     assert "provider" not in start["gen_ai"] and start["lclog"]["provider"] == "genericfakechatmodel"
-    assert start["tags"] == ["seq:step:2", "t1"] and start["labels"]["user"] == "u1"
+    assert start["tags"] == ["seq:step:2", "t1"] and start["labels"]["team"] == "u1"
     err = next(e for e in events if e["event"]["action"] == "chain.error")
     assert err["log.level"] == "error" and err["event"]["outcome"] == "failure"
     assert err["error"]["type"] == "ValueError" and "hunter2hunter2" not in err["error"]["message"]
