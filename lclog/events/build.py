@@ -34,6 +34,8 @@ class Watcher(Protocol):
 
     def ended(self, run: Run, duration: float, *, failed: bool) -> None: ...
 
+    def charged(self, run: Run, cost: dict[str, Any] | None, usage: dict[str, Any] | None) -> None: ...
+
 
 # Exceptions that end a run without it having failed (LangGraph control flow, cancellation).
 INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt", "GraphBubbleUp", "ParentCommand"})
@@ -300,6 +302,8 @@ class EventBuilder:
         model = extra.get("model") if extra else None
         self._traces.ended(run, duration, usage=usage, cost=cost, outcome=event["outcome"], model=model)
         if self._alerts is not None:
+            if usage is not None or cost is not None:  # a model call
+                self._alerts.charged(run, cost, usage)
             self._alerts.ended(run, duration, failed=False)
         if level is None:
             return None
@@ -365,6 +369,8 @@ class EventBuilder:
             self._metrics.ended(run.run_type, run.model or run.name, duration, error=True, cost=cost)
             self._traces.ended(run, duration, usage=usage, cost=cost, error=event["error"], outcome="error")
             if self._alerts is not None:
+                if usage is not None or cost is not None:  # what a failed call used is billed
+                    self._alerts.charged(run, cost, usage)
                 self._alerts.failed(run, event["error"], duration)
                 self._alerts.ended(run, duration, failed=True)
         if run.late:

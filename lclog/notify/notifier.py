@@ -16,6 +16,7 @@ from lclog._imports import import_callable
 from lclog._threads import Worker, fork_safe
 from lclog.counters import Counters
 from lclog.events.runs import Run, path
+from lclog.notify.budgets import Budgets
 from lclog.notify.options import CallableTarget, LogTarget, NotifySettings, WebhookTarget
 from lclog.outputs._http import PostFailed, post
 from lclog.redact.redactor import Redactor
@@ -28,6 +29,8 @@ _GRACE_S = 0.5
 
 def summary(n: dict[str, Any]) -> str:
     """Returns a notification as one readable line (Slack `text`, log message)."""
+    if n.get("kind") == "budget":
+        return _budget_summary(n)
     run = n.get("run") or {}
     error = n.get("error") or {}
     what = {"error": "failed", "recovered": "failed (recovered)", "slow": "was slow"}.get(
@@ -97,6 +100,16 @@ def _target(spec: Any, deadline: Callable[[], float | None]) -> Any:
     return _Callable(spec)
 
 
+def _budget_summary(n: dict[str, Any]) -> str:
+    budget, spent = n.get("budget") or {}, n.get("spent") or {}
+    limit = f"${budget['usd']:g}" if budget.get("usd") is not None else f"{budget.get('tokens')} tokens"
+    within = f" in {budget['window_s']:g} s" if budget.get("window_s") else ""
+    return (
+        f"[{n.get('service')}] {budget.get('per')} {budget.get('name')} spent ${spent.get('usd', 0):.4f}, "
+        f"{spent.get('tokens', 0)} tokens{within}: over its budget of {limit}; trace {n.get('trace_id')}"
+    )
+
+
 class Notifier:
     """Takes notifications without blocking and delivers them from one background thread.
 
@@ -130,7 +143,16 @@ class Notifier:
     def submit(self, n: dict[str, Any]) -> None:
         run = n.get("run") or {}
         error = n.get("error") or {}
-        fingerprint = (n.get("kind"), error.get("type"), run.get("type"), run.get("name"), run.get("model"))
+        budget = n.get("budget") or {}
+        fingerprint = (
+            n.get("kind"),
+            error.get("type"),
+            run.get("type"),
+            run.get("name"),
+            run.get("model"),
+            budget.get("per"),
+            budget.get("name"),
+        )
         now = time.monotonic()
         with self._lock:
             last = self._last.get(fingerprint)
@@ -224,6 +246,14 @@ class Alerts:
         self._on = frozenset(settings.on)
         self._max = max_traces
         self._failures: dict[str, dict[str, Any]] = {}
+        self._budgets = Budgets(settings.budgets, self._submit) if settings.budgets else None
+
+    def charged(self, run: Run, cost: dict[str, Any] | None, usage: dict[str, Any] | None) -> None:
+        """A model call ended: what it cost and used counts against the budgets."""
+        if self._budgets is not None and (cost is not None or usage):
+            usd = cost["total"] if cost is not None else 0.0
+            tokens = (usage or {}).get("total_tokens") or 0
+            self._budgets.charged(run, usd, tokens)
 
     def failed(self, run: Run, error: dict[str, Any], duration: float) -> None:
         """Remembers the deepest failing run of a trace; its ancestors' errors only propagate it."""

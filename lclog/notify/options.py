@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lclog._imports import IMPORT_PATH
 from lclog._options import Options
 
-__all__ = ["CallableTarget", "LogTarget", "NotifySettings", "NotifyTarget", "WebhookTarget"]
+__all__ = ["BudgetRule", "CallableTarget", "LogTarget", "NotifySettings", "NotifyTarget", "WebhookTarget"]
 
 
 class WebhookTarget(Options):
@@ -43,6 +43,24 @@ class CallableTarget(Options):
 NotifyTarget = Annotated[WebhookTarget | LogTarget | CallableTarget, Field(discriminator="type")]
 
 
+class BudgetRule(Options):
+    """A spend limit: one request (`per: trace`), or one user, tenant or model within a rolling
+    window, over `usd` dollars or `tokens` tokens, is notified once as it crosses the limit."""
+
+    per: Literal["trace", "user", "tenant", "model"]
+    usd: float | None = Field(None, gt=0)
+    tokens: int | None = Field(None, gt=0)
+    window_s: float = Field(3600.0, gt=0)  # per user, tenant or model: the spend of the last window_s
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> BudgetRule:
+        if self.usd is None and self.tokens is None:
+            raise ValueError(
+                f"a budget per {self.per} needs a limit: `usd: 5.0` (dollars) or `tokens: 100000`"
+            )
+        return self
+
+
 class NotifySettings(Options):
     """Error notifications: off until a target is configured."""
 
@@ -56,5 +74,6 @@ class NotifySettings(Options):
     ]
     recovered: bool = False
     slow_ms: float | None = Field(None, gt=0)
+    budgets: list[BudgetRule] = []
     min_interval_s: float = Field(60.0, ge=0)
     queue_size: int = Field(1000, ge=1)
