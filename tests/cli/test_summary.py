@@ -104,22 +104,28 @@ def logql_flatten(value: Any, prefix: str = "") -> set[str]:
 
 
 def priced_call(**config: Any) -> list[dict[str, Any]]:
-    """The events of a model call that names its model and reports usage, as real ones do."""
+    """The events of a request for a user and a tenant making a model call that names its model
+    and reports usage, as real ones do (its trace.end too)."""
     from langchain_core.language_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
+    from langchain_core.runnables import RunnableLambda
 
     from lclog.testing import capture
 
     usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
     reply = AIMessage(content="x", usage_metadata=usage, response_metadata={"model_name": "gpt-4o-mini"})
+    model = GenericFakeChatModel(messages=iter([reply]))
+    request = RunnableLambda(lambda x, config: model.invoke(x, config=config).content, name="request")
     with capture(**config) as events:
-        GenericFakeChatModel(messages=iter([reply])).invoke("hi", config={"callbacks": [events.handler]})
+        metadata = {"user_id": "u-1", "tenant_id": "acme"}
+        request.invoke("hi", config={"callbacks": [events.handler], "metadata": metadata})
     return list(events)
 
 
 def test_grafana_dashboard_queries_read_only_fields_lclog_writes(demo_lines):
     dashboard = json.loads(DASHBOARD.read_text())
-    assert {v["name"] for v in dashboard["templating"]["list"]} >= {"datasource", "service", "trace_id"}
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert variables >= {"datasource", "service", "trace_id", "user_budget"}
     written = set().union(*(logql_flatten(orjson.loads(line)) for line in demo_lines.splitlines()))
     written |= set().union(*(logql_flatten(e) for e in priced_call()))  # the demo's fake models have no price
     labels = {"service"}  # the stream label config/loki.yaml and the Promtail/Alloy snippets set
@@ -137,12 +143,13 @@ def test_grafana_dashboard_queries_read_only_fields_lclog_writes(demo_lines):
     titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
     for wanted in ("calls per minute", "latency", "tokens", "error rate", "failing tools", "trace", "cost"):
         assert wanted in titles
+    assert "by tenant" in titles and "over budget" in titles
 
 
 def test_kibana_saved_objects_use_ecs_fields(demo_lines):
     lines = (ROOT / "config" / "kibana" / "lclog-saved-objects.ndjson").read_text().splitlines()
     objects = [json.loads(line) for line in lines]
-    assert [o["type"] for o in objects] == ["index-pattern", "search"]
+    assert [o["type"] for o in objects] == ["index-pattern", "search", "search"]
     assert objects[0]["attributes"]["timeFieldName"] == "@timestamp"
     ecs = [to_ecs(orjson.loads(line)) for line in demo_lines.splitlines()]
 
@@ -158,10 +165,18 @@ def test_kibana_saved_objects_use_ecs_fields(demo_lines):
             node = node[part]
         return True
 
-    for column in objects[1]["attributes"]["columns"]:
-        assert any(has(e, column) for e in ecs), column
+    for search in objects[1:]:
+        for column in search["attributes"]["columns"]:
+            assert any(has(e, column) for e in ecs), column
     source = json.loads(objects[1]["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
     assert source["query"]["query"] == 'event.dataset : "lclog.langchain"'
+    # spend per request: the trace.end lines, with whom they were for
+    spend = json.loads(objects[2]["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    assert spend["query"]["query"] == 'event.dataset : "lclog.langchain" and event.action : "trace.end"'
+    (end,) = [
+        e for e in ecs if e["event"]["action"] == "trace.end" and "lclog" in e and "tenant_id" in e["lclog"]
+    ]
+    assert all(has(end, column) for column in objects[2]["attributes"]["columns"])
 
     assert all(e["event"]["dataset"] == "lclog.langchain" for e in ecs)
 
