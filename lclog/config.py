@@ -166,7 +166,7 @@ def load_config(
         if not overrides:
             return source
         source = source.model_dump(by_alias=True, exclude_unset=True)  # validated again below
-    label = "(defaults)"
+    label = "(keyword arguments)" if overrides else "(defaults)"
     data: dict[str, Any] = {}
     if source is None and os.environ.get(CONFIG_ENV):
         source = os.environ[CONFIG_ENV]

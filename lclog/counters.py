@@ -31,7 +31,7 @@ class Counters:
     redaction_errors: int = 0  # values replaced by a marker because redaction failed
     redaction_over_budget: int = 0  # strings past redaction.max_chars_per_value, written as a marker
     evicted_runs: int = 0  # open runs forgotten to stay within max_open_runs
-    notifications_sent: int = 0  # notifications every target accepted
+    notifications_sent: int = 0  # notifications a target accepted (of several: at least one)
     notifications_suppressed: int = 0  # duplicates within min_interval_s (counted in the next one)
     notifications_dropped: int = 0  # notification queue full
     notifier_failures: int = 0  # deliveries a target failed, after its retries

@@ -60,18 +60,25 @@ class LoggingCallbackHandler(BaseCallbackHandler):
         self,
         config: Settings | str | os.PathLike[str] | dict[str, Any] | None = None,
         *,
-        outputs: Sequence[Output] | None = None,
+        outputs: Sequence[Output | dict[str, Any]] | None = None,
         processors: Sequence[Processor] = (),
         **overrides: Any,
     ) -> None:
         """Builds the handler from a config (file path, dict or Settings; defaults if None).
 
-        `outputs` replaces the configured outputs; `processors` run after the configured ones;
-        keyword overrides set top-level config keys (`service="api"`). Raises ConfigError.
+        `outputs` replaces the configured outputs: Output objects, or entries as a config writes
+        them (`{"type": "file", "path": "app.jsonl"}`); `processors` run after the configured
+        ones; keyword overrides set top-level config keys (`service="api"`). Raises ConfigError.
         """
         super().__init__()
+        given: list[Output] | None = None
+        if outputs is not None:
+            if all(isinstance(o, Output) for o in outputs):
+                given = [o for o in outputs if isinstance(o, Output)]
+            else:  # as a config names them ({"type": "file", "path": ...}): validated as config
+                overrides["outputs"] = list(outputs)
         self.settings = load_config(config, **overrides)
-        self._recorder = rec = Recorder(self.settings, outputs, processors)
+        self._recorder = rec = Recorder(self.settings, given, processors)
         self._content = rec.content
         self._content_of = rec.content_of
         self._graph_aware = join_langgraph(self)  # again at chain starts until LangGraph is imported

@@ -134,6 +134,23 @@ def agent_kind() -> str:
     return "a LangGraph graph: path agent > tools > lookup_order"
 
 
+# The thread the demo's conversation runs on (`lclog thread demo-thread ...`).
+DEMO_THREAD = "demo-thread"
+
+
+def explore_commands(conversation: bool) -> list[str]:
+    """The commands that explore what the demo wrote, each runnable as printed."""
+    commands = [
+        "lclog demo --format json 2>/dev/null > demo.jsonl",
+        "lclog pretty demo.jsonl",
+        "lclog stats demo.jsonl",
+        "lclog stats --by trace demo.jsonl",
+    ]
+    if conversation:
+        commands.append(f"lclog thread {DEMO_THREAD} demo.jsonl")
+    return commands
+
+
 def run_demo(
     callbacks: list[BaseCallbackHandler], say: Callable[[str], None] = print, notify_note: str = ""
 ) -> None:
@@ -178,7 +195,7 @@ def run_demo(
     except ImportError:  # the conversation is a LangGraph graph
         return
     say("5. three turns of a conversation on one thread: messages already written are referenced")
-    thread: RunnableConfig = {**config, "configurable": {"thread_id": "demo-thread"}}
+    thread: RunnableConfig = {**config, "configurable": {"thread_id": DEMO_THREAD}}
     for turn in range(1, 4):
         conversation.invoke({"messages": [HumanMessage(question(turn, 80))]}, config=thread)
 

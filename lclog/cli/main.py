@@ -21,7 +21,7 @@ __all__ = ["main"]
 
 def _demo(args: argparse.Namespace) -> int:
     from lclog.capture.handler import LoggingCallbackHandler
-    from lclog.cli.demo import run_demo
+    from lclog.cli.demo import explore_commands, run_demo
     from lclog.config import LogTarget, NotifySettings, OutputSettings, load_config
     from lclog.outputs.base import MemoryOutput
 
@@ -77,8 +77,10 @@ def _demo(args: argparse.Namespace) -> int:
         f"\n== volume: {stats['emitted']} lines with verbosity: {settings.verbosity}; "
         f"{len(counted.lines)} with verbosity: {other} (lclog demo --verbosity {other})",
         file=out,
-        flush=True,
     )
+    conversation = any(e.get("thread_id") for e in counted.events)
+    print("\n== explore what it wrote:", file=out)
+    print("\n".join(f"  {c}" for c in explore_commands(conversation)), file=out, flush=True)
     return 0
 
 
@@ -189,6 +191,7 @@ def _pretty(args: argparse.Namespace) -> int:
     color = sys.stdout.isatty() if args.color is None else args.color
     out = sys.stdout
     width = terminal_width(out)  # lines fit a terminal; files and pipes get them whole
+    written = False
     for _, stream in open_inputs([args.file] if args.file else []):
         lines = follow(stream) if args.follow else stream
         trace = None
@@ -196,10 +199,12 @@ def _pretty(args: argparse.Namespace) -> int:
             event = parse(raw)
             if event is None:  # not an lclog event: passed through
                 out.write(raw.decode("utf-8", "replace"))
+                written = True
                 continue
             if event.get("trace_id") != trace:
                 trace = event.get("trace_id")
-                out.write(f"\n── trace {trace}\n")
+                out.write(f"{chr(10) if written else ''}── trace {trace}\n")
+                written = True
             out.write(render_pretty(event, color=color, width=width) + "\n")
             if args.follow:
                 out.flush()
@@ -217,13 +222,16 @@ def _stats(args: argparse.Namespace) -> int:
         return 2
     coverage = Coverage()
     progress = sys.stderr.isatty() and not args.json
+    read, names = 0, []
     for name, stream in open_inputs(args.files):
+        names.append(name)
         total = os.path.getsize(name) if name != "<stdin>" else 0
         done, shown = 0, 0.0
         for raw in stream:
             done += len(raw)
             event = parse(raw)
             if event is not None:
+                read += 1
                 stats.add(event)
                 coverage.add(event)
             if progress and total and done - shown > total / 100:
@@ -231,6 +239,9 @@ def _stats(args: argparse.Namespace) -> int:
                 sys.stderr.write(f"\r{name}: {100 * done / total:5.1f}% ")
         if progress and total:
             sys.stderr.write(f"\r{name}: 100.0%\n")
+    if not read:
+        print(f"lclog stats: no lclog events in {', '.join(names)}", file=sys.stderr)
+        return 1
     if args.json:  # a sampled log's also says what it covers (`coverage`)
         rows: dict[str, Any] = {"coverage": coverage.row()} if coverage.sampled else {}
         rows.update(stats.rows())
@@ -276,7 +287,10 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from lclog import __version__
+
     parser = argparse.ArgumentParser(prog="lclog", description="Structured logs for LangChain.")
+    parser.add_argument("--version", action="version", version=f"lclog {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run offline LangChain workloads and show their events")
     demo.add_argument("--format", choices=["pretty", "json"], help="default: pretty on a terminal")
@@ -292,7 +306,9 @@ def _parser() -> argparse.ArgumentParser:
     pretty = sub.add_parser("pretty", help="render lclog JSON lines as readable run trees")
     pretty.add_argument("file", nargs="?", help="a log file (default: stdin)")
     pretty.add_argument("--follow", "-f", action="store_true", help="keep reading as the file grows")
-    pretty.add_argument("--color", action=argparse.BooleanOptionalAction, default=None)
+    pretty.add_argument(
+        "--color", action=argparse.BooleanOptionalAction, default=None, help="default: on a terminal"
+    )
     pretty.set_defaults(func=_pretty)
     stats = sub.add_parser("stats", help="calls, errors, latency and tokens per model, tool or chain")
     stats.add_argument("files", nargs="*", help="log files (default: stdin)")
@@ -317,7 +333,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     thread.set_defaults(func=_thread)
     check = sub.add_parser("check-config", help="validate a config file")
-    check.add_argument("path")
+    check.add_argument("path", help="a YAML or TOML file, or a pyproject.toml with [tool.lclog]")
     check.set_defaults(func=_check_config)
     return parser
 

@@ -242,8 +242,8 @@ def _count(value: int | None) -> str:
 
 
 class TraceSummary:
-    """`lclog stats --by trace`: the most expensive and the slowest requests (`trace.end` lines),
-    in bounded memory (the top `top` of each)."""
+    """`lclog stats --by trace`: the most expensive and the slowest requests (`trace.end` lines,
+    and model calls made on their own), in bounded memory (the top `top` of each)."""
 
     def __init__(self, top: int = 20) -> None:
         self._top = top
@@ -253,10 +253,16 @@ class TraceSummary:
         self.events = 0
 
     def add(self, e: dict[str, Any]) -> None:
-        if e.get("event") != "trace.end":
+        name = e.get("event") or ""
+        # A request is its trace.end, or a model call made on its own (a run without children,
+        # which gets no trace.end): its end is the whole request.
+        lone = name.startswith(_MODEL_RUNS) and e.get("depth") == 0 and not e.get("parent_run_id")
+        if name != "trace.end" and not (lone and name.endswith((".end", ".error"))):
             return
         self.events += 1
         cost, usage, errors = (_dict(e.get(k)) for k in ("cost", "usage", "errors"))
+        if lone:
+            errors = {"count": int(name.endswith(".error"))}
         row = {
             "trace_id": e.get("trace_id"),
             "name": e.get("name"),

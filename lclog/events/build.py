@@ -298,8 +298,11 @@ class EventBuilder:
         if run.late:
             event["late"] = True  # ends after its `*.orphaned` event
         duration = self._timing(run, end_ns, event)
-        self._metrics.ended(run.run_type, run.model or run.name, duration, usage=usage, cost=cost)
         model = extra.get("model") if extra else None
+        started_as = run.model or run.name
+        self._metrics.ended(
+            run.run_type, model or started_as, duration, usage=usage, cost=cost, started_as=started_as
+        )
         self._traces.ended(run, duration, usage=usage, cost=cost, outcome=event["outcome"], model=model)
         if self._alerts is not None:
             if usage is not None or cost is not None:  # a model call

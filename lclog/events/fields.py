@@ -125,7 +125,7 @@ FIELDS: tuple[Field, ...] = (
     Field("error", "label", "core", "type, message and (optionally) stack trace", bulky=7),
     Field("late", "trusted", "lclog", "true: the run ended after its `*.orphaned` event"),
     # -- trace.end
-    Field("runs", "trusted", "lclog", "trace.end: the trace's runs by type (llm, tool, retriever, chain)"),
+    Field("runs", "trusted", "lclog", "trace.end: the trace's runs by type (chat_model, tool, chain ...)"),
     Field("errors", "label", "lclog", "trace.end: how many runs failed, the first one's error type and run"),
     Field("slowest_llm", "label", "lclog", "trace.end: the slowest model call (run, name, model, duration)"),
     Field(

@@ -66,10 +66,20 @@ class Metrics:
         error: bool = False,
         usage: dict[str, Any] | None = None,
         cost: dict[str, Any] | None = None,
+        started_as: str | None = None,
     ) -> None:
+        """A run's end; `started_as`: the name its start was counted under, when the end names it
+        otherwise (a model run, by the model that answered: as its end event does)."""
         key = (run_type, name)
         with self._lock:
             stats = self._by_key.get(key) or self._stats(key)
+            if started_as is not None and started_as != name:
+                stats.starts += 1
+                before = self._by_key.get((run_type, started_as))
+                if before is not None:
+                    before.starts -= 1
+                    if before == RunStats():  # nothing else counted there
+                        del self._by_key[(run_type, started_as)]
             if error:
                 stats.errors += 1
             else:

@@ -83,9 +83,9 @@ class Traces:
             return
         if run.root is run:
             totals.outcome, totals.duration_ms = outcome, duration_ms
-        kind = "llm" if run.run_type in ("llm", "chat_model") else run.run_type
+        kind = run.run_type
         totals.runs[kind] = totals.runs.get(kind, 0) + 1
-        if kind == "llm" and not run.model_below:  # a wrapper's calls are counted themselves
+        if kind in ("llm", "chat_model") and not run.model_below:  # a wrapper's calls are counted themselves
             for key, value in (usage or {}).items():
                 if isinstance(value, int):
                     totals.usage[key] = totals.usage.get(key, 0) + value

@@ -194,12 +194,12 @@ class Notifier:
             self._stats.add("notifier_failures")
             self._stats.report("notification not sent", f"redaction failed: {type(exc).__name__}")
             return
-        ok = True
+        ok = False  # delivered: at least one target took it (each one that failed is counted)
         for target in self.targets:
             try:
                 target.send(payload)
+                ok = True
             except Exception as exc:
-                ok = False
                 if self._abandoned:
                     return
                 self._stats.add("notifier_failures")

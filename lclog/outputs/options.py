@@ -30,8 +30,16 @@ _OUTPUT_KEYS = {
 }  # fmt: skip
 # An otlp output's protocol -> (the OpenTelemetry exporter's module, what installs it)
 OTLP_EXPORTERS = {
-    "http/protobuf": ("opentelemetry.exporter.otlp.proto.http._log_exporter", 'pip install "lclog[otlp]"'),
-    "grpc": ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", 'pip install "lclog[otlp-grpc]"'),
+    "http/protobuf": (
+        "opentelemetry.exporter.otlp.proto.http._log_exporter",
+        "pip install opentelemetry-exporter-otlp-proto-http"
+        ' (or, in lclog\'s checkout, pip install ".[otlp]")',
+    ),
+    "grpc": (
+        "opentelemetry.exporter.otlp.proto.grpc._log_exporter",
+        "pip install opentelemetry-exporter-otlp-proto-grpc"
+        ' (or, in lclog\'s checkout, pip install ".[otlp-grpc]")',
+    ),
 }
 
 

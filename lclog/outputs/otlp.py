@@ -1,5 +1,5 @@
 """OpenTelemetry log records over OTLP (HTTP/protobuf or gRPC), with the OpenTelemetry SDK's own
-exporter, batched and sent from a thread of their own (`lclog[otlp]`)."""
+exporter, batched and sent from a thread of their own (the `otlp` extra)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ def _compact(value: Any, depth: int = 0) -> Any:
     if type(value) is dict:
         role = value.get("role")
         if role == "history" and "messages" in value:
-            return f"…{value.get('messages')} earlier messages"
+            count = value.get("messages")
+            return f"…{count} earlier message{'' if count == 1 else 's'}"
         if role == "omitted":
             return f"…{value.get('messages')} messages left out"
         return {k: _compact(v, depth + 1) for k, v in value.items()} if depth < 8 else value

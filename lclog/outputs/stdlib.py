@@ -39,6 +39,7 @@ class StdlibOutput(Output):
         self.name = f"stdlib:{logger}"
         self.logger = logging.getLogger(logger)
         self._handler: logging.Handler | None = None
+        self._told = False  # that the logger's level drops events (once)
         if formatter == "json":
             self._saved = (self.logger.level, self.logger.propagate)
             self._handler = json_handler(stream)
@@ -55,11 +56,25 @@ class StdlibOutput(Output):
             self.logger.propagate = self._saved[1]
             handler.close()
 
+    def _tell(self, level: int) -> None:
+        """Says once, on stderr, that the logger's level drops lclog's events."""
+        self._told = True
+        name = self.logger.name
+        print(
+            f"lclog: output {self.name}: logger {name!r} is at "
+            f"{logging.getLevelName(self.logger.getEffectiveLevel())}, so lclog's "
+            f"{logging.getLevelName(level).lower()} events are not written; set its level: "
+            f"logging.getLogger({name!r}).setLevel(logging.INFO)",
+            file=sys.stderr,
+        )
+
     def write(self, items: Sequence[Item]) -> None:
         log = self.logger
         for event, _ in items:
             level = _LEVELS.get(str(event.get("level") or event.get("log.level") or "info"), logging.INFO)
             if not log.isEnabledFor(level):
+                if not self._told:
+                    self._tell(level)
                 continue
             extra: dict[str, Any] = {}
             for key, value in event.items():

@@ -41,9 +41,9 @@ def test_an_agents_request_in_one_line():
     ends = [e for e in events if e["event"].endswith((".end", ".error")) and e["event"] != "trace.end"]
     kinds: dict[str, int] = {}
     for e in ends:
-        kind = "llm" if e["event"].startswith(("llm.", "chat_model.")) else e["event"].split(".")[0]
+        kind = e["event"].split(".")[0]  # the run type, chat_model for a chat model
         kinds[kind] = kinds.get(kind, 0) + 1
-    assert line["runs"] == kinds and kinds["llm"] == 3 and kinds["tool"] == 2
+    assert line["runs"] == kinds and kinds["chat_model"] == 3 and kinds["tool"] == 2
     assert line["usage"]["input_tokens"] == 42 + 60 + 85 and line["usage"]["output_tokens"] == 12 + 14 + 17
     expected = sum(by_hand("gpt-4o-mini", i, o) for i, o in ((42, 12), (60, 14), (85, 17)))
     assert line["cost"]["total"] == pytest.approx(expected) and line["cost"]["unpriced_calls"] == 0
