@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 
 from lclog._imports import import_callable
 from lclog.errors import ConfigError
+from lclog.events.cost import Prices
 from lclog.redact.redactor import shared_redactor
 from lclog.settings import (
     AllowSettings,
@@ -21,6 +23,7 @@ from lclog.settings import (
     NotifySettings,
     OutputSettings,
     PatternRule,
+    PriceSettings,
     RedactionSettings,
     Settings,
     WebhookTarget,
@@ -57,9 +60,6 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 # Hints shown with pydantic's error types: what to write instead.
 _HINTS = {
-    "extra_forbidden": "remove it or check its spelling against config/default.yaml",
-    "literal_error": "use one of the values listed",
-    "missing": "add it",
     "bool_parsing": "use true or false",
     "int_parsing": "use a whole number",
     "float_parsing": "use a number",
@@ -73,39 +73,101 @@ _MOVED = {
 }
 
 
-def _format_errors(exc: ValidationError, source: str, from_env: frozenset[str] = frozenset()) -> str:
+def _in_our_words(err: Any) -> str:
+    """pydantic's message for an error, said as lclog says things (with the fix)."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = {"greater_than_equal": "at least", "greater_than": "more than"}.get(kind)
+        bound = bound or {"less_than_equal": "at most", "less_than": "less than"}[kind]
+        limit = next(iter(ctx.values()), "?")
+        return f"must be {bound} {limit}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '?')}"
+    if kind == "union_tag_invalid":
+        tag, expected = ctx.get("tag"), ctx.get("expected_tags")
+        key = str(ctx.get("discriminator", "type")).strip("'")
+        return f"unknown {key} {tag!r}: use one of {expected}"
+    if kind == "string_pattern_mismatch":
+        url = " (an http:// or https:// URL)" if "http" in str(ctx) else ""
+        return f"must match {ctx.get('pattern')}{url}"
+    if kind == "missing":
+        return "is required: add it"
+    if kind == "extra_forbidden":
+        return "is not a key lclog knows"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a config may set where `loc` points (the parent of the key at its end)."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        fields = getattr(model, "model_fields", {})
+        by_alias = {(f.alias or n): f for n, f in fields.items()}
+        field = by_alias.get(part)
+        if field is None:  # a dict key (prices.<model>) or a union member's tag
+            continue
+        model = _model_in(field.annotation)
+    fields = getattr(model, "model_fields", {}) if model is not None else {}
+    return [(f.alias or n) for n, f in fields.items()]
+
+
+def _model_in(annotation: Any) -> Any:
+    """The settings model an annotation holds (itself, or in a list, dict or union)."""
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    key = str(loc[-1]) if loc else ""
+    known = _known_keys(loc)
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return f"remove it; the keys here: {', '.join(known)}" if known else "remove it"
+
+
+def _format_errors(exc: ValidationError, from_env: frozenset[str] = frozenset()) -> list[str]:
+    """One line per schema error: the field, what is wrong, and the fix."""
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         top = str(err["loc"][0]) if err["loc"] else ""
         if top in from_env:  # set by an env var, not by the file: say which one to fix
             field = f"{field} (from the env var {ENV_PREFIX}{top.upper()})"
-        message = err["msg"].removeprefix("Value error, ")
+        message = _in_our_words(err)
         hint = _MOVED.get(field) or _HINTS.get(err["type"])
+        if err["type"] == "extra_forbidden" and hint is None:
+            hint = _suggestion(tuple(err["loc"]))
         lines.append(f"{field}: {message}" + (f" ({hint})" if hint else ""))
-    return f"invalid lclog config {source}:\n  " + "\n  ".join(lines)
+    return lines
 
 
-def _expand_env(value: Any, path: str) -> Any:
-    """Replaces `${NAME}` in string values with the env var; a missing var is a ConfigError."""
+def _expand_env(value: Any, path: str, missing: list[str]) -> Any:
+    """Replaces `${NAME}` in string values with the env var; each one missing is added to
+    `missing` as an error line."""
     if isinstance(value, str) and "${" in value:
 
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
-            if name not in os.environ and default is not None:
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
                 return default
-            if name not in os.environ:
-                raise ConfigError(
-                    f"invalid lclog config: {path}: env var {name} is not set "
-                    f"(export {name}=... or remove ${{{name}}})"
-                )
-            return os.environ[name]
+            missing.append(f"{path}: env var {name} is not set (export {name}=... or remove ${{{name}}})")
+            return ""
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {k: _expand_env(v, f"{path}.{k}" if path else str(k), missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, f"{path}.{i}") for i, v in enumerate(value)]
+        return [_expand_env(v, f"{path}.{i}", missing) for i, v in enumerate(value)]
     return value
 
 
@@ -131,11 +193,20 @@ def _read_file(path: Path) -> dict[str, Any]:
     try:
         if path.suffix == ".toml":
             data: Any = tomllib.loads(text)
-            data = data.get("tool", {}).get("lclog", data) if "tool" in data else data
+            if path.name == "pyproject.toml" or "tool" in data:
+                if "lclog" not in data.get("tool", {}):
+                    raise ConfigError(
+                        f"lclog config {path} has no [tool.lclog] table: put lclog's keys under "
+                        '[tool.lclog] (e.g. service = "api"), or name a config file of its own'
+                    )
+                data = data["tool"]["lclog"]
         else:
             data = yaml.load(text, Loader=_YamlLoader)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"lclog config {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
+        detail = str(exc).replace('"<unicode string>"', str(path))  # YAML names its input so
+        raise ConfigError(
+            f"lclog config {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {detail}"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -179,27 +250,82 @@ def load_config(
     data.update(env)
     data.update(overrides)
     from_env = frozenset(env) - frozenset(overrides)
-    try:
-        data = _expand_env(data, "")
-    except ConfigError as exc:
-        raise _from(label, exc) from None
+    # Every problem of the config in one pass: env vars, the schema, then what only loading
+    # shows (rules that do not compile, imports, prices naming an unknown model).
+    problems: list[str] = []
+    data = _expand_env(data, "", problems)
+    settings = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, label, from_env)) from None
-    # Rules compile and processors import at load time, so a bad config fails here.
-    try:
-        shared_redactor(settings.redaction)  # compiles the rules (once); a bad pattern raises here
-        for processor in settings.processors:
-            import_callable(processor)
-        for i, target in enumerate(settings.notify.targets):
-            if isinstance(target, CallableTarget):
-                import_callable(target.target, f"notify.targets.{i}.target")
-    except ConfigError as exc:
-        raise _from(label, exc) from None
+        problems += _format_errors(exc, from_env)
+    problems += _load_checks(settings, data)
+    if problems:
+        raise ConfigError(f"invalid lclog config {label}:\n  " + "\n  ".join(dict.fromkeys(problems)))
+    assert settings is not None
     return settings
 
 
-def _from(label: str, exc: ConfigError) -> ConfigError:
-    """The same error, naming the config it came from."""
-    return ConfigError(str(exc).replace("invalid lclog config:", f"invalid lclog config {label}:", 1))
+def _load_checks(settings: Settings | None, data: dict[str, Any]) -> list[str]:
+    """What validating the schema cannot show: redaction rules compile, processors and callable
+    targets import, `same_as` prices name a model genai-prices knows. Checked on what of the
+    config is valid, when the rest is not."""
+    problems = []
+    redaction = (
+        settings.redaction if settings is not None else _part(RedactionSettings, data.get("redaction"))
+    )
+    checks: list[tuple[Any, tuple[Any, ...]]] = []
+    if redaction is not None:
+        checks.append((shared_redactor, (redaction,)))
+    processors = settings.processors if settings is not None else data.get("processors")
+    for processor in processors if isinstance(processors, list) else ():
+        if isinstance(processor, str) and ":" in processor:
+            checks.append((import_callable, (processor,)))
+    notify = settings.notify if settings is not None else _part(NotifySettings, data.get("notify"))
+    for i, target in enumerate(notify.targets if notify is not None else ()):
+        if isinstance(target, CallableTarget):
+            checks.append((import_callable, (target.target, f"notify.targets.{i}.target")))
+    for check, args in checks:
+        try:
+            check(*args)
+        except ConfigError as exc:
+            for line in str(exc).splitlines():
+                line = line.removeprefix("invalid lclog config:").strip()
+                if line:
+                    problems.append(line)
+    if settings is not None:
+        prices = settings.prices
+    else:
+        raw = data.get("prices")
+        valid = (_part(PriceSettings, v) for v in (raw.values() if isinstance(raw, dict) else ()))
+        prices = {name: p for name, p in zip(raw or {}, valid, strict=False) if p is not None}
+    problems += _unknown_same_as(prices)
+    return problems
+
+
+def _part(model: Any, value: Any) -> Any:
+    """A section of a config that failed validation, validated alone without its keys in error
+    (reported already), so that what only loading shows is checked too; None if it cannot be."""
+    value = dict(value) if isinstance(value, dict) else {}
+    for _ in range(2):
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False, include_input=False):
+                if err["loc"]:
+                    value.pop(err["loc"][0], None)
+    return None
+
+
+def _unknown_same_as(prices: dict[str, Any]) -> list[str]:
+    """`same_as` entries that name a model genai-prices does not know: calls would go unpriced."""
+    aliases = {name: price.same_as for name, price in prices.items() if price.same_as}
+    if not aliases:
+        return []
+    known = Prices({})
+    return [
+        f"prices.{name}.same_as: genai-prices knows no model {other!r}: name one it prices "
+        "(e.g. gpt-4o-mini, claude-3-5-haiku), or give `input` and `output` prices"
+        for name, other in aliases.items()
+        if not known.knows(other)
+    ]

@@ -117,17 +117,19 @@ class _Redacting:
         """One line: a JSON value redacted value by value, anything else as text."""
         line = raw.rstrip(b"\r\n")
         value = _json_or_none(line) if _JSON_LINE.match(line) else None
+        if type(value) is dict:  # an event: `redaction.fields` rules apply, as in the handler
+            return orjson.dumps(self.redactor.redact_record(value)) + b"\n"
         if value is not None:
             return orjson.dumps(self.redactor.redact_value(value)) + b"\n"
         redacted = self.redactor.redact_text(line.decode("utf-8", "surrogateescape"))
         return redacted.encode("utf-8", "surrogateescape") + b"\n"
 
     def explain(self, stream: Any) -> None:
-        """What each rule found on each line (rule, span, a preview), flushed line by line."""
-        for raw in stream:
+        """What each rule found on each line (rule, line:span, a preview), flushed line by line."""
+        for number, raw in enumerate(stream, 1):
             line = raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
             for f in self.redactor.explain(line):
-                self.out.write(f"{f.rule}\t{f.start}-{f.end}\t{f.preview}\n".encode())
+                self.out.write(f"{f.rule}\t{number}:{f.start}-{f.end}\t{f.preview}\n".encode())
             self.out.flush()
 
     def lines(self, stream: Any) -> None:

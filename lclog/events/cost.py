@@ -78,6 +78,11 @@ class Prices:
             return _calculated(model_price, usage, self._source)
         return None
 
+    def knows(self, model: str) -> bool:
+        """Whether genai-prices' database prices `model` (by any provider)."""
+        rates, _, price = self._lookup_database(model, None)
+        return rates is not None or price is not None
+
     def _lookup(self, model: str, provider: str | None) -> tuple[dict[str, float] | None, str | None, Any]:
         own = self._overrides.get(model)
         if own is not None:

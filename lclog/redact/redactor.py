@@ -389,6 +389,16 @@ class Redactor:
                 return out
         return out
 
+    def redact_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A JSON object from outside lclog (a log line): `fields` rules first, then every key
+        and value, as `redact_value` redacts them."""
+        if not self.enabled:
+            return record
+        kept = self._apply_field_rules(record) if self._field_rules else {}
+        out = self.redact_value(record)
+        _restore(out, kept)
+        return out
+
     def _apply_field_rules(self, event: dict[str, Any]) -> dict[str, Any]:
         kept: dict[str, Any] = {}
         for path, mode in self._field_rules.items():
@@ -434,14 +444,19 @@ class Redactor:
             v = event_dict[k]
             if v is not None:
                 out[k] = self._text(v) if type(v) is str else self.redact_value(v)
-        for path, value in kept.items():
-            *parents, leaf = path.split(".")
-            node: Any = out
-            for part in parents:
-                node = node.get(part) if isinstance(node, dict) else None
-            if isinstance(node, dict):
-                node[leaf] = value
+        _restore(out, kept)
         return out
+
+
+def _restore(out: dict[str, Any], kept: dict[str, Any]) -> None:
+    """Puts back the values `keep` field rules kept, by their paths."""
+    for path, value in kept.items():
+        *parents, leaf = path.split(".")
+        node: Any = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node[leaf] = value
 
 
 class _Rebuilt:

@@ -66,8 +66,8 @@ def test_redact_text_json_and_explain():
         "mail [REDACTED:email]",
         '{"password":"[REDACTED:password]","note":"call [REDACTED:phone]"}',
     ]
-    proc = run("redact", "--explain", stdin=f"mail {DEMO_EMAIL}\n")
-    assert proc.stdout.strip() == "email\t5-25\tjan…(20 chars)"
+    proc = run("redact", "--explain", stdin=f"hello\nmail {DEMO_EMAIL}\n")
+    assert proc.stdout.strip() == "email\t2:5-25\tjan…(20 chars)"  # line 2, characters 5 to 25
 
 
 def test_check_config(tmp_path):

@@ -245,7 +245,8 @@ def test_endpoints_and_config_errors(monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(lclog.outputs.options, "_installed", lambda module: False)
     # the exporter's own package installs from anywhere; the extra, from lclog's checkout
-    with pytest.raises(ConfigError, match=r'pip install opentelemetry-exporter-otlp-proto-http .*"\.\[otlp\]"'):
+    exporter = r'pip install opentelemetry-exporter-otlp-proto-http .*"\.\[otlp\]"'
+    with pytest.raises(ConfigError, match=exporter):
         load_config(None, outputs=[{"type": "otlp"}])
 
 
