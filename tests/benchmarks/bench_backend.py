@@ -2,14 +2,16 @@
 connections, holding every request 10 s, and answering 500, with lclog pushing to it directly.
 
     python tests/benchmarks/bench_backend.py [--invokes 2000] [--scenarios up,refused,held,500]
-                                             [--outputs default,small,otlp]
+                                             [--outputs default,small,otlp,null]
 
 Each scenario runs in a fresh process, next to a Loki stand-in in a process of its own (so its
 threads take no CPU time from the calls). Calls alternate, one through lclog and one through a
 do-nothing handler, on the `invoke` workload of bench_overhead.py (prompt | chat model | parser,
 8 callback events); the table gives each one's p50, p99 and worst single call, and the worst
 call's excess over the do-nothing handler's worst. Then `close()` is timed: how long shutting
-the handler down takes with the backend in that state (bounded by flush_timeout_s, 5 s).
+the handler down takes with the backend in that state (bounded by flush_timeout_s, 5 s). The
+`null` output (a file at /dev/null, no backend at all) is the reference: what a backend in any
+state adds is the difference to it.
 
 The worst calls are full garbage collections (the `gc ms` column: the longest gen2 pause inside
 a timed call, and how many there were): queued events outlive the young generations, so lclog
@@ -39,6 +41,7 @@ OUTPUTS = {
     "default": {},
     "small": {"batch_bytes": 65536, "max_buffer_bytes": 131072},
     "otlp": {},  # the otlp output (HTTP/protobuf) to the same stand-in, as a collector
+    "null": {},  # no backend at all: a file output to /dev/null, the reference a backend is held to
 }
 
 
@@ -98,10 +101,12 @@ def measure(scenario: str, output: str, invokes: int, freeze: bool) -> dict[str,
 
     import lclog
 
-    server, url = start_loki(scenario)
+    server, url = start_loki(scenario) if output != "null" else (None, "")
     try:
-        if output == "otlp":
-            spec: dict[str, Any] = {"type": "otlp", "endpoint": url.removesuffix("/loki/api/v1/push")}
+        if output == "null":
+            spec: dict[str, Any] = {"type": "file", "path": os.devnull}
+        elif output == "otlp":
+            spec = {"type": "otlp", "endpoint": url.removesuffix("/loki/api/v1/push")}
         else:
             spec = {"type": "loki", "url": url, "labels": {"service": "bench"}, **OUTPUTS[output]}
         handler = lclog.LoggingCallbackHandler({"outputs": [spec]})
@@ -159,7 +164,7 @@ def main() -> None:
         return
     rows = []
     for output in args.outputs.split(","):
-        for scenario in args.scenarios.split(","):
+        for scenario in args.scenarios.split(",") if output != "null" else ["none"]:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", f"{scenario}:{output}", "--invokes", str(args.invokes)]
                 + (["--gc-freeze"] if args.gc_freeze else []),
