@@ -96,6 +96,7 @@ class Sampler:
         self._count = count
         self._forget = forget
         self._held: dict[Run, _Held] = {}
+        self._threads: dict[str, int] = {}  # traces waiting, by conversation
         self._bytes = 0
         self._lock = fork_safe(threading.RLock())
         _samplers.add(self)
@@ -103,6 +104,7 @@ class Sampler:
     def _after_fork(self) -> None:
         """In a forked child: the traces waiting are the parent's."""
         self._held = {}
+        self._threads = {}
         self._bytes = 0
 
     @property
@@ -135,7 +137,10 @@ class Sampler:
     def _shares_thread(self, root: Run) -> bool:
         """Another trace of the same conversation is waiting: its events may reference messages
         this one wrote first (`history: once`), so this one is not dropped."""
-        return self._forget is not None and any(r.thread == root.thread for r in self._held if r is not root)
+        if self._forget is None or root.thread is None:
+            return False
+        waiting = self._threads.get(root.thread, 0) - (root in self._held)
+        return waiting > 0
 
     def _decide_early(self, root: Run, why: str | None = None) -> None:
         """Decides an open trace now, on what is known so far (holding self._lock)."""
@@ -165,6 +170,8 @@ class Sampler:
         held = self._held.get(root)
         if held is None:
             held = self._held[root] = _Held()
+            if root.thread is not None:
+                self._threads[root.thread] = self._threads.get(root.thread, 0) + 1
         held.items.append(item)
         held.size += size
         self._bytes += size
@@ -184,6 +191,10 @@ class Sampler:
         out: list[Item] = []
         if held is not None:
             self._bytes -= held.size
+            if root.thread is not None:
+                left = self._threads.pop(root.thread, 1) - 1
+                if left:
+                    self._threads[root.thread] = left
             if kept:
                 out = held.items
             else:

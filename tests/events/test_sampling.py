@@ -333,3 +333,35 @@ def test_stats_over_a_sampled_log_says_what_its_numbers_cover(tmp_path: Path):
         b"".join(line + b"\n" for line in path.read_bytes().splitlines() if b'"sampled"' not in line)
     )
     assert "coverage" not in json.loads(stats("--json")) and not stats().startswith("sampled log")
+
+
+def test_a_trace_whose_conversation_has_another_waiting_is_not_dropped():
+    """Two requests of one conversation at once: what the first wrote may be referenced by the
+    second (`history: once`), so the first is kept while the second waits."""
+    first_open, second_open, first_done = threading.Event(), threading.Event(), threading.Event()
+
+    def first(x: str) -> str:
+        first_open.set()
+        second_open.wait(5)
+        return x
+
+    def second(x: str) -> str:
+        second_open.set()
+        first_done.wait(5)
+        return x
+
+    with capture(sampling={"rate": 0.0}) as events:
+        config: RunnableConfig = {"callbacks": [events.handler], "metadata": {"thread_id": "t-1"}}
+        other = threading.Thread(target=RunnableLambda(second, name="second").invoke, args=("b", config))
+        first_open.clear()
+        runner = threading.Thread(target=RunnableLambda(first, name="first").invoke, args=("a", config))
+        runner.start()
+        first_open.wait(5)
+        other.start()
+        runner.join()
+        events.handler._recorder.build_queued()  # the first is decided while the second waits
+        first_done.set()
+        other.join()
+    verdicts = {e["name"]: e["sampled"] for e in events if e["event"] == "trace.end"}
+    assert verdicts["first"] == {"kept": True, "because": "conversation", "rate": 0.0}
+    assert verdicts["second"] == {"kept": False, "because": "rate", "rate": 0.0}
