@@ -194,6 +194,7 @@ class Recorder:
         if self._twins[0] > 1 and twins.claim(run_id, self) is not self:
             self._skipped.add(run_id)
             return None
+        wall = time.time()  # with the run's monotonic start: not after its inputs are serialized
         run, evicted = self.runs.open(run_id, parent_run_id, run_type, name)
         if evicted is not None:
             self.orphaned(evicted)
@@ -226,7 +227,7 @@ class Recorder:
             inputs = self.content_of(inputs) if self.content else None
         else:  # not written: only the run is counted
             tags = metadata = inputs = None
-        self._submit(Start(run, level, time.time(), tags, metadata, extra, inputs))
+        self._submit(Start(run, level, wall, tags, metadata, extra, inputs))
         return run
 
     def _calling(self, run: Run) -> None:
@@ -329,7 +330,7 @@ class Recorder:
         response: Any = None,
     ) -> None:
         """A run's end; `response` (an LLMResult) gives a model run's usage and finish reason."""
-        end_ns = time.monotonic_ns()
+        end_ns, wall = time.monotonic_ns(), time.time()  # the end, before lclog's own work
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
@@ -342,9 +343,9 @@ class Recorder:
             level = self._end_levels[key] = self._router.level(f"{key[0]}.end", "info", *key[1:])
         outputs = self.content_of(outputs) if level is not None and self.content else None
         if response is not None:
-            self._submit(ModelEnd(run, level, time.time(), end_ns, outputs, reported_by(response)))
+            self._submit(ModelEnd(run, level, wall, end_ns, outputs, reported_by(response)))
         else:
-            self._submit(End(run, level, time.time(), end_ns, outputs, extra))
+            self._submit(End(run, level, wall, end_ns, outputs, extra))
         if run.runs >= self._min_runs and is_trace_root(run) and self.events.writes_trace_end(run):
             self._submit(TraceEnd(run, time.time()))
 
@@ -356,7 +357,7 @@ class Recorder:
         parent_run_id: UUID | None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        end_ns = time.monotonic_ns()
+        end_ns, wall = time.monotonic_ns(), time.time()  # the end, before lclog's own work
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
@@ -369,7 +370,7 @@ class Recorder:
             else:  # would say; the outermost graph returns normally
                 parent.failed_below = True
             parent = parent.parent
-        self._submit(Failure(run, time.time(), end_ns, failure, extra))
+        self._submit(Failure(run, wall, end_ns, failure, extra))
         if run.runs >= self._min_runs and is_trace_root(run) and self.events.writes_trace_end(run):
             self._submit(TraceEnd(run, time.time()))
 

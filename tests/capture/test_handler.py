@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -426,3 +427,29 @@ def test_a_hook_called_without_run_id_writes_nothing_and_is_counted(captured):
     handler.on_tool_error(ValueError("x"), run_id=None)  # type: ignore[arg-type]
     assert captured.refresh() == []  # no event with "run_id": "None"
     assert handler.stats.internal_errors == 3
+
+
+def test_timestamps_are_taken_when_the_run_starts_and_ends_not_after_lclog_serialized_it():
+    # Inputs and outputs that take lclog milliseconds to serialize and redact: a start's
+    # timestamp and an end's must not move by that much, or a run reads as starting after its
+    # children, or as lasting less than its own timestamps say.
+    text = " ".join(f"user{i}@example.com token=abc{i}def{i}ghi{i}jkl" for i in range(3_000))
+    inner = RunnableLambda(lambda x: x, name="inner")
+    outer = RunnableLambda(lambda x: inner.invoke(x) + " done", name="outer")
+    out = MemoryOutput()
+    handler = LoggingCallbackHandler(None, outputs=[out], verbosity="full")
+    outer.invoke(text, {"callbacks": [handler]})
+    handler.close()
+    at = {
+        (e["run_id"], e["event"].rsplit(".", 1)[1]): datetime.fromisoformat(
+            e["timestamp"].replace("Z", "+00:00")
+        ).timestamp()
+        * 1000
+        for e in out.events
+    }
+    for e in out.events:
+        if e["event"].endswith(".end"):
+            wall = at[(e["run_id"], "end")] - at[(e["run_id"], "start")]
+            assert abs(wall - e["duration_ms"]) < 2.0, (e["name"], wall, e["duration_ms"])
+    start = {e["name"]: at[(e["run_id"], "start")] for e in out.events if e["event"] == "chain.start"}
+    assert start["outer"] <= start["inner"]
