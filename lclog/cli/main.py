@@ -1,4 +1,4 @@
-"""`lclog demo | redact | pretty | stats | thread | check-config`: the command line."""
+"""`lclog demo | redact | pretty | stats | thread | report | check-config`: the command line."""
 
 from __future__ import annotations
 
@@ -273,6 +273,32 @@ def _thread(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from lclog.cli.report import Limits, build_report
+    from lclog.cli.report_page import render_page
+
+    if args.top < 1 or args.max_requests < 1:
+        print("lclog report: --top and --max-requests must be at least 1", file=sys.stderr)
+        return 2
+    data = build_report(args.files, Limits(top=args.top, max_requests=args.max_requests))
+    if not data["meta"]["events"]:
+        print(f"lclog report: no lclog events in {', '.join(args.files) or '<stdin>'}", file=sys.stderr)
+        return 1
+    page = render_page(data).encode("utf-8")
+    if args.output == "-":
+        sys.stdout.buffer.write(page)
+        return 0
+    with open(args.output, "wb") as f:
+        f.write(page)
+    meta = data["meta"]
+    print(
+        f"lclog report: wrote {args.output} ({len(page):,} bytes): {meta['requests']:,} requests "
+        f"from {meta['events']:,} events, {len(data['details'])} in full",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _check_config(args: argparse.Namespace) -> int:
     from lclog.config import load_config
     from lclog.pipeline.layouts import schema_processor
@@ -334,6 +360,30 @@ def _parser() -> argparse.ArgumentParser:
         "--inputs", action="store_true", help="every model call's input instead, exactly as the model got it"
     )
     thread.set_defaults(func=_thread)
+    report = sub.add_parser("report", help="one self-contained HTML page of the logs: charts, requests, runs")
+    report.add_argument(
+        "files", nargs="*", help="log files, rotated ones too, in any layout (default: stdin)"
+    )
+    report.add_argument(
+        "-o",
+        "--output",
+        default="lclog-report.html",
+        help="the page to write, `-` for stdout (default: %(default)s)",
+    )
+    report.add_argument(
+        "--top",
+        type=int,
+        default=50,
+        help="requests kept in full (runs, content) per list: slowest, most expensive, failed "
+        "(default: %(default)s)",
+    )
+    report.add_argument(
+        "--max-requests",
+        type=int,
+        default=200_000,
+        help="requests in the page's charts and filters; past it, a uniform sample (default: %(default)s)",
+    )
+    report.set_defaults(func=_report)
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("path", help="a YAML or TOML file, or a pyproject.toml with [tool.lclog]")
     check.set_defaults(func=_check_config)

@@ -22,7 +22,7 @@ class Histogram:
         self.total = 0
 
     def add(self, value: float) -> None:
-        bucket = -10_000 if value <= 0 else int(math.log(value) / _RATIO)
+        bucket = -10_000 if value <= 0 else math.floor(math.log(value) / _RATIO)  # below 1 ms too
         self.counts[bucket] = self.counts.get(bucket, 0) + 1
         self.total += 1
 

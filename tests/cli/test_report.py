@@ -1,0 +1,337 @@
+"""`lclog report`: the page of a real log, opened in headless Chromium — its numbers against
+`lclog stats` and the log itself, a request's waterfall against its events, filters, the
+conversation view, and hostile content that must stay text."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+
+from lclog import LoggingCallbackHandler
+from lclog.cli.report import Limits, build_report
+from lclog.cli.report_page import render_page
+from tests.events.test_cost import Provider
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>"
+HOSTILE_PROMPT = "</script><script>window.__pwned=2</script><!-- javascript:window.__pwned=3"
+SECRET = "sk-proj-" + "Q7" * 24
+
+
+def _usage(i: int, o: int) -> dict[str, Any]:
+    return {"input_tokens": i, "output_tokens": o, "total_tokens": i + o}
+
+
+def _model(name: str, count: int, base: int) -> Provider:
+    answers = iter(
+        AIMessage(
+            f"answer {k}", usage_metadata=_usage(base + 7 * k, 10 + k), response_metadata={"model_name": name}
+        )
+        for k in range(count)
+    )
+    return Provider(messages=answers, model_name=name)
+
+
+def write_log(path: Path) -> None:
+    """A log of real runs: the demo's, then requests on two priced models, some failing, on
+    threads and for users, and one request named and prompted with markup and a secret."""
+    demo = subprocess.run(
+        [sys.executable, "-m", "lclog", "demo", "--format", "json"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    path.write_bytes(demo.stdout)
+    handler = LoggingCallbackHandler({"outputs": [{"type": "file", "path": str(path)}]})
+    mini, big = _model("gpt-4o-mini", 40, 100), _model("gpt-4o", 40, 300)
+    for n in range(24):
+
+        def request(x: str, config: RunnableConfig, n: int = n) -> str:
+            mini.invoke(x, config=config)
+            if n % 3 == 0:
+                big.invoke(x, config=config)
+            if n % 5 == 4:
+                raise ValueError(f"request {n} failed")
+            return x
+
+        metadata = {"user_id": f"user-{n % 3}", "thread_id": f"t-{n % 4}"}
+        with contextlib.suppress(ValueError):
+            RunnableLambda(request, name="answer").invoke(
+                f"question {n}", {"callbacks": [handler], "metadata": metadata}
+            )
+
+    def hostile(x: str, config: RunnableConfig) -> str:
+        return str(mini.invoke(x, config=config).content)
+
+    RunnableLambda(hostile, name=HOSTILE_NAME).invoke(
+        f"{HOSTILE_PROMPT} my key is {SECRET}",
+        {"callbacks": [handler], "metadata": {"thread_id": "javascript:window.__pwned=4"}},
+    )
+    handler.close()
+
+
+def events_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def lclog(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "lclog", *args], input=stdin, capture_output=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "app.jsonl"
+    write_log(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def page_file(log: Path) -> Path:
+    out = log.with_name("report.html")
+    done = lclog("report", str(log), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert b"wrote" in done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: .ci/run installs Debian's chromium package")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+class Opened:
+    """A report open in a page, with what happened while it ran."""
+
+    def __init__(self, browser: Any, path: Path) -> None:
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.url = path.resolve().as_uri()
+        self.page.goto(self.url)
+        self.page.wait_for_function("window.lclogReport !== undefined")
+
+    def view(self) -> Any:
+        return self.page.evaluate("window.lclogReport.view")
+
+    def select(self, what: str, value: str) -> None:
+        self.page.select_option(f"#f-{what}", value)
+
+
+@pytest.fixture
+def opened(browser: Any, page_file: Path) -> Iterator[Opened]:
+    report = Opened(browser, page_file)
+    yield report
+    assert report.errors == [] and report.dialogs == []
+    assert report.requests == [report.url]  # the file itself, and not one request more
+    report.page.close()
+
+
+def requests_in(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each request of a log by trace id: its trace.end, or a lone model call's end."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in events:
+        lone = e["event"].startswith(("chat_model.", "llm.")) and e["depth"] == 0
+        if e["event"] == "trace.end" or (lone and e["event"].endswith((".end", ".error"))):
+            out[e["trace_id"]] = e
+    return out
+
+
+def test_totals_and_the_by_model_table_are_lclog_stats_numbers(opened: Opened, log: Path):
+    events = events_of(log)
+    view = opened.view()
+    requests = requests_in(events)
+    assert view["totals"]["requests"] == len(requests) == 24 + 7 + 1
+    assert view["totals"]["failed"] == sum(
+        1 for e in requests.values() if e.get("outcome") != "ok" or (e.get("errors") or {}).get("count")
+    )
+    assert view["totals"]["input_tokens"] == sum(
+        (e.get("usage") or {}).get("input_tokens", 0) for e in requests.values()
+    )
+    stats = json.loads(lclog("stats", "--json", str(log)).stdout)
+    rows = {r["model"]: r for r in view["byModel"]}
+    for model in ("gpt-4o-mini", "gpt-4o"):
+        mine, theirs = rows[model], stats[f"chat_model {model}"]
+        for key in ("calls", "errors", "input_tokens", "output_tokens"):
+            assert mine[key] == theirs[key], (model, key)
+        assert mine["cost_usd"] == pytest.approx(theirs["cost_usd"], rel=1e-9)
+        for key in ("p50_ms", "p95_ms", "p99_ms"):  # stats: 2%-wide buckets, 0.01 ms steps
+            assert mine[key] == pytest.approx(theirs[key], rel=0.025, abs=0.008), (model, key)
+    # the table on the page says the same
+    row = opened.page.locator('#models-body tr[data-model="gpt-4o"]')
+    assert row.locator('[data-col="calls"]').inner_text() == str(stats["chat_model gpt-4o"]["calls"])
+    assert opened.page.locator('#totals [data-total="requests"] .value').inner_text() == str(len(requests))
+
+
+def test_a_requests_waterfall_is_its_runs_with_their_durations_and_content_as_logged(
+    opened: Opened, log: Path
+):
+    events = events_of(log)
+    agent = next(e for e in events if e["event"] == "trace.end" and e["name"] == "agent")
+    opened.page.click(f'#slowest-body tr[data-trace="{agent["trace_id"]}"]')
+    rows = opened.page.locator("#waterfall tbody tr")
+    ended = {
+        e["run_id"]: e
+        for e in events
+        if e["trace_id"] == agent["trace_id"]
+        and e["event"].endswith((".end", ".error"))
+        and e["event"] != "trace.end"
+    }
+    shown = rows.evaluate_all(
+        "rows => rows.map(r => [r.dataset.run, r.querySelector('[data-col=dur]').dataset.value,"
+        " r.querySelector('[data-col=dur]').textContent])"
+    )
+    assert {run for run, _, _ in shown} == set(ended)
+    for run, value, text in shown:
+        assert float(value) == ended[run]["duration_ms"]
+        assert float(text.removesuffix(" ms")) == pytest.approx(ended[run]["duration_ms"], abs=0.051)
+    assert shown[0][0] == agent["run_id"]  # the request's own run first, spanning the timeline
+    # the failed tool reads as failed, with its (redacted) error
+    failed = next(e for e in ended.values() if e["event"] == "tool.error")
+    row = opened.page.locator(f'#waterfall tr[data-run="{failed["run_id"]}"]')
+    assert failed["error"]["message"] in row.inner_text()
+    # a run's events, as logged
+    model_run = next(e for e in ended.values() if e["event"] == "chat_model.end")
+    opened.page.click(f'#waterfall tr[data-run="{model_run["run_id"]}"]')
+    shown_events = [json.loads(t) for t in opened.page.locator("#run-content pre").all_inner_texts()]
+    logged = [e for e in events if e["run_id"] == model_run["run_id"]]
+    assert shown_events == [{k: v for k, v in e.items() if k not in ("service", "trace_id")} for e in logged]
+
+
+def test_filters_recompute_every_figure_from_the_requests_they_keep(opened: Opened, log: Path):
+    events = events_of(log)
+    requests = requests_in(events)
+    uses_big = {
+        e["trace_id"] for e in events if e.get("model") == "gpt-4o" and e["event"] == "chat_model.end"
+    }
+    opened.select("model", "gpt-4o")
+    view = opened.view()
+    assert view["totals"]["requests"] == len(uses_big) == 8
+    assert [r["model"] for r in view["byModel"]] == ["gpt-4o"]
+    opened.select("model", "")
+    opened.select("outcome", "failed")
+    failed = [
+        t for t, e in requests.items() if e.get("outcome") != "ok" or (e.get("errors") or {}).get("count")
+    ]
+    assert opened.view()["totals"]["requests"] == len(failed)
+    listed = opened.page.locator("#failed-body tr").evaluate_all("rows => rows.map(r => r.dataset.trace)")
+    assert sorted(listed) == sorted(failed)
+    opened.select("outcome", "")
+    opened.page.fill("#f-thread", "t-1")
+    opened.page.press("#f-thread", "Enter")
+    on_thread = [t for t, e in requests.items() if e.get("thread_id") == "t-1"]
+    assert opened.view()["totals"]["requests"] == len(on_thread) == 6
+    opened.page.click("#f-clear")
+    assert opened.view()["totals"]["requests"] == len(requests)
+
+
+def test_the_conversation_view_is_what_lclog_thread_rebuilds(opened: Opened, log: Path):
+    expected = json.loads(lclog("thread", "demo-thread", str(log), "--json").stdout)
+    opened.page.click('#threads button[data-thread="demo-thread"]')
+    texts = opened.page.locator("#conversation .message .text").all_inner_texts()
+    assert texts == [m["message"]["content"] for m in expected["messages"]]
+    assert len(texts) > 4
+
+
+def test_hostile_content_stays_text_runs_nothing_and_no_secret_reaches_the_page(
+    opened: Opened, page_file: Path
+):
+    html = page_file.read_text()
+    assert SECRET not in html and SECRET[:12] not in html
+    assert "</script><script>window" not in html and "<img src=x" not in html
+    # the names and prompt are on the page, as text
+    cell = opened.page.locator("#slowest-body td.name", has_text="onerror")
+    assert cell.first.inner_text() == HOSTILE_NAME
+    opened.page.click('#threads button[data-thread="javascript:window.__pwned=4"]')
+    assert HOSTILE_PROMPT in opened.page.locator("#conversation").inner_text()
+    assert "[REDACTED:openai_key]" in opened.page.locator("#conversation").inner_text()
+    assert opened.page.evaluate("window.__pwned") is None
+    assert opened.page.locator("#conversation img, #slowest-body img, a").count() == 0
+
+
+def test_the_page_allows_only_its_own_scripts_and_no_network(page_file: Path):
+    html = page_file.read_text()
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert policy is not None
+    directives = dict(d.strip().split(" ", 1) for d in policy.group(1).split(";") if d.strip())
+    assert directives["default-src"] == "'none'"
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    hashes = {
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'" for s in scripts
+    }
+    assert set(directives["script-src"].split()) == hashes and len(hashes) == 2
+    script = (Path(__file__).parents[2] / "lclog/cli/report_assets/report.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "Function("):
+        assert sink not in script
+
+
+def test_stdin_gzip_rotated_and_plain_files_give_the_same_page_data(log: Path, tmp_path: Path):
+    rotated = tmp_path / "app.jsonl.1.gz"
+    rotated.write_bytes(gzip.compress(log.read_bytes()))
+    from_file = build_report([str(log)])
+    assert build_report([str(rotated)]) == from_file
+    done = lclog("report", "-o", "-", stdin=log.read_bytes())
+    assert done.returncode == 0
+    data = re.search(rb'<script type="application/json" id="lclog-data">(.*?)</script>', done.stdout, re.S)
+    assert data is not None and json.loads(data.group(1)) == json.loads(json.dumps(from_file))
+    assert from_file["details"]  # the second pass read stdin again, from its copy
+
+
+def test_past_its_limits_the_page_keeps_a_uniform_sample_and_says_so_with_exact_totals(log: Path):
+    full = build_report([str(log)])
+    small = build_report([str(log)], Limits(top=2, max_requests=10))
+    assert small["meta"]["sampled"] and small["meta"]["rows"] == 10 and len(small["requests"]["trace"]) == 10
+    assert small["totals"] == full["totals"]  # over every request, not the sample
+    assert set(small["requests"]["trace"]) <= set(full["requests"]["trace"])
+    assert len(small["details"]) <= 2 * 3
+    page = render_page(small)
+    assert "uniform sample" in (Path(__file__).parents[2] / "lclog/cli/report_assets/report.js").read_text()
+    assert '"sampled":true' in page
+
+
+def test_a_log_without_events_or_unreadable_fails_with_a_clear_message(tmp_path: Path):
+    empty = tmp_path / "empty.log"
+    empty.write_text("plain text\n")
+    done = lclog("report", str(empty), "-o", str(tmp_path / "r.html"))
+    assert done.returncode == 1 and b"no lclog events" in done.stderr
+    done = lclog("report", str(tmp_path / "missing.jsonl"))
+    assert done.returncode == 1 and b"cannot read" in done.stderr and b"Traceback" not in done.stderr
