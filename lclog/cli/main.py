@@ -284,7 +284,7 @@ def _report(args: argparse.Namespace) -> int:
     if not data["meta"]["events"]:
         print(f"lclog report: no lclog events in {', '.join(args.files) or '<stdin>'}", file=sys.stderr)
         return 1
-    page = render_page(data).encode("utf-8")
+    page = render_page(data)
     if args.output == "-":
         sys.stdout.buffer.write(page)
         return 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import random
 import re
+import sys
 import tempfile
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
@@ -42,9 +43,10 @@ class Limits:
 
     top: int = 50  # requests in full per list (slowest, most expensive, failed)
     max_requests: int = 200_000  # request rows for charts and filters; past it, a uniform sample
-    request_bytes: int = 2_000_000  # a request's events in full, in log bytes
-    thread_bytes: int = 8_000_000  # a conversation's events, in log bytes
-    threads: int = 50  # conversations rebuilt
+    request_bytes: int = 1_000_000  # a request's events in full, in log bytes
+    thread_bytes: int = 2_000_000  # a conversation's events, in log bytes
+    threads: int = 20  # conversations rebuilt
+    detail_bytes: int = 24_000_000  # the events of all of them, in log bytes
 
 
 def _epoch_ms(value: Any) -> float | None:
@@ -78,7 +80,11 @@ def _tokens(usage: Any, key: str) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
-@dataclass
+def _label(value: Any, missing: str) -> str:
+    return sys.intern(str(value)) if value else missing
+
+
+@dataclass(slots=True)
 class _Request:
     trace_id: str
     start_ms: float | None
@@ -112,12 +118,13 @@ def _request(e: dict[str, Any], *, lone: bool) -> _Request:
         trace_id=str(e.get("trace_id") or e.get("run_id") or "?"),
         start_ms=None if end is None else end - (duration or 0.0),
         duration_ms=duration,
-        name=str(e.get("name") or "?"),
-        service=str(e.get("service") or "?"),
-        thread=str(e.get("thread_id") or ""),
-        user=str(e.get("user_id") or ""),
-        tenant=str(e.get("tenant_id") or ""),
-        outcome=outcome,
+        # the same few names, services, users ... on every row: one string object each
+        name=_label(e.get("name"), "?"),
+        service=_label(e.get("service"), "?"),
+        thread=_label(e.get("thread_id"), ""),
+        user=_label(e.get("user_id"), ""),
+        tenant=_label(e.get("tenant_id"), ""),
+        outcome=_label(outcome, "ok"),
         errors=int(errors) if isinstance(errors, int) else int(failed_run),
     )
     if name == "trace.end" or lone:
@@ -263,7 +270,7 @@ def _call(e: dict[str, Any]) -> tuple[Any, ...]:
     """(model, duration ms, ttft ms, input tokens, output tokens, cost, failed) of a model call."""
     usage = e.get("usage")
     return (
-        str(e.get("model") or e.get("name") or "?"),
+        _label(e.get("model") or e.get("name"), "?"),
         _number(e.get("duration_ms")),
         _number(e.get("ttft_ms")),
         _tokens(usage, "input_tokens") if isinstance(usage, dict) else None,
@@ -344,18 +351,21 @@ def _id_pattern(ids: Iterable[str]) -> re.Pattern[bytes] | None:
 
 @dataclass
 class _Kept:
-    """Events kept in full for one request or conversation, up to a byte budget."""
+    """Events kept in full for one request or conversation, up to its byte budget and what is
+    left of the budget all of them share (`left`, one list for all)."""
 
     budget: int
+    left: list[int]
     events: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
-    cut: int = 0  # events past the budget, not kept
+    cut: int = 0  # events past a budget, not kept
 
     def add(self, e: dict[str, Any], size: int) -> None:
-        if self.size + size > self.budget:
+        if self.size + size > self.budget or size > self.left[0]:
             self.cut += 1
         else:
             self.size += size
+            self.left[0] -= size
             self.events.append(e)
 
 
@@ -370,11 +380,12 @@ def _details(
     lines: Iterable[bytes], chosen: list[tuple[str, str]], limits: Limits
 ) -> tuple[dict[str, _Kept], dict[str, _Kept]]:
     """Pass 2: the events of the chosen requests and of their threads."""
-    traces = {t: _Kept(limits.request_bytes) for t, _ in chosen}
+    left = [limits.detail_bytes]
+    traces = {t: _Kept(limits.request_bytes, left) for t, _ in chosen}
     threads: dict[str, _Kept] = {}
     for _, thread in chosen:
         if thread and thread not in threads and len(threads) < limits.threads:
-            threads[thread] = _Kept(limits.thread_bytes)
+            threads[thread] = _Kept(limits.thread_bytes, left)
     pattern = _id_pattern([*traces, *threads])
     if pattern is None:
         return traces, threads
@@ -497,6 +508,7 @@ def build_report(paths: list[str], limits: Limits | None = None) -> dict[str, An
                 "request_bytes": limits.request_bytes,
                 "thread_bytes": limits.thread_bytes,
                 "threads": limits.threads,
+                "detail_bytes": limits.detail_bytes,
             },
         },
         "totals": scan.totals.row(),

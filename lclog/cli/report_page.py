@@ -25,10 +25,10 @@ def _asset(name: str) -> str:
     return (_ASSETS / name).read_text(encoding="utf-8")
 
 
-def _data(data: dict[str, Any]) -> str:
+def _data(data: dict[str, Any]) -> bytes:
     """The data as JSON that is inert inside an HTML element: no `<`, `>` or `&` left in it."""
-    text = orjson.dumps(data).decode()
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = orjson.dumps(data)
+    return text.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
 
 
 def _hash(script: str) -> str:
@@ -36,18 +36,24 @@ def _hash(script: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode() + "'"
 
 
-def render_page(data: dict[str, Any]) -> str:
-    """The report page for `data` (what `report.build_report` returns)."""
+def render_page(data: dict[str, Any]) -> bytes:
+    """The report page for `data` (what `report.build_report` returns), UTF-8."""
     uplot, script = _asset("uPlot.iife.min.js"), _asset("report.js")
     policy = (
         "default-src 'none'; "
         f"script-src {_hash(uplot)} {_hash(script)}; "
         "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
     )
-    return Template(_asset("report.html")).substitute(
-        csp=policy,
-        css=_asset("uPlot.min.css") + "\n" + _asset("report.css"),
-        data=_data(data),
-        uplot=uplot,
-        js=script,
+    marker = "\x00data\x00"  # where the data goes: it is the page's bulk, copied once, as bytes
+    head, tail = (
+        Template(_asset("report.html"))
+        .substitute(
+            csp=policy,
+            css=_asset("uPlot.min.css") + "\n" + _asset("report.css"),
+            data=marker,
+            uplot=uplot,
+            js=script,
+        )
+        .split(marker)
     )
+    return b"".join((head.encode(), _data(data), tail.encode()))

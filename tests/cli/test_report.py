@@ -316,16 +316,28 @@ def test_stdin_gzip_rotated_and_plain_files_give_the_same_page_data(log: Path, t
     assert from_file["details"]  # the second pass read stdin again, from its copy
 
 
-def test_past_its_limits_the_page_keeps_a_uniform_sample_and_says_so_with_exact_totals(log: Path):
+def test_past_its_limits_the_page_keeps_a_uniform_sample_and_says_so_with_exact_totals(
+    log: Path, tmp_path: Path, browser: Any
+):
     full = build_report([str(log)])
-    small = build_report([str(log)], Limits(top=2, max_requests=10))
+    small = build_report([str(log)], Limits(top=2, max_requests=10, detail_bytes=20_000))
     assert small["meta"]["sampled"] and small["meta"]["rows"] == 10 and len(small["requests"]["trace"]) == 10
     assert small["totals"] == full["totals"]  # over every request, not the sample
     assert set(small["requests"]["trace"]) <= set(full["requests"]["trace"])
     assert len(small["details"]) <= 2 * 3
-    page = render_page(small)
-    assert "uniform sample" in (Path(__file__).parents[2] / "lclog/cli/report_assets/report.js").read_text()
-    assert '"sampled":true' in page
+    kept = sum(len(d["events"]) for d in small["details"].values())
+    assert kept and sum(d["cut"] for d in small["details"].values()) > 0  # the shared byte budget
+    path = tmp_path / "small.html"
+    path.write_bytes(render_page(small))
+    report = Opened(browser, path)
+    banner = report.page.locator("#sampled")
+    assert banner.is_visible()
+    said = banner.inner_text()
+    assert (
+        "uniform sample of 10" in said
+        and f"Over every request: {full['totals']['requests']} requests" in said
+    )
+    assert report.view()["totals"]["requests"] == 10
 
 
 def test_a_log_without_events_or_unreadable_fails_with_a_clear_message(tmp_path: Path):

@@ -359,7 +359,7 @@
     }
     table.append(body);
     box.append(table);
-    if (detail.cut) box.append(el("p", { class: "note", text: detail.cut + " more events of this request are in the log, past the page's " + D.meta.limits.request_bytes + " bytes for one request." }));
+    if (detail.cut) box.append(el("p", { class: "note", text: detail.cut + " more events of this request are in the log, past the page's limits (" + D.meta.limits.request_bytes + " bytes for one request, " + D.meta.limits.detail_bytes + " in all)." }));
     box.append(content);
   }
   function showRun(content, run, detail) {
@@ -431,7 +431,7 @@
     }
     $("limits").textContent = "This page keeps in full the " + m.limits.top + " slowest, the " + m.limits.top + " most expensive and the " + m.limits.top +
       " latest failed requests (up to " + m.limits.request_bytes + " log bytes each) and up to " + m.limits.threads + " of their conversations (up to " +
-      m.limits.thread_bytes + " bytes each); at most " + m.limits.max_requests + " requests in its charts and filters." +
+      m.limits.thread_bytes + " bytes each), " + m.limits.detail_bytes + " log bytes in all; at most " + m.limits.max_requests + " requests in its charts and filters." +
       (m.skipped_lines ? " " + m.skipped_lines + " lines that are not lclog events were skipped." : "");
   }
   setupFilters();
