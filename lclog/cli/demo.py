@@ -148,6 +148,7 @@ def explore_commands(conversation: bool) -> list[str]:
     ]
     if conversation:
         commands.append(f"lclog thread {DEMO_THREAD} demo.jsonl")
+    commands.append("lclog report demo.jsonl -o demo.html   # then open demo.html in a browser")
     return commands
 
 

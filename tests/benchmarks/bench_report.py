@@ -1,7 +1,7 @@
 """`lclog report` at scale: the time and peak memory to turn a large log into a page, and how
 the page behaves in Chromium.
 
-    python tests/benchmarks/bench_report.py [--mb 200] [--max-requests N] [--keep DIR] [--browser]
+    python tests/benchmarks/bench_report.py [--mb 200] [--max-requests N] [--keep DIR] [--browser] [--screenshot PNG]
 
 The log is real lclog output repeated: the demo's requests and priced requests on two models
 (some failing, on threads), logged once by the handler, then copied with fresh trace and run ids
@@ -112,6 +112,24 @@ def run_report(log: Path, page: Path, max_requests: int) -> dict[str, Any]:
     }
 
 
+def screenshot(page: Path, out: Path) -> None:
+    """The page with its slowest request open, as the README shows it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+        )
+        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        tab.goto(page.resolve().as_uri())
+        tab.wait_for_function("window.lclogReport !== undefined")
+        tab.click("#slowest-body tr >> nth=0")
+        tab.evaluate("window.scrollTo(0, 0)")
+        tab.screenshot(path=str(out), full_page=True)
+        browser.close()
+
+
 def in_browser(page: Path) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -149,6 +167,7 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=200_000, help="lclog report's --max-requests")
     parser.add_argument("--keep", help="a directory to keep the log and page in")
     parser.add_argument("--browser", action="store_true", help="also open the page in Chromium")
+    parser.add_argument("--screenshot", help="a PNG of the page with its slowest request open")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(args.keep or tmp)
@@ -163,6 +182,8 @@ def main() -> None:
         result.update(run_report(log, page, args.max_requests))
         if args.browser:
             result["browser"] = in_browser(page)
+        if args.screenshot:
+            screenshot(page, Path(args.screenshot))
         print(json.dumps(result, indent=2))
         if not args.keep:
             os.unlink(log)

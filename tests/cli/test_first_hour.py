@@ -85,8 +85,10 @@ def test_the_demo_ends_with_commands_that_run_as_printed(tmp_path: Path):
             env={"PATH": f"{python}:/usr/bin:/bin"},
         )  # fmt: skip
         assert shell.returncode == 0, (command, shell.stderr)
-        assert shell.stdout or command.startswith("lclog demo"), command
+        assert shell.stdout or command.startswith(("lclog demo", "lclog report")), command
         assert "Traceback" not in shell.stderr
+    page = (tmp_path / "demo.html").read_text()
+    assert page.startswith("<!doctype html>") and "lclog-data" in page
 
 
 def test_outputs_as_a_config_writes_them_are_taken_by_the_handler(tmp_path: Path):

@@ -114,7 +114,7 @@ def page_file(log: Path) -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("LCLOG_REQUIRE_BROWSER"):
             pytest.fail("Chromium is missing: .ci/run installs Debian's chromium package")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -262,6 +262,20 @@ def test_filters_recompute_every_figure_from_the_requests_they_keep(opened: Open
     assert opened.view()["totals"]["requests"] == len(on_thread) == 6
     opened.page.click("#f-clear")
     assert opened.view()["totals"]["requests"] == len(requests)
+    # dragging across a chart narrows the whole page to that time
+    box = opened.page.locator("#charts .u-over").first.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    opened.page.mouse.move(box["x"] + 1, y)
+    opened.page.mouse.down()
+    opened.page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    opened.page.mouse.up()
+    view, filters = opened.view(), opened.page.evaluate("window.lclogReport.filters")
+    assert filters["from"] is not None and filters["to"] is not None
+    data = build_report([str(log)])["requests"]
+    within = [t for t in data["start"] if filters["from"] <= t <= filters["to"]]
+    assert 0 < view["totals"]["requests"] == len(within) < len(requests)
+    assert opened.page.input_value("#f-from") != ""
 
 
 def test_the_conversation_view_is_what_lclog_thread_rebuilds(opened: Opened, log: Path):

@@ -7,7 +7,7 @@
   const R = D.requests;
   const C = D.calls;
   const N = R.trace.length;
-  const LIST = 20; // rows per list
+  let LIST = 10; // rows per list; "show more" shows 50
 
   // ---------- helpers ----------
   function el(tag, props, ...kids) {
@@ -230,7 +230,7 @@
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"), // the page's times are UTC
       scales: { x: { time: true, range: () => [data[0][0], data[0][data[0].length - 1] + stepS] } },
       series: [{}].concat(labels.map((label, k) => ({ label, stroke: colors[k], width: 1.5, value: (u, v) => fmt(v), points: { show: data[0].length < 40 } }))),
-      axes: [{}, { size: 60, values: (u, vals) => vals.map(fmt) }],
+      axes: [{}, { size: 72, values: (u, vals) => vals.map(fmt) }],
       cursor: { drag: { x: true, y: false } },
       hooks: {
         setSelect: [(u) => {
@@ -415,6 +415,7 @@
     renderList("slowest-body", top(sel, (i) => R.dur[i]));
     renderList("costliest-body", top(sel, (i) => R.cost[i]));
     renderList("failed-body", sel.filter(failed).reverse().slice(0, LIST));
+    $("more").textContent = LIST === 10 ? "show 50 of each" : "show 10 of each";
     const shown = sel.length === N ? "every request in the page" : sel.length + " of " + N + " requests in the page";
     $("selection").textContent = "Showing " + shown + ".";
   }
@@ -435,6 +436,10 @@
       (m.skipped_lines ? " " + m.skipped_lines + " lines that are not lclog events were skipped." : "");
   }
   setupFilters();
+  $("more").addEventListener("click", () => {
+    LIST = LIST === 10 ? 50 : 10;
+    render();
+  });
   renderMeta();
   renderThreads();
   render();
