@@ -1,7 +1,8 @@
 """`lclog report` at scale: the time and peak memory to turn a large log into a page, and how
 the page behaves in Chromium.
 
-    python tests/benchmarks/bench_report.py [--mb 200] [--max-requests N] [--keep DIR] [--browser] [--screenshot PNG]
+    python tests/benchmarks/bench_report.py [--mb 200] [--max-requests N] [--keep DIR]
+                                            [--browser] [--screenshot PNG]
 
 The log is real lclog output repeated: the demo's requests and priced requests on two models
 (some failing, on threads), logged once by the handler, then copied with fresh trace and run ids

@@ -200,6 +200,11 @@ def test_totals_and_the_by_model_table_are_lclog_stats_numbers(opened: Opened, l
     row = opened.page.locator('#models-body tr[data-model="gpt-4o"]')
     assert row.locator('[data-col="calls"]').inner_text() == str(stats["chat_model gpt-4o"]["calls"])
     assert opened.page.locator('#totals [data-total="requests"] .value').inner_text() == str(len(requests))
+    # the charts over time add up to the totals
+    series = view["series"]
+    assert sum(series["requests"]) == len(requests) and sum(series["failed"]) == view["totals"]["failed"]
+    assert sum(series["input"]) == view["totals"]["input_tokens"]
+    assert sum(c for c in series["cost"] if c) == pytest.approx(view["totals"]["cost_usd"], rel=1e-9)
 
 
 def test_a_requests_waterfall_is_its_runs_with_their_durations_and_content_as_logged(
@@ -361,3 +366,43 @@ def test_a_log_without_events_or_unreadable_fails_with_a_clear_message(tmp_path:
     assert done.returncode == 1 and b"no lclog events" in done.stderr
     done = lclog("report", str(tmp_path / "missing.jsonl"))
     assert done.returncode == 1 and b"cannot read" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_logs_in_the_ecs_and_otel_layouts_give_the_same_page(tmp_path: Path):
+    paths = {schema: tmp_path / f"{schema}.jsonl" for schema in ("default", "ecs", "otel")}
+    handlers = [
+        LoggingCallbackHandler({"schema": schema, "outputs": [{"type": "file", "path": str(path)}]})
+        for schema, path in paths.items()
+    ]
+    mini = _model("gpt-4o-mini", 12, 100)
+    for n in range(6):
+
+        def request(x: str, config: RunnableConfig) -> str:
+            return str(mini.invoke(x, config=config).content)
+
+        metadata = {"thread_id": f"t-{n % 2}", "user_id": "ada"}
+        RunnableLambda(request, name="answer").invoke(f"q{n}", {"callbacks": handlers, "metadata": metadata})
+    for handler in handlers:
+        handler.close()
+    pages = {schema: build_report([str(path)]) for schema, path in paths.items()}
+    default = pages["default"]
+    assert default["totals"]["requests"] == 6 and default["totals"]["cost_usd"]
+    # each handler times the runs itself: all but the times must be the same
+    timing = {"dur", "ttft", "start", "first_ms", "last_ms", "p50_ms", "p95_ms", "p99_ms"}
+
+    def untimed(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if k not in timing}
+
+    for schema in ("ecs", "otel"):
+        page = pages[schema]
+        assert untimed(page["totals"]) == untimed(default["totals"]), schema
+        assert untimed(page["calls"]) == untimed(default["calls"]), schema
+        # trace ids as each layout writes them (ECS and OpenTelemetry: 32 hex digits)
+        assert [t.replace("-", "") for t in default["requests"]["trace"]] == page["requests"]["trace"]
+        assert untimed(page["requests"]) | {"trace": 0} == untimed(default["requests"]) | {"trace": 0}
+        assert page["strings"] == default["strings"]
+        assert len(page["details"]) == len(default["details"]) == 6
+        assert [len(d["runs"]) for d in page["details"].values()] == [
+            len(d["runs"]) for d in default["details"].values()
+        ]
+        assert set(page["threads"]) == {"t-0", "t-1"}
