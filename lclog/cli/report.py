@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any
 
@@ -30,11 +30,6 @@ from lclog.cli.thread import conversation_of
 __all__ = ["Limits", "build_report"]
 
 _MODEL_RUNS = ("llm.", "chat_model.")
-_OUTCOMES = ("ok", "error", "interrupted", "cancelled")
-# Fields every event has; the rest of an event is its content, shown as logged.
-_BOOKKEEPING = frozenset(
-    {"timestamp", "level", "event", "service", "run_id", "parent_run_id", "trace_id", "depth", "seq"}
-)
 
 
 @dataclass(frozen=True)
@@ -502,14 +497,7 @@ def build_report(paths: list[str], limits: Limits | None = None) -> dict[str, An
             "requests": scan.totals.requests,
             "rows": len(scan.rows),
             "sampled": scan.totals.requests > len(scan.rows),
-            "limits": {
-                "top": limits.top,
-                "max_requests": limits.max_requests,
-                "request_bytes": limits.request_bytes,
-                "thread_bytes": limits.thread_bytes,
-                "threads": limits.threads,
-                "detail_bytes": limits.detail_bytes,
-            },
+            "limits": asdict(limits),
         },
         "totals": scan.totals.row(),
         "strings": strings,
