@@ -97,6 +97,7 @@ _EVENT = orjson.dumps({"event": "llm.end", "run_id": "r1", "name": "m", "duratio
         (["--help"], "", set()),
         (["pretty", "--no-color"], _EVENT, set()),
         (["stats"], _EVENT, set()),
+        (["report", "-o", "-"], _EVENT, set()),
         (["redact"], "mail a@b.io", {"pydantic", "pydantic_core"}),
         (["check-config", "config/elk.yaml"], "", {"pydantic", "pydantic_core", "structlog"}),
     ],

@@ -234,6 +234,12 @@ def test_a_requests_waterfall_is_its_runs_with_their_durations_and_content_as_lo
     failed = next(e for e in ended.values() if e["event"] == "tool.error")
     row = opened.page.locator(f'#waterfall tr[data-run="{failed["run_id"]}"]')
     assert failed["error"]["message"] in row.inner_text()
+    # the request's own events show first: its input and output, as logged
+    first = [json.loads(t) for t in opened.page.locator("#run-content pre").all_inner_texts()]
+    assert [e["event"] for e in first] == ["chain.start", "chain.end"] and first[0]["run_id"] == agent[
+        "run_id"
+    ]
+    assert first[0]["inputs"] == next(e for e in events if e["run_id"] == agent["run_id"])["inputs"]
     # a run's events, as logged
     model_run = next(e for e in ended.values() if e["event"] == "chat_model.end")
     opened.page.click(f'#waterfall tr[data-run="{model_run["run_id"]}"]')

@@ -361,6 +361,7 @@
     box.append(table);
     if (detail.cut) box.append(el("p", { class: "note", text: detail.cut + " more events of this request are in the log, past the page's limits (" + D.meta.limits.request_bytes + " bytes for one request, " + D.meta.limits.detail_bytes + " in all)." }));
     box.append(content);
+    if (runs.length) showRun(content, runs[0], detail); // the request's own input and output
   }
   function showRun(content, run, detail) {
     clear(content);
