@@ -394,7 +394,8 @@ def _details(
         trace = _same(e.get("trace_id"), trace_ids)
         if trace is not None:
             traces[trace].add(e, len(raw))
-        kept = threads.get(e.get("thread_id"))  # type: ignore[arg-type]
+        thread = e.get("thread_id")
+        kept = threads.get(thread) if isinstance(thread, str) else None
         if kept is not None:  # a thread id is any string: matched as written
             kept.add(e, len(raw))
     return traces, threads

@@ -18,7 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
@@ -422,3 +425,91 @@ def test_logs_in_the_ecs_and_otel_layouts_give_the_same_page(tmp_path: Path):
             len(d["runs"]) for d in default["details"].values()
         ]
         assert set(page["threads"]) == {"t-0", "t-1"}
+
+
+_int64 = st.integers(-(2**63), 2**64 - 1)  # what JSON from orjson holds
+_json = st.recursive(
+    st.none() | st.booleans() | _int64 | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_ids = st.sampled_from(["t1", "t2", "01a250ee-5159-70f2-b4d9-2e7cf2244de6", ""]) | st.text(max_size=6)
+_event = st.fixed_dictionaries(
+    {
+        "event": st.sampled_from(
+            ["trace.end", "chain.start", "chain.end", "chat_model.end", "llm.error", "tool.error", "x"]
+        ),
+        "run_id": _ids,
+        "trace_id": _ids,
+    },
+    optional={
+        "parent_run_id": _ids | st.none(),
+        "depth": st.integers(-5, 10**9) | _json,
+        "timestamp": st.sampled_from(["2026-12-01T00:00:00.000001Z", "2026-13-01", "1796654125"])
+        | _int64
+        | st.floats(allow_nan=False)
+        | st.text(max_size=30),
+        "duration_ms": st.floats(allow_nan=False) | _int64 | _json,
+        "name": st.text() | _json,
+        "model": st.text(max_size=20) | _json,
+        "thread_id": st.text(max_size=20) | _json,
+        "outcome": st.sampled_from(["ok", "error", "<b>"]) | _json,
+        "usage": st.fixed_dictionaries({"input_tokens": _json, "output_tokens": _json}) | _json,
+        "cost": st.fixed_dictionaries({"total": _json}) | _json,
+        "errors": st.fixed_dictionaries({"count": _json}) | _json,
+        "error": _json,
+        "inputs": _json,
+        "outputs": _json,
+        "history_writer": _json,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=st.lists(_event, max_size=25),
+    markup=st.sampled_from(["</script>", "<!--", "]]>", "&lt;", "\u2028"]),
+)
+def test_any_events_make_a_page_whose_data_is_inert_and_reads_back_whole(tmp_path: Path, events, markup):
+    path = tmp_path / "hostile.jsonl"
+    lines = [orjson.dumps({**e, "name": f"{markup}{e.get('name')}"}) for e in events]
+    path.write_bytes(b"\n".join([*lines, b"not json", b"{broken"]) + b"\n")
+    data = build_report([str(path)])
+    page = render_page(data)
+    block = page.split(b'<script type="application/json" id="lclog-data">', 1)[1].split(b"</script>", 1)[0]
+    assert not set(block) & set(b"<>&")  # nothing in it can end the element or start markup
+    assert orjson.loads(block) == orjson.loads(orjson.dumps(data))
+    assert page.count(b"<script") == 3 and data["meta"]["skipped_lines"] == 2
+
+
+def test_a_page_of_malformed_events_opens_without_an_error_and_every_request_opens(
+    browser: Any, tmp_path: Path
+):
+    odd: list[dict[str, Any]] = [
+        {"event": "chain.start", "run_id": "r1", "trace_id": "r1", "depth": 0, "name": {"a": [1]}},
+        {"event": "tool.error", "run_id": "r2", "trace_id": "r1", "parent_run_id": "r1", "depth": 10**9,
+         "name": None, "error": "not a dict", "duration_ms": "slow", "timestamp": "2026-12-01T00:00:01Z"},
+        {"event": "chain.end", "run_id": "r1", "trace_id": "r1", "depth": 0, "duration_ms": 1e308,
+         "timestamp": 1796654125000, "outcome": "<b>", "thread_id": ["x"], "node": {"n": 1}, "step": [2]},
+        {"event": "trace.end", "run_id": "r1", "trace_id": "r1", "depth": 0, "errors": {"count": "many"},
+         "usage": [1, 2], "cost": {"total": "free"}, "timestamp": "yesterday", "thread_id": "t"},
+        {"event": "chat_model.end", "run_id": "m", "trace_id": "m", "depth": 0, "duration_ms": -3,
+         "usage": {"input_tokens": 2**63, "output_tokens": -1}, "cost": {"total": -0.5}, "model": ""},
+        {"event": "chat_model.error", "run_id": "e", "trace_id": "e", "depth": 0, "thread_id": "t",
+         "inputs": {"messages": [{"role": "human", "content": None, "seq": "x"}]}, "history_writer": 5},
+    ]  # fmt: skip
+    log = tmp_path / "odd.jsonl"
+    log.write_bytes(b"\n".join(orjson.dumps(e) for e in odd) + b"\n")
+    page = tmp_path / "odd.html"
+    data = build_report([str(log)])
+    page.write_bytes(render_page(data))
+    report = Opened(browser, page)
+    traces = data["requests"]["trace"]
+    assert set(traces) == {"r1", "m", "e"}
+    for trace in traces:
+        assert report.page.evaluate("t => window.lclogReport.showRequest(t)", trace)
+        for row in report.page.locator("#waterfall tbody tr").all():
+            row.click()
+    for button in report.page.locator("#threads button").all():
+        button.click()
+    assert report.errors == [] and report.requests == [report.url]
