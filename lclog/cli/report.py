@@ -394,8 +394,8 @@ def _details(
         trace = _same(e.get("trace_id"), trace_ids)
         if trace is not None:
             traces[trace].add(e, len(raw))
-        thread = e.get("thread_id")
-        kept = threads.get(thread) if isinstance(thread, str) else None
+        thread_id = e.get("thread_id")
+        kept = threads.get(thread_id) if isinstance(thread_id, str) else None
         if kept is not None:  # a thread id is any string: matched as written
             kept.add(e, len(raw))
     return traces, threads
