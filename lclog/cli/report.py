@@ -62,6 +62,14 @@ def _epoch_ms(value: Any) -> float | None:
     return None
 
 
+# Times the page can draw: from 1970 to the year 3000, in ms.
+_LATEST_MS = 32_503_680_000_000.0
+
+
+def _moment(ms: float | None) -> float | None:
+    return ms if ms is not None and 0.0 <= ms <= _LATEST_MS else None
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -111,7 +119,7 @@ def _request(e: dict[str, Any], *, lone: bool) -> _Request:
     errors = _dict(e.get("errors")).get("count")
     request = _Request(
         trace_id=str(e.get("trace_id") or e.get("run_id") or "?"),
-        start_ms=None if end is None else end - (duration or 0.0),
+        start_ms=None if end is None else _moment(end - (duration or 0.0)),
         duration_ms=duration,
         # the same few names, services, users ... on every row: one string object each
         name=_label(e.get("name"), "?"),

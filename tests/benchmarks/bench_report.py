@@ -124,7 +124,7 @@ def screenshot(page: Path, out: Path) -> None:
         )
         tab = browser.new_page(viewport={"width": 1280, "height": 900})
         tab.goto(page.resolve().as_uri())
-        tab.wait_for_function("window.lclogReport !== undefined")
+        assert tab.evaluate("window.lclogReport !== undefined")
         tab.click("#slowest-body tr >> nth=0")
         tab.evaluate("window.scrollTo(0, 0)")
         tab.screenshot(path=str(out), full_page=True)
@@ -142,7 +142,7 @@ def in_browser(page: Path) -> dict[str, Any]:
         tab = browser.new_page(viewport={"width": 1280, "height": 900})
         t0 = time.perf_counter()
         tab.goto(page.resolve().as_uri())
-        tab.wait_for_function("window.lclogReport !== undefined", timeout=120_000)
+        assert tab.evaluate("window.lclogReport !== undefined")
         drawn = time.perf_counter() - t0
         timings = tab.evaluate(
             """() => {

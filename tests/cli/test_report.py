@@ -150,8 +150,8 @@ class Opened:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.url = path.resolve().as_uri()
-        self.page.goto(self.url)
-        self.page.wait_for_function("window.lclogReport !== undefined")
+        self.page.goto(self.url)  # returns once loaded: the page's scripts have run
+        assert self.page.evaluate("window.lclogReport !== undefined"), self.errors
 
     def view(self) -> Any:
         return self.page.evaluate("window.lclogReport.view")
@@ -495,6 +495,10 @@ def test_a_page_of_malformed_events_opens_without_an_error_and_every_request_ope
          "usage": [1, 2], "cost": {"total": "free"}, "timestamp": "yesterday", "thread_id": "t"},
         {"event": "chat_model.end", "run_id": "m", "trace_id": "m", "depth": 0, "duration_ms": -3,
          "usage": {"input_tokens": 2**63, "output_tokens": -1}, "cost": {"total": -0.5}, "model": ""},
+        {"event": "chain.end", "run_id": "far", "trace_id": "far", "depth": 0, "duration_ms": 1e300,
+         "timestamp": "2026-12-01T00:00:01Z", "outputs": {"messages": [{"role": "ai", "content": "x"}]}},
+        {"event": "trace.end", "run_id": "old", "trace_id": "old", "depth": 0, "duration_ms": 1,
+         "timestamp": "1900-01-01T00:00:00Z", "errors": {"count": 1}},
         {"event": "chat_model.error", "run_id": "e", "trace_id": "e", "depth": 0, "thread_id": "t",
          "inputs": {"messages": [{"role": "human", "content": None, "seq": "x"}]}, "history_writer": 5},
     ]  # fmt: skip
@@ -505,7 +509,7 @@ def test_a_page_of_malformed_events_opens_without_an_error_and_every_request_ope
     page.write_bytes(render_page(data))
     report = Opened(browser, page)
     traces = data["requests"]["trace"]
-    assert set(traces) == {"r1", "m", "e"}
+    assert set(traces) == {"r1", "m", "e", "far", "old"}
     for trace in traces:
         assert report.page.evaluate("t => window.lclogReport.showRequest(t)", trace)
         for row in report.page.locator("#waterfall tbody tr").all():

@@ -39,7 +39,8 @@
     return v === null || v === undefined ? "-" : "$" + v.toFixed(v >= 1 ? 2 : 6);
   }
   function fmtTime(ms) {
-    return ms === null || ms === undefined ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 23);
+    const d = new Date(typeof ms === "number" ? ms : NaN);
+    return Number.isNaN(d.getTime()) ? "-" : d.toISOString().replace("T", " ").slice(0, 23);
   }
   // Nearest-rank percentile, as `lclog stats` reads it.
   function quantile(sorted, q) {
@@ -183,7 +184,7 @@
     if (!times.length) return null;
     let first = times[0], last = times[0];
     for (const t of times) { if (t < first) first = t; if (t > last) last = t; }
-    const step = STEPS.find((s) => (last - first) / s <= 120) || STEPS[STEPS.length - 1];
+    const step = STEPS.find((s) => (last - first) / s <= 120) || Math.ceil((last - first) / 120);
     const base = Math.floor(first / step) * step;
     const n = Math.floor((last - base) / step) + 1;
     const b = Array.from({ length: n }, () => ({ requests: 0, failed: 0, dur: [], in: 0, out: 0, cost: 0, priced: 0 }));
