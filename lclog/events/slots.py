@@ -59,7 +59,8 @@ def _span(event: dict[str, Any]) -> str | None:
 
 def _nanoseconds(event: dict[str, Any]) -> int | None:
     duration = event.get("duration_ms")
-    return None if duration is None else int(duration * 1_000_000)
+    # rounded: 4.063 ms is 4,062,999.99… ns in binary floating point, and 4,063,000 ns
+    return None if duration is None else round(duration * 1_000_000)
 
 
 def _ecs_error(error: Any) -> dict[str, Any] | None:

@@ -165,3 +165,13 @@ def test_each_layout_reads_back_what_it_wrote(schema: str):
         assert stamp == (event["timestamp"][:23] + "Z" if schema == "ecs" else event["timestamp"])
         if event["event"].startswith("chat_model.") and "outputs" in event:
             assert back["outputs"]["content"] == event["outputs"]["content"]
+
+
+def test_ecs_durations_in_nanoseconds_are_exact_for_every_microsecond():
+    from lclog.events.slots import _nanoseconds
+
+    # every duration lclog writes is whole microseconds, in ms (events/build.py): each must come
+    # out as that many microseconds in ns, not one ns short
+    for micros in range(0, 20_000_000, 997):
+        ms = micros / 1000
+        assert _nanoseconds({"duration_ms": ms}) == micros * 1000, ms
