@@ -166,19 +166,13 @@ class _Totals:
             self.last_ms = r.start_ms if self.last_ms is None else max(self.last_ms, r.start_ms)
 
     def row(self) -> dict[str, Any]:
-        def q(p: float) -> float | None:
-            v = self.latency.quantile(p)
-            return None if v is None else round(v, 2)
-
         return {
             "requests": self.requests,
             "failed": self.failed,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost_usd": round(self.cost, 10) if self.priced else None,
-            "p50_ms": q(0.50),
-            "p95_ms": q(0.95),
-            "p99_ms": q(0.99),
+            **self.latency.percentiles(),
             "first_ms": self.first_ms,
             "last_ms": self.last_ms,
         }
@@ -265,8 +259,7 @@ class _Scan:
     def finish(self) -> None:
         while self.pending:
             self._final(self.pending.popitem(last=False)[1])
-        for trace in list(self.calls):  # model calls of a request whose end is not in the logs
-            self.calls.pop(trace)
+        self.calls.clear()  # model calls of requests whose end is not in the logs
 
 
 def _call(e: dict[str, Any]) -> tuple[Any, ...]:

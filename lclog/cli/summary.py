@@ -37,6 +37,14 @@ class Histogram:
                 return 0.0 if bucket == -10_000 else math.exp((bucket + 0.5) * _RATIO)
         return None
 
+    def ms(self, q: float) -> float | None:
+        """The quantile as the tables print it: in ms, to 0.01."""
+        v = self.quantile(q)
+        return None if v is None else round(v, 2)
+
+    def percentiles(self) -> dict[str, float | None]:
+        return {"p50_ms": self.ms(0.50), "p95_ms": self.ms(0.95), "p99_ms": self.ms(0.99)}
+
 
 @dataclass
 class Group:
@@ -65,18 +73,12 @@ class Group:
             self.cost += cost["total"]
 
     def row(self) -> dict[str, Any]:
-        def q(h: Histogram, p: float) -> float | None:
-            v = h.quantile(p)
-            return None if v is None else round(v, 2)
-
         return {
             "calls": self.calls,
             "errors": self.errors,
             "error_rate": round(self.errors / self.calls, 4) if self.calls else 0.0,
-            "p50_ms": q(self.latency, 0.50),
-            "p95_ms": q(self.latency, 0.95),
-            "p99_ms": q(self.latency, 0.99),
-            "ttft_p50_ms": q(self.ttft, 0.50),
+            **self.latency.percentiles(),
+            "ttft_p50_ms": self.ttft.ms(0.50),
             # null when no call reported usage (chains, tools, models that report none)
             "input_tokens": self.input_tokens if self.with_usage else None,
             "cached_tokens": self.cached_tokens if self.with_usage else None,
@@ -345,19 +347,12 @@ class Coverage:
 
     def row(self) -> dict[str, Any]:
         """Every request, from its trace.end (exact, sampled or not), and the share kept."""
-
-        def q(p: float) -> float | None:
-            v = self.latency.quantile(p)
-            return None if v is None else round(v, 2)
-
         return {
             "requests": self.requests,
             "kept_whole": self.kept,
             "kept_because": dict(sorted(self.because.items())),
             "failed": self.failed,
-            "p50_ms": q(0.50),
-            "p95_ms": q(0.95),
-            "p99_ms": q(0.99),
+            **self.latency.percentiles(),
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost_usd": round(self.cost, 10) if self.priced else None,
