@@ -213,7 +213,7 @@ class _Top:
 class _Scan:
     """Pass 1: request rows (with their model calls), exact totals and the top requests."""
 
-    _PENDING = 10_000  # requests waiting for their trace.end, at most
+    _PENDING = 10_000  # requests waiting for their trace.end, and requests open, at most
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -239,6 +239,8 @@ class _Scan:
         is_model = name.startswith(_MODEL_RUNS)
         if is_model:
             self.calls.setdefault(trace, []).append(_call(e))
+            if len(self.calls) > self._PENDING:  # a log whose requests' ends are left out
+                del self.calls[next(iter(self.calls))]
         if e.get("depth") == 0 and not e.get("parent_run_id"):
             self.pending[trace] = _request(e, lone=is_model)
             if len(self.pending) > self._PENDING:

@@ -517,3 +517,22 @@ def test_a_page_of_malformed_events_opens_without_an_error_and_every_request_ope
     for button in report.page.locator("#threads button").all():
         button.click()
     assert report.errors == [] and report.requests == [report.url]
+
+
+def test_memory_stays_bounded_when_the_log_holds_no_request_ends(tmp_path: Path):
+    # `events: [chat_model.end]` leaves every request's end out: model calls of 30,000 requests
+    # that never end are not all held until the log ends.
+    log = tmp_path / "calls.jsonl"
+    calls = (
+        {"event": "chat_model.end", "run_id": f"m{i}", "trace_id": f"t{i}", "parent_run_id": f"t{i}",
+         "depth": 1, "model": "gpt-4o-mini", "duration_ms": 1.0}
+        for i in range(30_000)
+    )  # fmt: skip
+    log.write_bytes(b"\n".join(orjson.dumps(c) for c in calls) + b"\n")
+    from lclog.cli import report
+
+    scan = report._Scan(Limits())
+    for line in log.read_bytes().splitlines():
+        scan.add(report.parse(line))  # type: ignore[arg-type]
+        assert len(scan.calls) <= scan._PENDING
+    assert build_report([str(log)])["meta"]["events"] == 30_000
