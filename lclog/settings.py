@@ -14,11 +14,11 @@ from pydantic import Field, field_validator, model_validator
 from lclog._imports import IMPORT_PATH
 from lclog._options import Options
 from lclog.notify.options import CallableTarget, LogTarget, NotifySettings, WebhookTarget
-from lclog.outputs.options import OTLP_EXPORTERS, OutputSettings
+from lclog.outputs.options import OTLP_PACKAGES, OutputSettings
 from lclog.redact.options import AllowSettings, PatternRule, RedactionSettings
 
 __all__ = [
-    "OTLP_EXPORTERS",
+    "OTLP_PACKAGES",
     "AllowSettings",
     "CallableTarget",
     "LogTarget",

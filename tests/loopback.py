@@ -43,7 +43,9 @@ Answer = int | tuple[int, dict[str, str]] | tuple[int, dict[str, str], float] | 
 class LoopbackServer:
     """A ThreadingHTTPServer on 127.0.0.1 (a free port) for one test."""
 
-    def __init__(self, path: str = "/", answer: Callable[[Request], Answer] | None = None) -> None:
+    def __init__(
+        self, path: str = "/", answer: Callable[[Request], Answer] | None = None, tls: Any = None
+    ) -> None:
         self.requests: list[Request] = []
         self.script: list[Answer] = []  # answers given first, in order
         self.hold_s = 0.0  # how long every request is held before it is answered
@@ -83,7 +85,10 @@ class LoopbackServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        if tls is not None:  # an ssl.SSLContext: HTTPS with its certificate
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}{path}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     @staticmethod

@@ -4,6 +4,7 @@ a server's Retry-After on 429 and 503 is honoured, within the time left."""
 from __future__ import annotations
 
 import email.utils
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -46,11 +47,13 @@ def post(
     backoff: float,
     deadline: Callable[[], float | None] = lambda: None,
     sleep: Callable[[float], object] = time.sleep,
-) -> None:
-    """POSTs data, trying at most retries + 1 times; raises PostFailed.
+    context: ssl.SSLContext | None = None,
+) -> bytes:
+    """POSTs data, trying at most retries + 1 times; returns the answer's body, raises PostFailed.
 
     `deadline()` is read before every attempt and pause: the monotonic time by which to give up
-    (None: no limit); `sleep` waits between attempts (an Event's wait makes it interruptible).
+    (None: no limit); `sleep` waits between attempts (an Event's wait makes it interruptible);
+    `context`: the TLS settings of an https URL (None: the system's).
     """
     for attempt in range(retries + 1):
         limit = deadline()
@@ -61,9 +64,8 @@ def post(
         wait = backoff * 2**attempt
         try:
             limit_s = timeout if left is None else min(timeout, left)
-            with urllib.request.urlopen(request, timeout=limit_s) as response:
-                response.read()
-            return
+            with urllib.request.urlopen(request, timeout=limit_s, context=context) as response:
+                return bytes(response.read())
         except urllib.error.HTTPError as exc:
             if exc.code not in RETRY_STATUSES or attempt == retries:
                 raise PostFailed(f"HTTP {exc.code}") from None
@@ -80,3 +82,4 @@ def post(
         if limit is not None and time.monotonic() + wait > limit:
             raise PostFailed(f"out of time after {attempt + 1} attempts")
         sleep(wait)
+    raise PostFailed(f"failed after {retries + 1} attempts")

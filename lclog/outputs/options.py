@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from lclog._options import Options
 from lclog.events import fields
 
-__all__ = ["OTLP_EXPORTERS", "OutputSettings"]
+__all__ = ["OTLP_PACKAGES", "OutputSettings"]
 
 # Event fields whose value changes per event: as Loki stream labels they would create a stream
 # per run (Loki's cardinality limits); they belong in the line, queried with `| json`.
@@ -28,17 +28,15 @@ _OUTPUT_KEYS = {
     "otlp": {"endpoint", "protocol", "headers", "compression", "batch_bytes", "flush_interval_s",
              "timeout_s", "max_buffer_bytes"},
 }  # fmt: skip
-# An otlp output's protocol -> (the OpenTelemetry exporter's module, what installs it)
-OTLP_EXPORTERS = {
+# An otlp output's protocol -> (the modules it needs, what installs them)
+OTLP_PACKAGES = {
     "http/protobuf": (
-        "opentelemetry.exporter.otlp.proto.http._log_exporter",
-        "pip install opentelemetry-exporter-otlp-proto-http"
-        ' (or, in lclog\'s checkout, pip install ".[otlp]")',
+        ("opentelemetry.proto",),
+        'pip install opentelemetry-proto (or, in lclog\'s checkout, pip install ".[otlp]")',
     ),
     "grpc": (
-        "opentelemetry.exporter.otlp.proto.grpc._log_exporter",
-        "pip install opentelemetry-exporter-otlp-proto-grpc"
-        ' (or, in lclog\'s checkout, pip install ".[otlp-grpc]")',
+        ("opentelemetry.proto", "grpc"),
+        'pip install opentelemetry-proto grpcio (or, in lclog\'s checkout, pip install ".[otlp-grpc]")',
     ),
 }
 
@@ -92,10 +90,10 @@ class OutputSettings(Options):
                 raise ValueError("a loki output needs `url: http://loki:3100/loki/api/v1/push`")
             self._check_labels()
         if self.type == "otlp":
-            module, install = OTLP_EXPORTERS[self.protocol]
-            if not _installed(module):
+            modules, install = OTLP_PACKAGES[self.protocol]
+            if not all(_installed(module) for module in modules):
                 raise ValueError(
-                    f"an otlp output ({self.protocol}) needs the OpenTelemetry exporter: {install}"
+                    f"an otlp output ({self.protocol}) needs OpenTelemetry's protobuf definitions: {install}"
                 )
         return self
 

@@ -1,18 +1,35 @@
-"""OpenTelemetry log records over OTLP (HTTP/protobuf or gRPC), with the OpenTelemetry SDK's own
-exporter, batched and sent from a thread of their own (the `otlp` extra)."""
+"""OpenTelemetry log records over OTLP (HTTP/protobuf or gRPC), encoded with the official protobuf
+definitions (opentelemetry-proto), batched and sent from a thread of their own (the `otlp` extra).
+
+Each event is encoded once, by the writer, into a record's protobuf bytes; the sender joins a
+batch's records into one request in a few C calls. Nothing is encoded a batch at a time in Python,
+so the sender never holds the interpreter for long while the application's calls wait for it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import os
+import ssl
 import time
+import urllib.parse
 from typing import Any
 
 from lclog.outputs._batching import BatchingOutput, SendFailed
-from lclog.outputs.options import OTLP_EXPORTERS
+from lclog.outputs._grpc import GRPC
+from lclog.outputs._http import PostFailed, post
 from lclog.pipeline.layouts import to_otel
 
-__all__ = ["OTLPOutput", "logs_endpoint"]
+__all__ = ["OTLPOutput", "logs_endpoint", "resource_attributes"]
+
+_DEFAULT_ENDPOINTS = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
+# Records per part of a request (see OTLPOutput.request).
+_JOIN_EVERY = 256
+# A batch's attempts (retries included) must end within timeout_s; this many at most.
+_ATTEMPTS = 10
+_BACKOFF_S = 0.5
+_INT64 = 1 << 63
 
 
 def logs_endpoint(endpoint: str | None, protocol: str) -> str | None:
@@ -22,6 +39,55 @@ def logs_endpoint(endpoint: str | None, protocol: str) -> str | None:
         return endpoint
     _, _, rest = endpoint.partition("://")
     return endpoint if "/" in rest.strip("/") else f"{endpoint.rstrip('/')}/v1/logs"
+
+
+def _env(name: str) -> str | None:
+    """OTEL_EXPORTER_OTLP_LOGS_<name>, else OTEL_EXPORTER_OTLP_<name>: the standard env vars."""
+    return os.environ.get(f"OTEL_EXPORTER_OTLP_LOGS_{name}") or os.environ.get(f"OTEL_EXPORTER_OTLP_{name}")
+
+
+def _resolved_endpoint(endpoint: str | None, protocol: str) -> str:
+    if endpoint is not None:
+        return logs_endpoint(endpoint, protocol) or endpoint
+    signal = os.environ.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+    if signal:  # used as it is, as the specification says
+        return signal
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or _DEFAULT_ENDPOINTS[protocol]
+    return logs_endpoint(base, protocol) or base
+
+
+def _pairs(text: str | None) -> dict[str, str]:
+    """`key1=value1,key2=value2` with percent-encoded values (the W3C Baggage form the OTEL_*
+    env vars use); entries without `=` are left out."""
+    pairs: dict[str, str] = {}
+    for entry in (text or "").split(","):
+        key, sep, value = entry.partition("=")
+        if sep and key.strip():
+            pairs[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(value.strip())
+    return pairs
+
+
+def resource_attributes(service: str | None) -> dict[str, str]:
+    """The resource every record carries: OTEL_RESOURCE_ATTRIBUTES, then `service.name` from
+    OTEL_SERVICE_NAME (which wins, as the SDK's convention says), else lclog's `service`."""
+    attributes = {
+        "telemetry.sdk.name": "lclog",
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.version": _version(),
+        **_pairs(os.environ.get("OTEL_RESOURCE_ATTRIBUTES")),
+    }
+    name = os.environ.get("OTEL_SERVICE_NAME") or service or attributes.get("service.name")
+    attributes["service.name"] = name or "unknown_service"
+    return attributes
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lclog")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _nanos(timestamp: Any) -> int:
@@ -34,60 +100,95 @@ def _nanos(timestamp: Any) -> int:
     return time.time_ns()
 
 
-def _hex(value: Any) -> int:
-    try:
-        return int(value, 16) if isinstance(value, str) and value else 0
-    except ValueError:
-        return 0
+def _id_bytes(value: Any, size: int) -> bytes:
+    """A hex trace or span id as its bytes; b"" (left out) when it is none or zero."""
+    if isinstance(value, str) and len(value) == 2 * size:
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            return b""
+        return raw if any(raw) else b""
+    return b""
 
 
-def _context(trace_id: Any, span_id: Any) -> Any:
-    """The record's trace context: the event's trace and span ids (those of the active span when
-    there was one, else derived from the run tree, as the `otel` layout gives them)."""
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
-
-    span = SpanContext(
-        _hex(trace_id), _hex(span_id), is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)
-    )
-    return set_span_in_context(NonRecordingSpan(span))
-
-
-def _compression(protocol: str, name: str) -> Any:
-    if protocol == "grpc":
-        import grpc  # type: ignore[import-untyped]
-
-        return grpc.Compression.Gzip if name == "gzip" else grpc.Compression.NoCompression
-    from opentelemetry.exporter.otlp.proto.http import Compression
-
-    return Compression.Gzip if name == "gzip" else Compression.NoCompression
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("lclog")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _detected() -> Any:
-    """The resource the environment describes (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME), read
-    when the output is made: the SDK's detectors run in a thread pool, which refuses work once the
-    interpreter is exiting, when the first events may be built."""
-    from opentelemetry.sdk.resources import Resource
-
-    return Resource.create({})
+def set_value(out: Any, value: Any) -> None:
+    """Fills an AnyValue from a JSON-like value (None: an empty AnyValue, as the SDK encodes it)."""
+    kind = type(value)
+    if value is None:
+        out.SetInParent()  # present and empty
+        return
+    if kind is str:
+        out.string_value = value
+    elif kind is bool:
+        out.bool_value = value
+    elif kind is int:
+        if -_INT64 <= value < _INT64:
+            out.int_value = value
+        else:  # past int64: its digits
+            out.string_value = str(value)
+    elif kind is float:
+        out.double_value = value
+    elif kind is list or kind is tuple:
+        out.array_value.SetInParent()  # an empty list is still a list
+        values = out.array_value.values
+        for item in value:
+            set_value(values.add(), item)
+    elif isinstance(value, dict):
+        out.kvlist_value.SetInParent()
+        entries = out.kvlist_value.values
+        for key, item in value.items():
+            entry = entries.add()
+            entry.key = str(key)
+            set_value(entry.value, item)
+    elif kind is bytes:
+        out.bytes_value = value
+    else:
+        out.string_value = str(value)
 
 
-def _resource(detected: Any, service: str | None) -> Any:
-    """The record's resource: OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (which wins over
-    lclog's `service`, as the SDK's own convention says), else `service`."""
-    from opentelemetry.sdk.resources import Resource
+class _HTTP:
+    """OTLP/HTTP: a protobuf body POSTed with retries (`lclog.outputs._http`)."""
 
-    if os.environ.get("OTEL_SERVICE_NAME") or not service:
-        return detected
-    return detected.merge(Resource({"service.name": service}))
+    def __init__(self, endpoint: str, headers: dict[str, str], gzipped: bool) -> None:
+        self.url = endpoint
+        self._headers = {"Content-Type": "application/x-protobuf", **headers}
+        if gzipped:
+            self._headers["Content-Encoding"] = "gzip"
+        self._gzip = gzipped
+        self._context = _tls_context()
+
+    def export(self, body: bytes, deadline: Any, sleep: Any) -> bytes:
+        data = gzip.compress(body, compresslevel=6) if self._gzip else body
+        return post(
+            self.url,
+            data,
+            self._headers,
+            timeout=_timeout_s(deadline),
+            retries=_ATTEMPTS - 1,
+            backoff=_BACKOFF_S,
+            deadline=deadline,
+            sleep=sleep,
+            context=self._context,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def _timeout_s(deadline: Any) -> float:
+    limit = deadline()
+    return 10.0 if limit is None else max(0.001, limit - time.monotonic())
+
+
+def _tls_context() -> ssl.SSLContext | None:
+    """The CA and client certificate the standard env vars name, if any."""
+    ca, cert, key = _env("CERTIFICATE"), _env("CLIENT_CERTIFICATE"), _env("CLIENT_KEY")
+    if not (ca or cert):
+        return None
+    context = ssl.create_default_context(cafile=ca)
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
 
 
 class OTLPOutput(BatchingOutput):
@@ -108,20 +209,25 @@ class OTLPOutput(BatchingOutput):
         timeout_s: float = 10.0,
         max_buffer_bytes: int = 8 << 20,
     ) -> None:
-        import importlib
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+            ExportLogsServiceRequest,
+            ExportLogsServiceResponse,
+        )
+        from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+        from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
-        module = importlib.import_module(OTLP_EXPORTERS[protocol][0])
-        options: dict[str, Any] = {"endpoint": logs_endpoint(endpoint, protocol), "timeout": timeout_s}
-        if headers:
-            options["headers"] = dict(headers)
-        if compression is not None:
-            options["compression"] = _compression(protocol, compression)
-        self._exporter = module.OTLPLogExporter(**options)
-        self._scope = InstrumentationScope("lclog", _version())
-        self._detected = _detected()
-        self._resources: dict[Any, Any] = {}  # per service
+        self._request_type, self._response_type = ExportLogsServiceRequest, ExportLogsServiceResponse
+        self._resource_type = Resource
+        self._record = LogRecord()  # filled, serialized and cleared for each event
+        self._resources: dict[Any, bytes] = {}  # per service, serialized
+        self._version = _version()
+        target = _resolved_endpoint(endpoint, protocol)
+        sent_headers = {**_pairs(_env("HEADERS")), **(headers or {})}
+        gzipped = (compression or _env("COMPRESSION") or "none") == "gzip"
+        if protocol == "grpc":
+            self._transport: Any = GRPC(target, sent_headers, gzipped, _env("CERTIFICATE"))
+        else:
+            self._transport = _HTTP(target, sent_headers, gzipped)
         super().__init__(
             f"otlp:{endpoint or 'env'}",
             batch_bytes=batch_bytes,
@@ -130,34 +236,100 @@ class OTLPOutput(BatchingOutput):
             max_buffer_bytes=max_buffer_bytes,
         )
 
-    def encode(self, event: dict[str, Any], line: bytes) -> tuple[Any, int]:
-        from opentelemetry._logs import LogRecord, SeverityNumber
-        from opentelemetry.sdk._logs import ReadableLogRecord
+    # -- the writer's side: one record's bytes per event --------------------------------------
 
+    def encode(self, event: dict[str, Any], line: bytes) -> tuple[Any, int]:
         record = to_otel(event)  # lclog's fields (needs_fields), whatever `schema` the lines use
-        log = LogRecord(
-            timestamp=_nanos(record["timestamp"]),
-            observed_timestamp=time.time_ns(),
-            context=_context(record["trace_id"], record["span_id"]),
-            severity_text=record["severity_text"],
-            severity_number=SeverityNumber(record["severity_number"]),
-            body=record["body"],
-            attributes={k: v for k, v in record["attributes"].items() if v is not None},
-            event_name=record["event_name"],
-        )
+        out = self._record
+        out.time_unix_nano = _nanos(record["timestamp"])
+        out.observed_time_unix_nano = time.time_ns()
+        out.severity_number = record["severity_number"]
+        out.severity_text = record["severity_text"]
+        out.event_name = record["event_name"] or ""
+        trace_id = _id_bytes(record["trace_id"], 16)
+        if trace_id:
+            out.trace_id = trace_id
+            out.flags = 1  # sampled
+        span_id = _id_bytes(record["span_id"], 8)
+        if span_id:
+            out.span_id = span_id
+        set_value(out.body, record["body"])
+        attributes = out.attributes
+        for key, value in record["attributes"].items():
+            if value is not None:
+                entry = attributes.add()
+                entry.key = key
+                set_value(entry.value, value)
+        data = out.SerializeToString()
+        out.Clear()
         service = event.get("service")
+        return (service if isinstance(service, str) else None, data), len(data)
+
+    # -- the sender's side --------------------------------------------------------------------
+
+    def _resource(self, service: str | None) -> bytes:
         resource = self._resources.get(service)
         if resource is None:
-            resource = self._resources[service] = _resource(
-                self._detected, service if isinstance(service, str) else None
-            )
-        return ReadableLogRecord(log, resource, self._scope), len(line) + 64
+            message = self._resource_type()
+            for key, value in resource_attributes(service).items():
+                entry = message.attributes.add()
+                entry.key = key
+                entry.value.string_value = value
+            resource = self._resources[service] = message.SerializeToString()
+        return resource
+
+    def request(self, values: list[tuple[str | None, bytes]]) -> bytes:
+        """One ExportLogsServiceRequest of a batch: its records under their service's resource and
+        the scope `lclog`, as ResourceLogs of up to `_JOIN_EVERY` records each.
+
+        Each part is encoded on its own and the parts are joined: serialized messages concatenated
+        are their merge, so the request is the same, while no single C call holds the interpreter
+        for more than a part's worth (a 1 MB batch in one would take milliseconds)."""
+        by_service: dict[str | None, list[bytes]] = {}
+        for service, data in values:
+            by_service.setdefault(service, []).append(data)
+        parts: list[bytes] = []
+        for service, records in by_service.items():
+            resource = self._resource(service)
+            for i in range(0, len(records), _JOIN_EVERY):
+                part = self._request_type()
+                resource_logs = part.resource_logs.add()
+                resource_logs.resource.MergeFromString(resource)
+                scope_logs = resource_logs.scope_logs.add()
+                scope_logs.scope.name = "lclog"
+                scope_logs.scope.version = self._version
+                added = scope_logs.log_records.add
+                for data in records[i : i + _JOIN_EVERY]:
+                    added().MergeFromString(data)
+                parts.append(part.SerializeToString())
+                time.sleep(0)  # lets the application's threads run between parts
+        return b"".join(parts)
 
     def send(self, values: list[Any]) -> None:
-        from opentelemetry.sdk._logs.export import LogRecordExportResult
+        started = time.monotonic()
 
-        if self._exporter.export(values) is not LogRecordExportResult.SUCCESS:
-            raise SendFailed("the collector did not take the batch (see the exporter's log)")
+        def deadline() -> float:
+            limit = started + self._timeout
+            return limit if self.deadline is None else min(limit, self.deadline)
+
+        try:
+            answer = self._transport.export(self.request(values), deadline, self._stop.wait)
+        except PostFailed as exc:
+            raise SendFailed(str(exc)) from None
+        self._partial(answer)
+
+    def _partial(self, answer: bytes) -> None:
+        """Counts the records a collector said it rejected (OTLP's partial success)."""
+        if not answer:
+            return
+        response = self._response_type()
+        try:
+            response.ParseFromString(answer)
+        except Exception:  # not an OTLP response (a proxy's page): the batch was taken
+            return
+        rejected = response.partial_success.rejected_log_records
+        if rejected > 0:
+            self._lose(rejected, f"output {self.name} failed", "the collector rejected records", failed=True)
 
     def closed(self) -> None:
-        self._exporter.shutdown()
+        self._transport.close()

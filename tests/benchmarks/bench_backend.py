@@ -2,12 +2,14 @@
 connections, holding every request 10 s, and answering 500, with lclog pushing to it directly.
 
     python tests/benchmarks/bench_backend.py [--invokes 2000] [--scenarios up,refused,held,500]
-                                             [--outputs default,small,otlp,null]
+                                             [--outputs default,small,otlp,null] [--workload invoke_io]
 
 Each scenario runs in a fresh process, next to a Loki stand-in in a process of its own (so its
 threads take no CPU time from the calls). Calls alternate, one through lclog and one through a
 do-nothing handler, on the `invoke` workload of bench_overhead.py (prompt | chat model | parser,
-8 callback events); the table gives each one's p50, p99 and worst single call, and the worst
+8 callback events; `invoke_io`: its model answers after 10 ms with the GIL released, as a
+provider's HTTP call does, so the threads of lclog and the output run while the call waits, as
+they do in a service); the table gives each one's p50, p99 and worst single call, and the worst
 call's excess over the do-nothing handler's worst. Then `close()` is timed: how long shutting
 the handler down takes with the backend in that state (bounded by flush_timeout_s, 5 s). The
 `null` output (a file at /dev/null, no backend at all) is the reference: what a backend in any
@@ -95,7 +97,7 @@ class _GcPauses:
             self.pauses.append((time.perf_counter() - self._start) * 1e3)
 
 
-def measure(scenario: str, output: str, invokes: int, freeze: bool) -> dict[str, Any]:
+def measure(scenario: str, output: str, invokes: int, freeze: bool, name: str = "invoke") -> dict[str, Any]:
     from bench_overhead import workload
     from langchain_core.callbacks import BaseCallbackHandler
 
@@ -111,7 +113,7 @@ def measure(scenario: str, output: str, invokes: int, freeze: bool) -> dict[str,
             spec = {"type": "loki", "url": url, "labels": {"service": "bench"}, **OUTPUTS[output]}
         handler = lclog.LoggingCallbackHandler({"outputs": [spec]})
         noop = BaseCallbackHandler()
-        runnable, value, _ = workload("invoke")
+        runnable, value, _ = workload(name)
         for _ in range(50):  # warm up both paths
             runnable.invoke(value, config={"callbacks": [handler]})
             runnable.invoke(value, config={"callbacks": [noop]})
@@ -152,6 +154,7 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--outputs", default=",".join(OUTPUTS))
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after warming up")
+    parser.add_argument("--workload", default="invoke", choices=["invoke", "invoke_io"])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -160,13 +163,14 @@ def main() -> None:
         return
     if args.one:
         scenario, output = args.one.split(":")
-        print(json.dumps(measure(scenario, output, args.invokes, args.gc_freeze)))
+        print(json.dumps(measure(scenario, output, args.invokes, args.gc_freeze, args.workload)))
         return
     rows = []
     for output in args.outputs.split(","):
         for scenario in args.scenarios.split(",") if output != "null" else ["none"]:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", f"{scenario}:{output}", "--invokes", str(args.invokes)]
+                + ["--workload", args.workload]
                 + (["--gc-freeze"] if args.gc_freeze else []),
                 capture_output=True,
                 text=True,
@@ -178,7 +182,7 @@ def main() -> None:
         f"{'worst excess ms':>15} {'gc ms (n)':>11} {'close s':>8} {'dropped':>8}"
     )
     frozen = ", gc.freeze() after warm-up" if args.gc_freeze else ""
-    print(f"{args.invokes} invokes per row, alternating lclog and a do-nothing handler{frozen}\n")
+    print(f"{args.invokes} {args.workload}s per row, alternating lclog and a do-nothing handler{frozen}\n")
     print(header)
     print("-" * len(header))
     for r in rows:

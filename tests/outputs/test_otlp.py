@@ -4,6 +4,7 @@ official protobuf definitions (opentelemetry-proto)."""
 from __future__ import annotations
 
 import gzip
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,9 +23,9 @@ from lclog.cli.demo import run_demo
 from lclog.config import load_config
 from lclog.errors import ConfigError
 from lclog.outputs.otlp import logs_endpoint
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, Reply
 
-pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+pytest.importorskip("opentelemetry.proto")
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
@@ -165,6 +166,78 @@ def test_a_collector_answering_503_then_429_then_200_loses_nothing(collector: Lo
     ]
 
 
+def test_records_the_collector_rejects_are_counted_and_named(
+    collector: LoopbackServer, capfd: pytest.CaptureFixture[str]
+):
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+
+    answer = ExportLogsServiceResponse()
+    answer.partial_success.rejected_log_records = 1
+    answer.partial_success.error_message = "one record too large"
+    collector.script = [Reply(200, answer.SerializeToString(), {"Content-Type": "application/x-protobuf"})]
+    h = handler(collector.url)
+    GenericFakeChatModel(messages=iter([AIMessage("ok")])).invoke("hi", config={"callbacks": [h]})
+    h.close()
+    assert h.stats.as_dict()["dropped"] == 1 and collector.attempts == 1
+    assert "the collector rejected records; 1 events dropped" in capfd.readouterr().err
+
+
+def test_a_collector_refusing_the_request_is_not_asked_again(collector: LoopbackServer):
+    collector.script = [400]
+    h = handler(collector.url)
+    GenericFakeChatModel(messages=iter([AIMessage("ok")])).invoke("hi", config={"callbacks": [h]})
+    h.close()
+    assert collector.attempts == 1 and h.stats.as_dict()["dropped"] == 2
+
+
+def test_a_large_batch_is_one_request_with_every_record_in_order(collector: LoopbackServer):
+    # 700 events in one batch: encoded in parts, joined into one request the collector reads whole
+    h = handler(collector.url, flush_interval_s=60)
+    step = RunnableLambda(lambda x: x, name="step")
+    for i in range(350):
+        step.invoke(i, config={"callbacks": [h], "run_name": f"step-{i:03d}"})
+    h.close()
+    (request,) = collector.requests
+    parsed = ExportLogsServiceRequest()
+    parsed.ParseFromString(request.body)
+    assert len(parsed.resource_logs) > 1  # parts, each under the same resource
+    assert len({rl.resource.SerializeToString() for rl in parsed.resource_logs}) == 1
+    names = [r["attributes"]["lclog.name"]["string_value"] for r in received(collector)]
+    assert names == [f"step-{i // 2:03d}" for i in range(700)]
+
+
+def test_tls_with_the_certificate_the_env_var_names(tmp_path: Any, monkeypatch: pytest.MonkeyPatch):
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    collector = LoopbackServer("/", tls=context)
+    try:
+        url = collector.url
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", str(cert))
+        h = handler(url, timeout_s=2)
+        GenericFakeChatModel(messages=iter([AIMessage("ok")])).invoke("hi", config={"callbacks": [h]})
+        h.close()
+        assert h.stats.as_dict()["dropped"] == 0 and len(received(collector)) == 2
+        # without it, the self-signed certificate is refused: counted, not sent
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_CERTIFICATE")
+        collector.requests.clear()
+        h = handler(url, timeout_s=1)
+        GenericFakeChatModel(messages=iter([AIMessage("ok")])).invoke("hi", config={"callbacks": [h]})
+        h.close()
+        assert h.stats.as_dict()["dropped"] == 2 and not collector.requests
+    finally:
+        collector.close()
+
+
 def test_a_collector_refusing_connections_costs_the_call_nothing_and_is_counted(
     capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
@@ -245,13 +318,13 @@ def test_endpoints_and_config_errors(monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(lclog.outputs.options, "_installed", lambda module: False)
     # the exporter's own package installs from anywhere; the extra, from lclog's checkout
-    exporter = r'pip install opentelemetry-exporter-otlp-proto-http .*"\.\[otlp\]"'
+    exporter = r'pip install opentelemetry-proto .*"\.\[otlp\]"'
     with pytest.raises(ConfigError, match=exporter):
         load_config(None, outputs=[{"type": "otlp"}])
 
 
 def test_grpc_reaches_a_grpc_receiver():
-    pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc")
+    pytest.importorskip("grpc")
     from concurrent import futures
 
     import grpc
