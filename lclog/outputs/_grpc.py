@@ -70,6 +70,8 @@ class GRPC:
                 code = _code_name(exc)
                 if code not in _RETRYABLE or attempt == _ATTEMPTS - 1:
                     raise PostFailed(f"gRPC {code} after {attempt + 1} attempts") from None
+            except ValueError:  # the channel was closed meanwhile (close() gave up waiting)
+                raise PostFailed("the channel was closed") from None
             wait = _BACKOFF_S * 2**attempt
             limit = deadline()
             if limit is not None and time.monotonic() + wait > limit:

@@ -338,7 +338,10 @@ def test_grpc_reaches_a_grpc_receiver():
             if answers:
                 context.abort(answers.pop(0), "not yet")
             got.append(request)
-            return logs_service_pb2.ExportLogsServiceResponse()
+            answer = logs_service_pb2.ExportLogsServiceResponse()
+            if len(got) == 2:  # the second batch: one record rejected (OTLP's partial success)
+                answer.partial_success.rejected_log_records = 1
+            return answer
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Receiver(), server)
@@ -351,15 +354,19 @@ def test_grpc_reaches_a_grpc_receiver():
                 "flush_timeout_s": 10,
             }
         )
-        GenericFakeChatModel(messages=iter([AIMessage("ok")])).invoke("hi", config={"callbacks": [h]})
+        model = GenericFakeChatModel(messages=iter([AIMessage("ok")] * 2))
+        model.invoke("hi", config={"callbacks": [h]})
+        assert h.flush(timeout=10)
+        dropped_before = h.stats.as_dict()["dropped"]
+        model.invoke("hi", config={"callbacks": [h]})
         h.close()
     finally:
         server.stop(0)
     records = [
         r for request in got for rl in request.resource_logs for sl in rl.scope_logs for r in sl.log_records
     ]
-    assert [r.event_name for r in records] == ["chat_model.start", "chat_model.end"]
-    assert h.stats.as_dict()["dropped"] == 0
+    assert [r.event_name for r in records] == ["chat_model.start", "chat_model.end"] * 2
+    assert dropped_before == 0 and h.stats.as_dict()["dropped"] == 1
 
 
 @pytest.mark.parametrize(
@@ -386,3 +393,31 @@ def test_a_script_that_never_closes_its_handler_delivers_every_event_at_exit(col
     assert len(records) == 80, done.stderr
     assert {r["resource"]["service.name"] for r in records} == {"job"}
     assert "lclog:" not in done.stderr
+
+
+def test_grpc_a_send_still_running_at_close_is_counted_once():
+    pytest.importorskip("grpc")
+    import time
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+
+    class Hanging(logs_service_pb2_grpc.LogsServiceServicer):
+        def Export(self, request: Any, context: Any) -> Any:
+            time.sleep(2)
+            return logs_service_pb2.ExportLogsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Hanging(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        output = {"type": "otlp", "protocol": "grpc", "endpoint": f"http://127.0.0.1:{port}"}
+        h = LoggingCallbackHandler({"outputs": [output], "flush_timeout_s": 0.5})
+        GenericFakeChatModel(messages=iter([AIMessage("ok")])).invoke("hi", config={"callbacks": [h]})
+        h.close()  # gives up on the send under way and closes the channel
+        time.sleep(2.5)  # the abandoned send ends meanwhile
+    finally:
+        server.stop(0)
+    assert h.stats.as_dict()["dropped"] == 2  # counted by close(), not again by the sender
