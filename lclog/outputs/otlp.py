@@ -1,9 +1,10 @@
 """OpenTelemetry log records over OTLP (HTTP/protobuf or gRPC), encoded with the official protobuf
 definitions (opentelemetry-proto), batched and sent from a thread of their own (the `otlp` extra).
 
-Each event is encoded once, by the writer, into a record's protobuf bytes; the sender joins a
-batch's records into one request in a few C calls. Nothing is encoded a batch at a time in Python,
-so the sender never holds the interpreter for long while the application's calls wait for it.
+The writer keeps each event's fields as compact JSON bytes (about a microsecond, no object the
+garbage collector tracks); the sender lays them out, encodes them and joins them into one request
+in short slices, giving way to the application's threads between them, so that neither thread
+holds the interpreter for long while the application's calls wait for it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 import urllib.parse
 from typing import Any
 
+import orjson
+
 from lclog.outputs._batching import BatchingOutput, SendFailed
 from lclog.outputs._grpc import GRPC
 from lclog.outputs._http import PostFailed, post
@@ -24,8 +27,10 @@ from lclog.pipeline.layouts import to_otel
 __all__ = ["OTLPOutput", "logs_endpoint", "resource_attributes"]
 
 _DEFAULT_ENDPOINTS = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
-# Records per part of a request (see OTLPOutput.request).
-_JOIN_EVERY = 256
+# Records per part of a request, and the longest the sender encodes before it lets the
+# application's threads run (see OTLPOutput.request).
+_PART = 128
+_SLICE_S = 0.0005
 # A batch's attempts (retries included) must end within timeout_s; this many at most.
 _ATTEMPTS = 10
 _BACKOFF_S = 0.5
@@ -146,6 +151,29 @@ def set_value(out: Any, value: Any) -> None:
         out.string_value = str(value)
 
 
+def fill_record(out: Any, record: dict[str, Any], observed: int) -> None:
+    """Fills a protobuf LogRecord from the `otel` layout of an event (`to_otel`)."""
+    out.time_unix_nano = _nanos(record["timestamp"])
+    out.observed_time_unix_nano = observed
+    out.severity_number = record["severity_number"]
+    out.severity_text = record["severity_text"]
+    out.event_name = record["event_name"] or ""
+    trace_id = _id_bytes(record["trace_id"], 16)
+    if trace_id:
+        out.trace_id = trace_id
+        out.flags = 1  # sampled
+    span_id = _id_bytes(record["span_id"], 8)
+    if span_id:
+        out.span_id = span_id
+    set_value(out.body, record["body"])
+    attributes = out.attributes
+    for key, value in record["attributes"].items():
+        if value is not None:
+            entry = attributes.add()
+            entry.key = key
+            set_value(entry.value, value)
+
+
 class _HTTP:
     """OTLP/HTTP: a protobuf body POSTed with retries (`lclog.outputs._http`)."""
 
@@ -213,12 +241,10 @@ class OTLPOutput(BatchingOutput):
             ExportLogsServiceRequest,
             ExportLogsServiceResponse,
         )
-        from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
         from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
         self._request_type, self._response_type = ExportLogsServiceRequest, ExportLogsServiceResponse
         self._resource_type = Resource
-        self._record = LogRecord()  # filled, serialized and cleared for each event
         self._resources: dict[Any, bytes] = {}  # per service, serialized
         self._version = _version()
         target = _resolved_endpoint(endpoint, protocol)
@@ -236,34 +262,12 @@ class OTLPOutput(BatchingOutput):
             max_buffer_bytes=max_buffer_bytes,
         )
 
-    # -- the writer's side: one record's bytes per event --------------------------------------
+    # -- the writer's side: compact JSON, the fields as they are -----------------------------
 
     def encode(self, event: dict[str, Any], line: bytes) -> tuple[Any, int]:
-        record = to_otel(event)  # lclog's fields (needs_fields), whatever `schema` the lines use
-        out = self._record
-        out.time_unix_nano = _nanos(record["timestamp"])
-        out.observed_time_unix_nano = time.time_ns()
-        out.severity_number = record["severity_number"]
-        out.severity_text = record["severity_text"]
-        out.event_name = record["event_name"] or ""
-        trace_id = _id_bytes(record["trace_id"], 16)
-        if trace_id:
-            out.trace_id = trace_id
-            out.flags = 1  # sampled
-        span_id = _id_bytes(record["span_id"], 8)
-        if span_id:
-            out.span_id = span_id
-        set_value(out.body, record["body"])
-        attributes = out.attributes
-        for key, value in record["attributes"].items():
-            if value is not None:
-                entry = attributes.add()
-                entry.key = key
-                set_value(entry.value, value)
-        data = out.SerializeToString()
-        out.Clear()
         service = event.get("service")
-        return (service if isinstance(service, str) else None, data), len(data)
+        data = orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS, default=str)
+        return (service if isinstance(service, str) else None, data, time.time_ns()), len(data)
 
     # -- the sender's side --------------------------------------------------------------------
 
@@ -278,20 +282,22 @@ class OTLPOutput(BatchingOutput):
             resource = self._resources[service] = message.SerializeToString()
         return resource
 
-    def request(self, values: list[tuple[str | None, bytes]]) -> bytes:
+    def request(self, values: list[tuple[str | None, bytes, int]]) -> bytes:
         """One ExportLogsServiceRequest of a batch: its records under their service's resource and
-        the scope `lclog`, as ResourceLogs of up to `_JOIN_EVERY` records each.
+        the scope `lclog`, as ResourceLogs of up to `_PART` records each.
 
-        Each part is encoded on its own and the parts are joined: serialized messages concatenated
-        are their merge, so the request is the same, while no single C call holds the interpreter
-        for more than a part's worth (a 1 MB batch in one would take milliseconds)."""
-        by_service: dict[str | None, list[bytes]] = {}
-        for service, data in values:
-            by_service.setdefault(service, []).append(data)
+        The records are laid out and encoded here, on the sender's thread, in slices of
+        `_SLICE_S` between which the application's threads may take the interpreter; each part is
+        serialized on its own and the parts are joined (serialized messages concatenated are
+        their merge), so that no single C call holds it for more than a part's worth."""
+        by_service: dict[str | None, list[tuple[bytes, int]]] = {}
+        for service, data, observed in values:
+            by_service.setdefault(service, []).append((data, observed))
         parts: list[bytes] = []
+        slice_end = time.perf_counter() + _SLICE_S
         for service, records in by_service.items():
             resource = self._resource(service)
-            for i in range(0, len(records), _JOIN_EVERY):
+            for i in range(0, len(records), _PART):
                 part = self._request_type()
                 resource_logs = part.resource_logs.add()
                 resource_logs.resource.MergeFromString(resource)
@@ -299,10 +305,12 @@ class OTLPOutput(BatchingOutput):
                 scope_logs.scope.name = "lclog"
                 scope_logs.scope.version = self._version
                 added = scope_logs.log_records.add
-                for data in records[i : i + _JOIN_EVERY]:
-                    added().MergeFromString(data)
+                for data, observed in records[i : i + _PART]:
+                    fill_record(added(), to_otel(orjson.loads(data)), observed)
+                    if time.perf_counter() > slice_end:
+                        time.sleep(0)  # the application's threads first
+                        slice_end = time.perf_counter() + _SLICE_S
                 parts.append(part.SerializeToString())
-                time.sleep(0)  # lets the application's threads run between parts
         return b"".join(parts)
 
     def send(self, values: list[Any]) -> None:
