@@ -1,7 +1,7 @@
 """OpenTelemetry log records over OTLP (HTTP/protobuf or gRPC), encoded with the official protobuf
 definitions (opentelemetry-proto), batched and sent from a thread of their own (the `otlp` extra).
 
-The writer keeps each event's fields as compact JSON bytes (about a microsecond, no object the
+The writer keeps each event's fields as compact JSON bytes (a few microseconds, no object the
 garbage collector tracks); the sender lays them out, encodes them and joins them into one request
 in short slices, giving way to the application's threads between them, so that neither thread
 holds the interpreter for long while the application's calls wait for it.
