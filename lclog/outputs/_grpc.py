@@ -3,12 +3,11 @@ with backoff on the status codes the OTLP specification calls retryable, within 
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from lclog.outputs._http import PostFailed
+from lclog.outputs._http import Again, PostFailed, retried
 
 __all__ = ["GRPC"]
 
@@ -59,25 +58,19 @@ class GRPC:
         self, body: bytes, deadline: Callable[[], float | None], sleep: Callable[[float], object]
     ) -> bytes:
         """Sends body; returns the answer's bytes, raises PostFailed after the last attempt."""
-        for attempt in range(_ATTEMPTS):
-            limit = deadline()
-            left = None if limit is None else limit - time.monotonic()
-            if left is not None and left <= 0:
-                raise PostFailed(f"out of time after {attempt} attempts")
+
+        def attempt(left: float | None) -> bytes:
             try:
                 return bytes(self._export(body, timeout=left, metadata=self._metadata))
             except self._error as exc:
                 code = _code_name(exc)
-                if code not in _RETRYABLE or attempt == _ATTEMPTS - 1:
-                    raise PostFailed(f"gRPC {code} after {attempt + 1} attempts") from None
+                if code not in _RETRYABLE:
+                    raise PostFailed(f"gRPC {code}") from None
+                raise Again(f"gRPC {code}") from None
             except ValueError:  # the channel was closed meanwhile (close() gave up waiting)
                 raise PostFailed("the channel was closed") from None
-            wait = _BACKOFF_S * 2**attempt
-            limit = deadline()
-            if limit is not None and time.monotonic() + wait > limit:
-                raise PostFailed(f"out of time after {attempt + 1} attempts")
-            sleep(wait)
-        raise PostFailed(f"failed after {_ATTEMPTS} attempts")
+
+        return retried(attempt, retries=_ATTEMPTS - 1, backoff=_BACKOFF_S, deadline=deadline, sleep=sleep)
 
     def close(self) -> None:
         self._channel.close()

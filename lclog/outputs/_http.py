@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-__all__ = ["PostFailed", "post", "retry_after"]
+__all__ = ["Again", "PostFailed", "post", "retried", "retry_after"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A server asking for a longer pause than this is not waited for: the batch fails (and is counted).
@@ -37,6 +37,46 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
+class Again(Exception):
+    """An attempt that may be tried again: why it failed, and the pause a server asked for."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.wait = reason, wait
+
+
+def retried(
+    attempt: Callable[[float | None], bytes],
+    *,
+    retries: int,
+    backoff: float,
+    deadline: Callable[[], float | None] = lambda: None,
+    sleep: Callable[[float], object] = time.sleep,
+) -> bytes:
+    """What `attempt(seconds left)` returns, trying at most retries + 1 times with exponential
+    backoff (or the pause an `Again` asks for); raises PostFailed once out of attempts or time.
+
+    `deadline()` is read before every attempt and pause: the monotonic time by which to give up
+    (None: no limit); `sleep` waits between attempts (an Event's wait makes it interruptible).
+    """
+    for n in range(retries + 1):
+        limit = deadline()
+        left = None if limit is None else limit - time.monotonic()
+        if left is not None and left <= 0:
+            raise PostFailed(f"out of time after {n} attempts")
+        try:
+            return attempt(left)
+        except Again as again:
+            if n == retries:
+                raise PostFailed(f"{again.reason} after {n + 1} attempts") from None
+            wait = backoff * 2**n if again.wait is None else again.wait
+        limit = deadline()
+        if limit is not None and time.monotonic() + wait > limit:
+            raise PostFailed(f"out of time after {n + 1} attempts")
+        sleep(wait)
+    raise PostFailed(f"failed after {retries + 1} attempts")
+
+
 def post(
     url: str,
     data: bytes,
@@ -49,37 +89,23 @@ def post(
     sleep: Callable[[float], object] = time.sleep,
     context: ssl.SSLContext | None = None,
 ) -> bytes:
-    """POSTs data, trying at most retries + 1 times; returns the answer's body, raises PostFailed.
+    """POSTs data with `retried`; returns the answer's body, raises PostFailed. `context`: the
+    TLS settings of an https URL (None: the system's)."""
 
-    `deadline()` is read before every attempt and pause: the monotonic time by which to give up
-    (None: no limit); `sleep` waits between attempts (an Event's wait makes it interruptible);
-    `context`: the TLS settings of an https URL (None: the system's).
-    """
-    for attempt in range(retries + 1):
-        limit = deadline()
-        left = None if limit is None else limit - time.monotonic()
-        if left is not None and left <= 0:
-            raise PostFailed(f"out of time after {attempt} attempts")
+    def attempt(left: float | None) -> bytes:
         request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-        wait = backoff * 2**attempt
         try:
             limit_s = timeout if left is None else min(timeout, left)
             with urllib.request.urlopen(request, timeout=limit_s, context=context) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as exc:
-            if exc.code not in RETRY_STATUSES or attempt == retries:
+            if exc.code not in RETRY_STATUSES:
                 raise PostFailed(f"HTTP {exc.code}") from None
             asked = retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
-            if asked is not None:
-                if asked > MAX_RETRY_AFTER_S:
-                    raise PostFailed(f"HTTP {exc.code}, Retry-After {asked:.0f} s") from None
-                wait = asked
+            if asked is not None and asked > MAX_RETRY_AFTER_S:
+                raise PostFailed(f"HTTP {exc.code}, Retry-After {asked:.0f} s") from None
+            raise Again(f"HTTP {exc.code}", asked) from None
         except (urllib.error.URLError, OSError) as exc:
-            if attempt == retries:
-                reason = getattr(exc, "reason", exc)
-                raise PostFailed(f"{type(reason).__name__} after {attempt + 1} attempts") from None
-        limit = deadline()
-        if limit is not None and time.monotonic() + wait > limit:
-            raise PostFailed(f"out of time after {attempt + 1} attempts")
-        sleep(wait)
-    raise PostFailed(f"failed after {retries + 1} attempts")
+            raise Again(type(getattr(exc, "reason", exc)).__name__) from None
+
+    return retried(attempt, retries=retries, backoff=backoff, deadline=deadline, sleep=sleep)
