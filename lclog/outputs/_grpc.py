@@ -23,8 +23,6 @@ _RETRYABLE = frozenset(
         "DATA_LOSS",
     }
 )
-_ATTEMPTS = 10
-_BACKOFF_S = 0.5
 
 
 class GRPC:
@@ -55,7 +53,13 @@ class GRPC:
         self._error = grpc.RpcError
 
     def export(
-        self, body: bytes, deadline: Callable[[], float | None], sleep: Callable[[float], object]
+        self,
+        body: bytes,
+        deadline: Callable[[], float | None],
+        sleep: Callable[[float], object],
+        *,
+        retries: int,
+        backoff: float,
     ) -> bytes:
         """Sends body; returns the answer's bytes, raises PostFailed after the last attempt."""
 
@@ -70,7 +74,7 @@ class GRPC:
             except ValueError:  # the channel was closed meanwhile (close() gave up waiting)
                 raise PostFailed("the channel was closed") from None
 
-        return retried(attempt, retries=_ATTEMPTS - 1, backoff=_BACKOFF_S, deadline=deadline, sleep=sleep)
+        return retried(attempt, retries=retries, backoff=backoff, deadline=deadline, sleep=sleep)
 
     def close(self) -> None:
         self._channel.close()

@@ -185,15 +185,15 @@ class _HTTP:
         self._gzip = gzipped
         self._context = _tls_context()
 
-    def export(self, body: bytes, deadline: Any, sleep: Any) -> bytes:
+    def export(self, body: bytes, deadline: Any, sleep: Any, *, retries: int, backoff: float) -> bytes:
         data = gzip.compress(body, compresslevel=6) if self._gzip else body
         return post(
             self.url,
             data,
             self._headers,
             timeout=_timeout_s(deadline),
-            retries=_ATTEMPTS - 1,
-            backoff=_BACKOFF_S,
+            retries=retries,
+            backoff=backoff,
             deadline=deadline,
             sleep=sleep,
             context=self._context,
@@ -321,7 +321,9 @@ class OTLPOutput(BatchingOutput):
             return limit if self.deadline is None else min(limit, self.deadline)
 
         try:
-            answer = self._transport.export(self.request(values), deadline, self._stop.wait)
+            answer = self._transport.export(
+                self.request(values), deadline, self._stop.wait, retries=_ATTEMPTS - 1, backoff=_BACKOFF_S
+            )
         except PostFailed as exc:
             raise SendFailed(str(exc)) from None
         self._partial(answer)
