@@ -215,12 +215,16 @@ class Scanner:
         verdict: Verdict,
         shorter: list[bool] | None = None,
         parts: list[int] | None = None,
+        leads: list[int] | None = None,
     ) -> None:
         # groups[i]: the capture group holding what to report (0: the whole match, -1: the
         # first group that took part).
         self._singles = [(compile_pattern(p), g) for p, g in zip(patterns, groups, strict=True)]
         # Per pattern: whether a rejected match of it is tried shorter from the same start.
         self._shorter_ok = shorter or [False] * len(patterns)
+        # Per pattern: how many bytes before a match its verdict reads (the start of a name the
+        # match began inside); a remembered verdict holds for a match where they are the same.
+        self._leads = leads or [0] * len(patterns)
         self._verdict = verdict
         self._patterns = patterns
         # The fused search, in parts: the patterns from each index in `parts` to the next are one
@@ -234,8 +238,9 @@ class Scanner:
         self._whole = ([_fused(patterns)], [(0, len(patterns))])
         self._part_sets = [(a, _search_set(patterns[a:b])) for a, b in spans]
         self._sets: dict[tuple[int, int, bool, bool], Any] = {}
-        # Verdicts by match and its neighbouring characters, which decide them.
-        self._judged: dict[tuple[bytes, int, int], tuple[int, int, int, str]] = {}
+        # Verdicts by match and its neighbouring characters, with the text before the match that
+        # the verdict read (b"" where none), which decide them.
+        self._judged: dict[tuple[bytes, int, int], tuple[int, int, int, str, bytes]] = {}
 
     def scan(self, data: bytes) -> list[Span]:
         """Returns (start, end, pattern index) of the accepted matches, left to right."""
@@ -245,7 +250,7 @@ class Scanner:
         # start the earlier part (its patterns come first).
         nexts: list[tuple[int, int, int]] = [(-1, i, -1) for i in range(len(programs))]
         found: list[Span] = []
-        judged = self._judged
+        judged, leads = self._judged, self._leads
         present: list[int] | None = None  # the patterns occurring at all, once a match is rejected
         ahead: dict[int, tuple[int, ...]] = {}  # and each one's next match found so far
         taken: int | None = 0
@@ -273,9 +278,9 @@ class Scanner:
             before, after = _window(data, start, stop)
             key = (data[before:after], start - before, stop - before)
             seen = judged.get(key)
-            if seen is None:
+            if seen is None or (leads[seen[0]] and data[max(0, start - leads[seen[0]]) : start] != seen[4]):
                 seen = self._judge(data, start, stop, key, before < start, after > stop, spans[part])
-            index, s, e, outcome = seen
+            index, s, e, outcome, _ = seen
             stop, s, e, outcome = self._settled(data, index, start, stop, start + s, start + e, outcome)
             if outcome is ACCEPT:
                 found.append((s, e, index))
@@ -304,10 +309,12 @@ class Scanner:
         before: bool,
         after: bool,
         part: tuple[int, int],
-    ) -> tuple[int, int, int, str]:
-        """(pattern index, reported span relative to start, verdict) of a match, remembered by key."""
+    ) -> tuple[int, int, int, str, bytes]:
+        """(pattern index, reported span relative to start, verdict, the text before the match it
+        read) of a match, remembered by key."""
         index, s, e = self._identify(data, start, stop, key[0], before, after, part)
-        seen = (index, s - start, e - start, self._verdict(data, index, s, e, start))
+        lead = data[max(0, start - self._leads[index]) : start]
+        seen = (index, s - start, e - start, self._verdict(data, index, s, e, start), lead)
         if len(key[0]) <= _JUDGED_MAX_BYTES:
             if len(self._judged) >= _JUDGED_ENTRIES:
                 self._judged.clear()

@@ -113,7 +113,8 @@ class Redactor:
         try:
             shorter = [False] * len(KEEP_PATTERNS) + [r.shorter for r in self.rules]
             parts = list(range(0, len(patterns), _PART))
-            self._scanner_args = (patterns, groups, self._verdict, shorter, parts)
+            leads = [0] * len(KEEP_PATTERNS) + [_LEAD if r.context else 0 for r in self.rules]
+            self._scanner_args = (patterns, groups, self._verdict, shorter, parts, leads)
             self._scanner: Scanner | _Rebuilt = Scanner(*self._scanner_args)
         except re2.error:
             raise ConfigError(

@@ -99,6 +99,42 @@ def test_fused_search_agrees_with_custom_patterns_and_allowlists(text, extra):
     assert fused == each
 
 
+NAME_WORD = st.sampled_from(["", "api", "test", "OPENAI", "sort", "mon", "%3F", "name", "x"])
+
+
+def _judged_afresh(redactor: Redactor, text: str) -> str:
+    redactor._scanner._judged.clear()
+    redactor._cache.clear()
+    return redactor.redact_text(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(NAME_WORD, NAME_WORD), min_size=2, max_size=6, unique=True),
+    st.sampled_from(["_", "__", "", "."]),
+    st.sampled_from(["key", "KEY", "token"]),
+    st.sampled_from(["=", ": ", " := "]),
+    st.sampled_from(["hunter2", "3", "Xk39fjs02kfJ2mxqP7"]),
+)
+def test_a_verdict_remembered_from_one_text_never_decides_another(words, joint, key, operator, value):
+    # The same value under names that differ before or after the secret word (`test__key=hunter2`,
+    # then `api__key=hunter2`): what one text's name made of the match must not carry over.
+    names = [f"{head}{joint}{key}{'_' if tail else ''}{tail}" for head, tail in words]
+    texts = [f"{name}{operator}{value}" for name in names]
+    expected = {text: _judged_afresh(DEFAULT, text) for text in texts}
+    for first in texts:
+        for then in texts:
+            _judged_afresh(DEFAULT, first)
+            DEFAULT._cache.clear()  # the whole-text cache: the second text is scanned too
+            assert DEFAULT.redact_text(then) == expected[then], (first, then)
+
+
+def test_a_secret_under_a_secret_name_is_redacted_after_the_same_value_under_a_plain_one():
+    redactor = Redactor()
+    assert redactor.redact_text("test__key=hunter2") == "test__key=hunter2"
+    assert redactor.redact_text("api__key=hunter2") == "api__key=[REDACTED:key_value]"
+
+
 def test_a_rejected_match_leaves_room_for_other_rules_inside_it():
     # A key's value that is a variable reference is no secret, but an email inside it is.
     text = "token=$HOME/bob@corp.io and more"
