@@ -30,6 +30,7 @@ from lclog.outputs import writer
 from lclog.outputs.base import Output
 from lclog.outputs.registry import release_output
 from lclog.pipeline.processors import Processor
+from lclog.redact.redactor import OVER_BUDGET
 from lclog.settings import Settings
 
 __all__ = ["RandomHashKeyWarning", "Recorder"]
@@ -81,6 +82,11 @@ class Recorder:
         self._ttl_ns = int(s.run_ttl_s * 1e9)
         self._token_run: Run | None = None
         self._stream_tokens = s.stream_tokens
+        # Streamed tokens written as content are held until their run ends and redacted as one
+        # text: each on its own, a secret the model spells over several would go unseen.
+        self._hold_tokens = self.content and self.redactor.enabled
+        self._stream_budget = s.redaction.max_chars_per_value
+        self._max_chars = s.max_field_chars
         self._run_context = s.run_context
         # The app's structlog context on every event: asked for, or an output reads it (structlog).
         self._app_context = s.app_context or any(o.needs_context for o in self.source.outputs)
@@ -126,6 +132,8 @@ class Recorder:
     def close_by(self, deadline: float) -> None:
         """Flushes by the deadline, then releases the outputs; what is left is counted as dropped."""
         self.expire_runs()
+        for run in self.runs.streaming():  # a model still streaming: what it said so far
+            self._release_tokens(run)
         self.closed = True
         self._submit = self._dropped
         self.source.build()  # every trace whose root ended is decided ...
@@ -282,6 +290,8 @@ class Recorder:
 
     def orphaned(self, run: Run) -> None:
         self.stats.add("evicted_runs")
+        if run.stream is not None:
+            self._release_tokens(run)
         orphans = self._orphans
         orphans[run.run_id] = run
         if len(orphans) > _MAX_ORPHANS:
@@ -334,6 +344,8 @@ class Recorder:
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
+        if run.stream is not None:
+            self._release_tokens(run)
         # A chain whose descendant failed, or that LangGraph interrupted, ends where `verbosity`
         # writes it, as a root does: the failure or the pause reads with the runs it went through.
         key = (run.run_type, run.local_root or run.failed_below or run.interrupted, run.sampled)
@@ -361,6 +373,8 @@ class Recorder:
         run = self._ending(run_type, run_id, parent_run_id)
         if run is None:
             return
+        if run.stream is not None:
+            self._release_tokens(run)
         failure = self.events.failure_of(error)  # the exception itself is not kept
         pauses = failure[0] in PAUSES
         parent = run.parent
@@ -388,11 +402,40 @@ class Recorder:
         run.chunks += 1
         if self._stream_tokens:
             level = self._router.level(f"{run.run_type}.token", "info", False, run.sampled)
-            if level is not None:
-                fields: dict[str, Any] = {"index": run.chunks - 1}
-                if self.content:
-                    fields["token"] = self.content_of(token)
-                self._submit(Point(run, level, f"{run.run_type}.token", time.time(), fields))
+            if level is None:
+                return
+            if self._hold_tokens and type(token) is str:
+                self._hold(run, level, token)
+                return
+            fields: dict[str, Any] = {"index": run.chunks - 1}
+            if self.content:
+                fields["token"] = self.content_of(token)
+            self._submit(Point(run, level, f"{run.run_type}.token", time.time(), fields))
+
+    def _hold(self, run: Run, level: str, token: str) -> None:
+        """Keeps a streamed token's event until its run ends (past the redaction budget, its
+        time and index only: the text is written as a marker)."""
+        held = run.stream
+        if held is None:
+            held = run.stream = []
+        run.stream_chars += len(token)
+        text = token if run.stream_chars <= self._stream_budget else None
+        held.append((level, run.chunks - 1, time.time(), text))
+
+    def _release_tokens(self, run: Run) -> None:
+        """Writes a run's held token events, their texts redacted together (at its end, or when
+        it is given up)."""
+        held, run.stream = run.stream, None
+        if not held:
+            return
+        if run.stream_chars > self._stream_budget:
+            texts = [OVER_BUDGET] * len(held)
+            self.stats.add("redaction_over_budget")
+        else:
+            texts = self.redactor.redact_stream([text or "" for *_, text in held], self._max_chars)
+        name = f"{run.run_type}.token"
+        for (level, index, wall, _), text in zip(held, texts, strict=True):
+            self._submit(Point(run, level, name, wall, {"index": index, "token": text}))
 
     def first_output(self, run_id: UUID) -> None:
         """The run's first streamed output (v3 stream events): time to first token."""

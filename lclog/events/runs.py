@@ -52,6 +52,8 @@ class Run:
         "sampled",
         "start_ns",
         "step",
+        "stream",
+        "stream_chars",
         "tenant",
         "thread",
         "totals",
@@ -100,6 +102,10 @@ class Run:
         self.start_ns = time.monotonic_ns()
         self.first_token_ns = 0
         self.chunks = 0
+        # With `stream_tokens`, content on: its tokens held until it ends, redacted as one text
+        # (level, index, time, text), and their characters (capture/recorder.py).
+        self.stream: list[tuple[str, int, float, str | None]] | None = None
+        self.stream_chars = 0
         self.interrupted = False  # LangGraph paused it (on_interrupt): it ends `interrupted`
         self.failed_below = False  # a run below it failed: its end is written as a root's is
         self.late = False  # ends after it was reported orphaned
@@ -210,6 +216,14 @@ class RunTable:
 
     def get(self, run_id: UUID) -> Run | None:
         return self._runs.get(run_id)
+
+    def streaming(self) -> list[Run]:
+        """The open runs holding streamed tokens."""
+        while True:
+            try:
+                return [run for run in self._runs.values() if run.stream is not None]
+            except RuntimeError:  # resized by another thread
+                continue
 
     def close(self, run_id: UUID) -> Run | None:
         """Forgets a run at its end; None when it was never seen or already evicted."""

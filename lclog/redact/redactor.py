@@ -25,7 +25,7 @@ from lclog.redact.key_rules import KeyNames, key_value_rules
 from lclog.redact.options import RedactionSettings
 from lclog.redact.rules import BUILTIN_RULES, KEEP_PATTERNS, Rule
 
-__all__ = ["Finding", "Redactor", "shared_redactor"]
+__all__ = ["OVER_BUDGET", "Finding", "Redactor", "shared_redactor"]
 
 _ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
 _NO_MATCH = -1
@@ -37,7 +37,8 @@ _NO_MATCH = -1
 _PART = 8
 # No budget: outside a content value (the writer thread, notifications, the command-line tools).
 _NO_LIMIT = sys.maxsize
-_OVER_BUDGET = "[REDACTED:over_budget]"
+# What a string past the redaction budget is written as.
+OVER_BUDGET = "[REDACTED:over_budget]"
 # How much of the text before a match a rule's context check reads (a name the match began in).
 _LEAD = 64
 # Strings shorter than this cannot hold any built-in secret shape; they skip the scan.
@@ -213,7 +214,7 @@ class Redactor:
         left = getattr(local, "left", _NO_LIMIT)
         if len(text) > left:  # never written unredacted, never cached: the next hook may redact it
             local.over += 1
-            return _OVER_BUDGET
+            return OVER_BUDGET
         if left < _NO_LIMIT:
             local.left = left - len(text)
         try:
@@ -265,19 +266,54 @@ class Redactor:
         """data with every secret replaced (at `spans`, else those found), or None when it holds none."""
         out: list[bytes] = []
         last = 0
-        masks, n_keep = self._masks, self._n_keep
+        masks = self._masks
         for s, e, index in self._scan(data) if spans is None else spans:
             out.append(data[last:s])
-            mask = masks[index]
-            if mask is None:
-                secret = data[s:e].decode("utf-8", errors)
-                mask = self._replacement(self.rules[index - n_keep].name, secret).encode()
-            out.append(mask)
+            out.append(masks[index] or self._mask(index, data[s:e], errors))
             last = e
         if not out:
             return None
         out.append(data[last:])
         return b"".join(out)
+
+    def _mask(self, index: int, secret: bytes, errors: str) -> bytes:
+        """What replaces a secret found by pattern `index` whose replacement is not fixed."""
+        rule = self.rules[index - self._n_keep].name
+        return self._replacement(rule, secret.decode("utf-8", errors)).encode()
+
+    def redact_stream(self, pieces: list[str], max_chars: int) -> list[str]:
+        """The pieces of one text (a model's streamed tokens), redacted as that text, each then
+        cut to max_chars: a secret spelled over several pieces is replaced in the piece where it
+        starts, and the pieces it runs through keep only what lies outside it. Fails closed to a
+        marker per piece."""
+        encoded = [p.encode("utf-8", "surrogatepass") for p in pieces]
+        data = b"".join(encoded)
+        try:
+            out: list[str] = []
+            spans = iter(self._scan(data) if self.enabled else ())
+            span = next(spans, None)
+            start = covered = 0
+            for piece in encoded:
+                end = start + len(piece)
+                parts: list[bytes] = []
+                pos = max(start, covered)
+                while span is not None and span[0] < end:
+                    s, e, index = span
+                    mask = self._masks[index] or self._mask(index, data[s:e], "surrogatepass")
+                    parts += (data[pos:s], mask)
+                    pos = covered = e
+                    span = next(spans, None)
+                parts.append(data[pos:end])  # empty where a secret runs past the piece's end
+                out.append(b"".join(parts).decode("utf-8", "surrogatepass"))
+                start = end
+        except Exception:
+            return ["[REDACTED:redaction_failed]"] * len(pieces)
+        text = "".join(pieces)
+        if self.enabled and len(text) <= _CACHE_MAX_CHARS:  # the run's end event holds this text
+            if len(self._cache) >= _CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[text] = "".join(out)
+        return [p if len(p) <= max_chars else _shortened(p, max_chars, len(p)) for p in out]
 
     def explain(self, text: str) -> list[Finding]:
         """Lists which rule matched where (character offsets), with masked previews."""
@@ -347,11 +383,7 @@ class Redactor:
             return truncate(text, max_chars)
         window = text[: max_chars + CUT_LOOKAHEAD]
         redacted = self._text(window)
-        end = _marker_end(redacted, max_chars)
-        left_out = len(redacted) - end + len(text) - len(window)
-        if left_out <= 0:
-            return redacted
-        return f"{redacted[:end]}…[truncated {left_out} chars]"
+        return _shortened(redacted, max_chars, len(text) - len(window) + len(redacted))
 
     def scrub_key(self, key: str, value: Any) -> Any:
         rule = self._secret_of(key, value)
@@ -486,6 +518,16 @@ _MAX_MARKER = 80  # the longest marker: [REDACTED:<40 chars>:<24 chars>]
 
 def _is_marker(text: str) -> bool:
     return text.startswith("[") and _MARKER.fullmatch(text) is not None
+
+
+def _shortened(redacted: str, max_chars: int, length: int) -> str:
+    """Redacted text, of a text whose redaction is `length` characters long, cut to max_chars
+    with a marker saying how much was cut (never inside a redaction marker)."""
+    end = _marker_end(redacted, max_chars)
+    left_out = length - end
+    if left_out <= 0:
+        return redacted
+    return f"{redacted[:end]}…[truncated {left_out} chars]"
 
 
 def _marker_end(text: str, cut: int) -> int:

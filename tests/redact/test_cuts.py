@@ -8,6 +8,7 @@ is searched for any 8 characters of the secret.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import subprocess
 import sys
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.language_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
@@ -170,3 +171,94 @@ def test_a_value_past_its_redaction_budget_is_replaced_whole_counted_and_named(c
     with capture({"redaction": {"max_chars_per_value": 50_000}}) as events:
         RunnableLambda(lambda x: len(x)).invoke(docs[:5], config={"callbacks": [events.handler]})
     assert "[REDACTED:over_budget]" not in b"\n".join(events.lines).decode()
+
+
+# -- a model's stream: every token boundary is a cut ---------------------------------------------
+
+
+def _streamed(events: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    tokens = events.named("chat_model.token")
+    (end,) = events.named("chat_model.end")
+    return tokens, end
+
+
+@pytest.mark.parametrize(("kind", "text", "secret"), SECRETS, ids=[s[0] for s in SECRETS])
+@pytest.mark.parametrize("model", ["characters", "words"])
+def test_a_secret_streamed_over_many_tokens_leaves_no_fragment_in_their_events(kind, text, secret, model):
+    reply = f"here it is:\n{text}\nkeep it safe"
+    chat = (
+        FakeListChatModel(responses=[reply])  # one token per character
+        if model == "characters"
+        else GenericFakeChatModel(messages=iter([AIMessage(reply)]))  # per word and space
+    )
+    with capture({"stream_tokens": True}) as events:
+        assert "".join(c.content for c in chat.stream("go", {"callbacks": [events.handler]})) == reply
+    tokens, end = _streamed(events)
+    assert len(tokens) > 5 and [t["index"] for t in tokens] == list(range(len(tokens)))
+    written = b"\n".join(events.lines).decode()
+    assert not leaked(secret, written)
+    # The tokens put together read as the reply does in the run's end event.
+    assert "".join(t["token"] for t in tokens) == end["outputs"]["content"]
+    assert "[REDACTED:" in end["outputs"]["content"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(SECRETS),
+    before=st.text(max_size=30),
+    cuts=st.lists(st.integers(0, 200), max_size=12),
+)
+def test_pieces_redacted_together_read_as_their_text_redacted_whole(kind, before, cuts):
+    _, text, secret = kind
+    whole = f"{before} {text} tail"
+    bounds = sorted({0, len(whole), *(c for c in cuts if c < len(whole))})
+    pieces = [whole[a:b] for a, b in itertools.pairwise(bounds)]
+    redactor = Redactor()
+    out = redactor.redact_stream(pieces, 10_000)
+    assert len(out) == len(pieces)
+    assert "".join(out) == Redactor().redact_text(whole)
+    assert not leaked(secret, "".join(out))
+
+
+def test_streamed_tokens_are_written_at_the_runs_end_with_their_own_times():
+    reply = "one two three"
+    with capture({"stream_tokens": True}) as events:
+        handler = events.handler
+        stream = FakeListChatModel(responses=[reply]).stream("go", {"callbacks": [handler]})
+        for _ in range(4):
+            next(stream)
+        assert events.named("chat_model.token") == []  # held: what follows may finish a secret
+        rest = list(stream)
+    assert len(rest) == len(reply) - 4
+    tokens, end = _streamed(events)
+    assert "".join(t["token"] for t in tokens) == reply
+    times = [t["timestamp"] for t in tokens]
+    assert times == sorted(times) and times[-1] <= end["timestamp"]
+    assert events.index(tokens[-1]) < events.index(end)
+
+
+def test_a_stream_past_the_redaction_budget_writes_markers_and_counts_them():
+    reply = " ".join(["word"] * 2_100) + " sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5"  # 10,538 characters
+    with capture({"stream_tokens": True, "redaction": {"max_chars_per_value": 10_000}}) as events:
+        chat = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
+        list(chat.stream("go", {"callbacks": [events.handler]}))
+        over = events.handler.stats.redaction_over_budget
+    tokens, _ = _streamed(events)
+    assert len(tokens) == 4_201
+    assert {t["token"] for t in tokens} == {"[REDACTED:over_budget]"}
+    assert over >= 1
+    assert "Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5" not in b"\n".join(events.lines).decode()
+
+
+def test_tokens_of_a_model_still_streaming_when_the_handler_closes_are_written_redacted():
+    key = "sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5"
+    with capture({"stream_tokens": True}) as events:
+        stream = FakeListChatModel(responses=[f"the key {key} and more"]).stream(
+            "go", {"callbacks": [events.handler]}
+        )
+        said = "".join(next(stream).content for _ in range(len(f"the key {key}")))
+        events.handler.close()
+    tokens = events.named("chat_model.token")
+    assert len(tokens) == len(said)
+    assert "".join(t["token"] for t in tokens) == "the key [REDACTED:openai_key]"
+    stream.close()
