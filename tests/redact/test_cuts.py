@@ -7,6 +7,7 @@ is searched for any 8 characters of the secret.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import subprocess
@@ -262,3 +263,25 @@ def test_tokens_of_a_model_still_streaming_when_the_handler_closes_are_written_r
     assert len(tokens) == len(said)
     assert "".join(t["token"] for t in tokens) == "the key [REDACTED:openai_key]"
     stream.close()
+
+
+def test_streams_on_an_event_loop_are_redacted_together_each_on_its_own():
+    keys = [f"sk-proj-{c * 6}Xq7vR2mT9wK4pL8nB3cF6hJ1" for c in "ABCD"]
+    with capture({"stream_tokens": True}) as events:
+        config: Any = {"callbacks": [events.handler]}
+
+        async def one(key: str) -> str:
+            chat = FakeListChatModel(responses=[f"use {key} now"])
+            return "".join([c.content async for c in chat.astream("go", config)])
+
+        async def all_of_them() -> list[str]:
+            return await asyncio.gather(*(one(key) for key in keys))
+
+        assert asyncio.run(all_of_them()) == [f"use {key} now" for key in keys]
+    ends = events.named("chat_model.end")
+    assert len(ends) == 4
+    for end in ends:
+        tokens = [t for t in events.named("chat_model.token") if t["run_id"] == end["run_id"]]
+        assert "".join(t["token"] for t in tokens) == "use [REDACTED:openai_key] now"
+    written = b"\n".join(events.lines).decode()
+    assert not any(leaked(key[8:], written) for key in keys)
