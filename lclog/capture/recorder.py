@@ -413,26 +413,28 @@ class Recorder:
             self._submit(Point(run, level, f"{run.run_type}.token", time.time(), fields))
 
     def _hold(self, run: Run, level: str, token: str) -> None:
-        """Keeps a streamed token's event until its run ends (past the redaction budget, its
-        time and index only: the text is written as a marker)."""
+        """Keeps a streamed token's event until its run ends. Past the redaction budget, its
+        tokens are written at once, each as a marker: so much text is not redacted in the
+        calling thread, nor held."""
         held = run.stream
         if held is None:
             held = run.stream = []
         run.stream_chars += len(token)
-        text = token if run.stream_chars <= self._stream_budget else None
-        held.append((level, run.chunks - 1, time.time(), text))
+        held.append((level, run.chunks - 1, time.time(), token))
+        if run.stream_chars > self._stream_budget:
+            self._release_tokens(run)
 
     def _release_tokens(self, run: Run) -> None:
-        """Writes a run's held token events, their texts redacted together (at its end, or when
-        it is given up)."""
+        """Writes a run's held token events, their texts redacted together (at its end, when it
+        is given up, or past the redaction budget: as markers, counted)."""
         held, run.stream = run.stream, None
         if not held:
             return
         if run.stream_chars > self._stream_budget:
             texts = [OVER_BUDGET] * len(held)
-            self.stats.add("redaction_over_budget")
+            self.stats.add("redaction_over_budget", len(held))
         else:
-            texts = self.redactor.redact_stream([text or "" for *_, text in held], self._max_chars)
+            texts = self.redactor.redact_stream([text for *_, text in held], self._max_chars)
         name = f"{run.run_type}.token"
         for (level, index, wall, _), text in zip(held, texts, strict=True):
             self._submit(Point(run, level, name, wall, {"index": index, "token": text}))

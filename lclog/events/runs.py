@@ -104,7 +104,7 @@ class Run:
         self.chunks = 0
         # With `stream_tokens`, content on: its tokens held until it ends, redacted as one text
         # (level, index, time, text), and their characters (capture/recorder.py).
-        self.stream: list[tuple[str, int, float, str | None]] | None = None
+        self.stream: list[tuple[str, int, float, str]] | None = None
         self.stream_chars = 0
         self.interrupted = False  # LangGraph paused it (on_interrupt): it ends `interrupted`
         self.failed_below = False  # a run below it failed: its end is written as a root's is

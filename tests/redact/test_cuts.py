@@ -238,16 +238,20 @@ def test_streamed_tokens_are_written_at_the_runs_end_with_their_own_times():
     assert events.index(tokens[-1]) < events.index(end)
 
 
-def test_a_stream_past_the_redaction_budget_writes_markers_and_counts_them():
+def test_a_stream_past_the_redaction_budget_writes_markers_at_once_and_counts_them():
     reply = " ".join(["word"] * 2_100) + " sk-proj-Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5"  # 10,538 characters
     with capture({"stream_tokens": True, "redaction": {"max_chars_per_value": 10_000}}) as events:
         chat = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
-        list(chat.stream("go", {"callbacks": [events.handler]}))
+        stream = chat.stream("go", {"callbacks": [events.handler]})
+        for _ in range(4_100):  # 10,250 characters: past the budget, nothing more is held
+            next(stream)
+        assert len(events.named("chat_model.token")) == 4_100
+        list(stream)
         over = events.handler.stats.redaction_over_budget
     tokens, _ = _streamed(events)
-    assert len(tokens) == 4_201
+    assert [t["index"] for t in tokens] == list(range(4_201))
     assert {t["token"] for t in tokens} == {"[REDACTED:over_budget]"}
-    assert over >= 1
+    assert over >= 4_201  # each token, and the end event's text
     assert "Xq7vR2mT9wK4pL8nB3cF6hJ1aZ0yQ5" not in b"\n".join(events.lines).decode()
 
 
