@@ -133,7 +133,10 @@ class Recorder:
         """Flushes by the deadline, then releases the outputs; what is left is counted as dropped."""
         self.expire_runs()
         for run in self.runs.streaming():  # a model still streaming: what it said so far
-            self._release_tokens(run)
+            try:
+                self._release_tokens(run)
+            except Exception as exc:
+                self.failed("close", exc)
         self.closed = True
         self._submit = self._dropped
         self.source.build()  # every trace whose root ended is decided ...

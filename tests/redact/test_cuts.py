@@ -203,6 +203,10 @@ def test_a_secret_streamed_over_many_tokens_leaves_no_fragment_in_their_events(k
     assert "[REDACTED:" in end["outputs"]["content"]
 
 
+# Two redactors: a stream's result is remembered as its text's, which the other must find itself.
+_STREAMS, _TEXTS = Redactor(), Redactor()
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     kind=st.sampled_from(SECRETS),
@@ -214,10 +218,9 @@ def test_pieces_redacted_together_read_as_their_text_redacted_whole(kind, before
     whole = f"{before} {text} tail"
     bounds = sorted({0, len(whole), *(c for c in cuts if c < len(whole))})
     pieces = [whole[a:b] for a, b in itertools.pairwise(bounds)]
-    redactor = Redactor()
-    out = redactor.redact_stream(pieces, 10_000)
+    out = _STREAMS.redact_stream(pieces, 10_000)
     assert len(out) == len(pieces)
-    assert "".join(out) == Redactor().redact_text(whole)
+    assert "".join(out) == _TEXTS.redact_text(whole)
     assert not leaked(secret, "".join(out))
 
 
@@ -289,3 +292,19 @@ def test_streams_on_an_event_loop_are_redacted_together_each_on_its_own():
         assert "".join(t["token"] for t in tokens) == "use [REDACTED:openai_key] now"
     written = b"\n".join(events.lines).decode()
     assert not any(leaked(key[8:], written) for key in keys)
+
+
+def test_a_failure_writing_held_tokens_at_close_is_counted_not_raised(monkeypatch, capsys):
+    with capture({"stream_tokens": True}) as events:
+        handler = events.handler
+
+        def broken(*_: Any) -> list[str]:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(handler._recorder.redactor, "redact_stream", broken)
+        stream = FakeListChatModel(responses=["still talking"]).stream("go", {"callbacks": [handler]})
+        next(stream)
+        handler.close()  # must not raise
+        assert handler.stats.internal_errors == 1
+    assert "lclog: close" in capsys.readouterr().err
+    stream.close()
