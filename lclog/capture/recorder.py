@@ -87,6 +87,9 @@ class Recorder:
         self._hold_tokens = self.content and self.redactor.enabled
         self._stream_budget = s.redaction.max_chars_per_value
         self._max_chars = s.max_field_chars
+        # A run's held tokens change hands whole: the writer may give the run up (orphaned) while
+        # its model still streams.
+        self._stream_lock = fork_safe(threading.Lock())
         self._run_context = s.run_context
         # The app's structlog context on every event: asked for, or an output reads it (structlog).
         self._app_context = s.app_context or any(o.needs_context for o in self.source.outputs)
@@ -419,18 +422,22 @@ class Recorder:
         """Keeps a streamed token's event until its run ends. Past the redaction budget, its
         tokens are written at once, each as a marker: so much text is not redacted in the
         calling thread, nor held."""
-        held = run.stream
-        if held is None:
-            held = run.stream = []
-        run.stream_chars += len(token)
-        held.append((level, run.chunks - 1, time.time(), token))
-        if run.stream_chars > self._stream_budget:
+        entry = (level, run.chunks - 1, time.time(), token)
+        with self._stream_lock:
+            held = run.stream
+            if held is None:
+                held = run.stream = []
+            held.append(entry)
+            run.stream_chars += len(token)
+            over = run.stream_chars > self._stream_budget
+        if over:
             self._release_tokens(run)
 
     def _release_tokens(self, run: Run) -> None:
         """Writes a run's held token events, their texts redacted together (at its end, when it
         is given up, or past the redaction budget: as markers, counted)."""
-        held, run.stream = run.stream, None
+        with self._stream_lock:
+            held, run.stream = run.stream, None
         if not held:
             return
         if run.stream_chars > self._stream_budget:

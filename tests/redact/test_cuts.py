@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -308,3 +309,18 @@ def test_a_failure_writing_held_tokens_at_close_is_counted_not_raised(monkeypatc
         assert handler.stats.internal_errors == 1
     assert "lclog: close" in capsys.readouterr().err
     stream.close()
+
+
+def test_a_run_given_up_while_it_streams_writes_every_token_once():
+    reply = "first part, then the rest"
+    with capture({"stream_tokens": True, "run_ttl_s": 0.3}) as events:
+        stream = FakeListChatModel(responses=[reply]).stream("go", {"callbacks": [events.handler]})
+        head = "".join(next(stream).content for _ in range(10))
+        time.sleep(0.5)
+        assert len(events.named("chat_model.orphaned")) == 1  # flushing expired it
+        assert "".join(t["token"] for t in events.named("chat_model.token")) == head
+        rest = "".join(c.content for c in stream)
+    assert head + rest == reply
+    tokens = events.named("chat_model.token")
+    assert [t["index"] for t in tokens] == list(range(len(reply)))
+    assert "".join(t["token"] for t in tokens) == reply
