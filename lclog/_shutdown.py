@@ -13,6 +13,8 @@ import time
 import weakref
 from typing import Any
 
+from lclog._threads import start_daemon
+
 __all__ = ["close_all", "track", "untrack"]
 
 _live: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -39,6 +41,10 @@ def untrack(handler: Any) -> None:
 # A close_all under way, and a SIGTERM that came during it (see _on_sigterm).
 _closing = False
 _sigterm_pending = False
+# Whether _on_sigterm has run in this process (see _watch_sigterm).
+_sigterm_seen = False
+# How long a SIGTERM may wait for its handler before the main thread is woken for it.
+_UNHANDLED_S = 0.1
 
 
 def close_all() -> None:
@@ -71,11 +77,57 @@ def _in_forked_child() -> None:
     skips atexit: its own exit function closes lclog's handlers instead. Registered through
     multiprocessing's after-fork hooks, which run after the child clears the finalizers its
     parent had."""
-    global _closing, _sigterm_pending
-    _closing = _sigterm_pending = False  # the parent's close is the parent's
+    global _closing, _sigterm_pending, _sigterm_seen
+    _closing = _sigterm_pending = _sigterm_seen = False  # the parent's close is the parent's
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
         util.register_after_fork(_FORKED, _close_at_child_exit)
+    if _sigterm_installed and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        _watch_sigterm()
+
+
+def _watch_sigterm() -> None:
+    """In a forked child: a thread that sees each SIGTERM (through Python's wakeup fd, unless
+    the process has one already) and wakes the main thread until its handler has run.
+
+    Python runs a signal's handler in the main thread, between bytecodes or when a wait of its
+    is interrupted. A SIGTERM that arrives just before the main thread blocks in C without a
+    timeout (a pool's worker waiting for a task as the pool terminates it) interrupts nothing,
+    and its handler would never run: the worker would never end, nor the pool's `with` block.
+    """
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    try:
+        inherited = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread
+        inherited = None
+    if inherited != -1:  # the application's own (or none could be set): left as it is
+        if inherited is not None:
+            signal.set_wakeup_fd(inherited)
+        os.close(read)
+        os.close(write)
+        return
+    main = threading.main_thread().ident
+    if start_daemon(lambda: _wake_main_for_sigterm(read, main), "lclog-sigterm") is None:
+        signal.set_wakeup_fd(-1)
+        os.close(read)
+        os.close(write)
+
+
+def _wake_main_for_sigterm(read: int, main: int | None) -> None:
+    while True:
+        try:
+            received = os.read(read, 64)
+        except OSError:
+            return
+        if not received:
+            return
+        if signal.SIGTERM not in received:
+            continue
+        time.sleep(_UNHANDLED_S)
+        while not _sigterm_seen and signal.getsignal(signal.SIGTERM) is _on_sigterm and main:
+            signal.pthread_kill(main, signal.SIGTERM)  # interrupts its wait: the handler runs
+            time.sleep(_UNHANDLED_S)
 
 
 def _close_at_child_exit(_: object) -> None:
@@ -92,7 +144,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     """Delivers what is queued, then ends the process as SIGTERM's default action would. During
     a close already under way (the exit of a multiprocessing worker that a pool terminates), that
     close finishes first, then the process ends."""
-    global _sigterm_pending
+    global _sigterm_pending, _sigterm_seen
+    _sigterm_seen = True
     if _closing:
         _sigterm_pending = True
         return

@@ -4,6 +4,7 @@ caller, and the one kind of worker they run (Worker)."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import weakref
@@ -34,14 +35,32 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reinit_locks)
 
 
+# The signals an application handles, which lclog's threads never take. The kernel gives a
+# process's signal to any thread not blocking it, but Python runs its handler in the main thread
+# only: one landing on lclog's thread while the main thread waits in C (a pool's worker waiting
+# for a task, terminated with SIGTERM) would be handled by nobody, and the process would not end.
+_APP_SIGNALS = frozenset(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD")
+    if hasattr(signal, name)
+)
+
+
 def start_daemon(target: Callable[[], object], name: str) -> threading.Thread | None:
-    """Starts a daemon thread running target; None when no thread can start (Python 3.12 and
-    later refuse new threads once the interpreter is shutting down)."""
+    """Starts a daemon thread running target, blocking the application's signals (it inherits
+    the mask it starts with); None when no thread can start (Python 3.12 and later refuse new
+    threads once the interpreter is shutting down)."""
     thread = threading.Thread(target=target, name=name, daemon=True)
+    masked = hasattr(signal, "pthread_sigmask")
+    if masked:
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, _APP_SIGNALS)
     try:
         thread.start()
     except RuntimeError:
         return None
+    finally:
+        if masked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
     return thread
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -152,6 +153,44 @@ def test_forked_workers_deliver_every_event_though_they_end_with_os_exit(tmp_pat
     names = [json.loads(line)["name"] for line in log.read_text().splitlines()]
     assert sorted(set(names)) == [f"task-{i}" for i in range(6)]
     assert len(names) == 6 * 30 * 2  # a start and an end per call, each once
+
+
+MISSED = """
+import os, signal, sys, threading, time
+from langchain_core.runnables import RunnableLambda
+from lclog import LoggingCallbackHandler
+
+h = LoggingCallbackHandler({{"outputs": [{{"type": "file", "path": sys.argv[1]}}], "flush_interval_s": 60}})
+pid = os.fork()
+if pid == 0:
+    RunnableLambda(lambda x: x, name="child").invoke(1, config={{"callbacks": [h]}})
+
+    def signal_myself():  # the signal lands on this thread, not on the main one
+        time.sleep(0.3)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+    threading.Thread(target=signal_myself).start()
+    held = threading.Lock()
+    held.acquire()
+    held.acquire()  # the main thread waits in C, with no timeout, for what never comes
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_sigterm_that_interrupts_nothing_still_ends_a_forked_child(tmp_path):
+    # Python runs the handler in the main thread once its wait is interrupted; a SIGTERM taken
+    # by another thread (or arriving just before the wait began) interrupts nothing. A pool's
+    # worker blocked on the pool's queue as the pool terminates it then never ended.
+    script = tmp_path / "missed.py"
+    script.write_text(MISSED.format())
+    log = tmp_path / "events.jsonl"
+    done = subprocess.run([sys.executable, str(script), str(log)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == str(-signal.SIGTERM), done.stderr  # ended as SIGTERM ends it
+    names = [json.loads(line)["name"] for line in log.read_text().splitlines()]
+    assert names == ["child", "child"]  # its start and end, delivered before it ended
 
 
 FORKS = """

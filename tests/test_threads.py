@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -68,3 +69,22 @@ def test_a_forked_child_gets_a_new_thread_and_resets_its_owner():
     assert os.waitstatus_to_exitcode(status) == 0
     assert forked == []  # the parent's worker is as it was
     worker.stop(time.monotonic() + 5)
+
+
+def _blocked(thread: threading.Thread) -> set[int]:
+    status = open(f"/proc/self/task/{thread.native_id}/status").read()  # noqa: SIM115
+    mask = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+    return {sig for sig in range(1, 65) if mask >> (sig - 1) & 1}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads thread masks from Linux's /proc")
+def test_lclogs_threads_leave_the_applications_signals_to_the_applications_threads():
+    # Python runs a handler in the main thread only: a SIGTERM or SIGINT the kernel gave to
+    # lclog's thread while the main thread waits would interrupt nothing.
+    worker = Worker("lclog-test", lambda flush: None)
+    assert worker.start() and worker.thread is not None
+    try:
+        assert {signal.SIGTERM, signal.SIGINT, signal.SIGHUP} <= _blocked(worker.thread)
+        assert not {signal.SIGTERM, signal.SIGINT} & _blocked(threading.current_thread())
+    finally:
+        worker.stop(time.monotonic() + 5)
