@@ -101,6 +101,15 @@ def ipv6_ok(text: str) -> bool:
     return sum(1 + ("." in part) for part in text.split(":") if part) >= 3
 
 
+def discord_ok(text: str) -> bool:
+    """True for a Discord webhook URL, or a bot token whose first part ends with 24-26
+    characters from an M, N or O (the base64 of a user id)."""
+    if text.startswith("http"):
+        return True
+    first = text[: text.find(".")]
+    return any(len(first) >= n and first[-n] in "MNO" for n in (24, 25, 26))
+
+
 def token_like(text: str) -> bool:
     """False for a plain word ("Bearer authentication" is prose); true for anything token-shaped."""
     return not (text.isalpha() and len(text) <= 15 and (text.islower() or text.istitle()))
@@ -279,9 +288,13 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "discord_token",
-        r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"
+        # A bot token's first part is 24-26 characters from an M, N or O (discord_ok), which may
+        # end a longer run: the run is matched from its start, since a pattern counting from every
+        # M, N and O in a run costs RE2 a new DFA state for each new secret around it.
+        r"\b[A-Za-z0-9_-]{24,}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"
         r"|\bhttps://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,70}",
         "Discord bot tokens (three dot-separated parts) and webhook URLs",
+        validator=lambda text: discord_ok(text) and not placeholder(text),
     ),
     Rule(
         "telegram_token",
@@ -399,7 +412,7 @@ _TOKENS = frozenset({
     "slack_webhook", "aws_access_key_id", "aws_bedrock_api_key", "aws_secret_access_key",
     "github_token", "github_fine_grained_token", "anthropic_key", "openai_key", "slack_token",
     "stripe_key", "google_api_key", "huggingface_token", "groq_key", "replicate_token",
-    "gitlab_token", "npm_token", "sendgrid_key", "pypi_token", "discord_token", "telegram_token",
+    "gitlab_token", "npm_token", "sendgrid_key", "pypi_token", "telegram_token",
     "twilio_key", "square_token", "new_relic_key", "artifactory_token", "mailchimp_key",
 })  # fmt: skip
 BUILTIN_RULES = tuple(

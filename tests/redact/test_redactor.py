@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from langchain_core.callbacks import dispatch_custom_event
 from langchain_core.runnables import RunnableLambda
@@ -288,6 +288,31 @@ BENIGN = st.one_of(
 def test_benign_lookalikes_survive(value, filler):
     text = f"{filler} {value} end"
     assert REDACTOR.redact_text(text) == text
+
+
+# A Discord bot token as the rule has always defined it: an M, N or O, 23-25 token characters, a
+# dot, 6, a dot, 27-38, wherever it starts (inside a longer run too).
+_DISCORD_SHAPE = re.compile(r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}")
+_TOKEN_CHARS = ALNUM + "_-"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    _text(_TOKEN_CHARS + "MNO" * 8, 1, 40),
+    _text(_TOKEN_CHARS, 6, 6),
+    _text(_TOKEN_CHARS, 27, 38),
+    st.sampled_from(["", " ", "token: ", '"', "x"]),
+)
+def test_a_discord_token_is_found_wherever_its_run_starts(first, middle, last, before):
+    text = f"{before}{first}.{middle}.{last} end"
+    assume(not placeholder(text))  # documentation placeholders are left alone by design
+    shaped = _DISCORD_SHAPE.search(text)
+    out = REDACTOR.redact_text(text)
+    if shaped is None:  # no token: nothing in the shape is taken for one
+        assert "discord_token" not in out
+    else:
+        assert ("[REDACTED:key_value]" if before == "token: " else "[REDACTED:discord_token]") in out, out
+        assert shaped.group()[:8] not in out and shaped.group()[-8:] not in out, out
 
 
 @settings(max_examples=300, deadline=None)
