@@ -81,7 +81,7 @@ def _without(handler: Any, part: str) -> None:
     elif part == "render":
         from lclog.capture.parts import event_step
 
-        recorder.pipeline.plain = lambda event: (event, b"")
+        recorder.pipeline.plain = lambda event: (event, b"", None)
         recorder.source._process = event_step(recorder.events, recorder.pipeline, recorder.history)
     elif part == "metrics":
         recorder.metrics.started = recorder.metrics.ended = lambda *args, **kwargs: None
