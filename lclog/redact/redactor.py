@@ -23,17 +23,18 @@ from lclog.redact._scanner import ACCEPT, LEAVE, REJECT, SHIELD, Scanner, compil
 from lclog.redact.checks import settings_problems
 from lclog.redact.key_rules import KeyNames, key_value_rules
 from lclog.redact.options import RedactionSettings
-from lclog.redact.rules import BUILTIN_RULES, KEEP_PATTERNS, Rule
+from lclog.redact.rules import BUILTIN_RULES, KEEP_PATTERNS, PART_STARTS, Rule
 
 __all__ = ["OVER_BUDGET", "Finding", "Redactor", "shared_redactor"]
 
 _ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
 _NO_MATCH = -1
 
-# Patterns searched as one RE2 program. Text dense with new secrets makes one program over all
-# patterns build DFA states for their product; each part builds its own. 2.5 KB holding 25 new
-# secrets of 16 kinds: 2.8 ms as one program, 1.2 ms in 3 parts, 0.53 ms in parts of 8, 0.51 ms
-# of 4; clean text costs a pass per part: 4 KB in 6.4, 21, 41 and 79 us.
+# Custom patterns searched as one RE2 program (the built-in rules: rules.PART_STARTS). Text
+# dense with new secrets makes one program over all patterns build DFA states for their product;
+# each part builds its own. 2.5 KB holding 25 new secrets of 16 kinds: 2.8 ms as one program,
+# 1.2 ms in 3 parts, 0.53 ms in parts of 8, 0.51 ms of 4; clean text costs a pass per part: 4 KB
+# in 6.4, 21, 41 and 79 us.
 _PART = 8
 # No budget: outside a content value (the writer thread, notifications, the command-line tools).
 _NO_LIMIT = sys.maxsize
@@ -63,6 +64,31 @@ class Finding:
     start: int
     end: int
     preview: str
+
+
+def _groups() -> dict[str, int]:
+    """Each built-in rule's group of the fused search, by name: a group begins at each of
+    `PART_STARTS`, in the rules' order (the key rules last)."""
+    groups: dict[str, int] = {}
+    for name in (*(r.name for r in BUILTIN_RULES), "key_value"):
+        groups.setdefault(name, len(PART_STARTS & groups.keys()) + (name in PART_STARTS))
+    return groups
+
+
+_GROUPS = _groups()
+
+
+def _parts(keep: int, custom: int, rules: list[Rule]) -> list[int]:
+    """Where each part of the fused search begins: the kept shapes with the first rules, custom
+    patterns in parts of `_PART`, the built-in rules by group (whichever of them are enabled)."""
+    first = keep + custom
+    starts = [*range(0, first, _PART), first] if custom else [0]
+    group = None
+    for i, rule in enumerate(rules, first):
+        if group is not None and _GROUPS[rule.name] != group:
+            starts.append(i)
+        group = _GROUPS[rule.name]
+    return starts
 
 
 class Redactor:
@@ -113,7 +139,7 @@ class Redactor:
         ]
         try:
             shorter = [False] * len(KEEP_PATTERNS) + [r.shorter for r in self.rules]
-            parts = list(range(0, len(patterns), _PART))
+            parts = _parts(self._n_keep, len(custom), rules)
             leads = [0] * len(KEEP_PATTERNS) + [_LEAD if r.context else 0 for r in self.rules]
             self._scanner_args = (patterns, groups, self._verdict, shorter, parts, leads)
             self._scanner: Scanner | _Rebuilt = Scanner(*self._scanner_args)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 __all__ = [
     "BUILTIN_RULES",
     "KEEP_PATTERNS",
+    "PART_STARTS",
     "QUOTE",
     "Rule",
     "not_placeholder",
@@ -418,3 +419,11 @@ _TOKENS = frozenset({
 BUILTIN_RULES = tuple(
     replace(r, validator=not_token_placeholder) if r.name in _TOKENS else r for r in BUILTIN_RULES
 )
+
+# The rules that begin a group of the fused search (see redact/_scanner.py): an RE2 program over
+# several rules meets text dense with new secrets with DFA states for the product of their
+# states, so rules whose states multiply are kept apart: vendor tokens (each behind a literal
+# prefix) in two groups, the generic shapes, personal data (runs of digits and hex), and the key
+# rules (a secret word anywhere in a name). 2.5 KB holding 25 new secrets of 16 kinds: 11% fewer
+# instructions than parts of eight rules, and 1 KB of prose 15% fewer (one part less).
+PART_STARTS = frozenset({"slack_webhook", "google_api_key", "artifactory_token", "email", "key_value"})
