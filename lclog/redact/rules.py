@@ -105,7 +105,7 @@ def ipv6_ok(text: str) -> bool:
 def discord_ok(text: str) -> bool:
     """True for a Discord webhook URL, or a bot token whose first part ends with 24-26
     characters from an M, N or O (the base64 of a user id)."""
-    if text.startswith("http"):
+    if text.startswith("https://"):  # a token holds no colon
         return True
     first = text[: text.find(".")]
     return any(len(first) >= n and first[-n] in "MNO" for n in (24, 25, 26))
