@@ -376,8 +376,8 @@ def test_card_checksum_is_the_textbook_luhn(digits, separator):
         ('{\\"id\\": \\"aB3dE5fG7hJ9kL1mN3pQ5rS7\\"}', '{\\"id\\": \\"[REDACTED:high_entropy_secret]\\"}'),
         # a run of token characters in a Discord token's shape, without its M, N or O
         (
-            "httpAbCdEfGhIjKlMnOpQrStUvWx.aBcDeF.Qw3rTy7uIo9pAs1dFg5hJk8lZx2cVb",
-            "httpAbCdEfGhIjKlMnOpQrStUvWx.aBcDeF.Qw3rTy7uIo9pAs1dFg5hJk8lZx2cVb",
+            "httpZq8Wd2LmRt5Yv1Kp0Xs7Bc3Jh.aB3dE5.Qw3rTy7uIo9pAs1dFg5hJk8lZx2cVb",
+            "httpZq8Wd2LmRt5Yv1Kp0Xs7Bc3Jh.aB3dE5.Qw3rTy7uIo9pAs1dFg5hJk8lZx2cVb",
         ),
         ("card 4111111111111111 ok", "card [REDACTED:credit_card] ok"),
         ("card 4111111111111112 ok", "card 4111111111111112 ok"),  # fails Luhn
