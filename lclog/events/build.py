@@ -218,13 +218,17 @@ class EventBuilder:
         return self.content_of(user) if user else {}
 
     @staticmethod
+    def _duration(run: Run, end_ns: int) -> float:
+        """The run's duration in ms (0.0 when its start was not seen)."""
+        # Whole microseconds, in ms: the nearest float to a 3-decimal number, as round(x, 3) gives.
+        return (end_ns - run.start_ns) // 1000 / 1000 if run.start_ns else 0.0
+
+    @staticmethod
     def _timing(run: Run, end_ns: int, event: dict[str, Any]) -> float:
         if not run.start_ns:
             event["duration_ms"] = None
             return 0.0
-        # Whole microseconds, in ms: the nearest float to a 3-decimal number, as round(x, 3) gives.
-        duration = (end_ns - run.start_ns) // 1000 / 1000
-        event["duration_ms"] = duration
+        duration = event["duration_ms"] = EventBuilder._duration(run, end_ns)
         if run.first_token_ns:
             event["ttft_ms"] = (run.first_token_ns - run.start_ns) // 1000 / 1000
             event["chunks"] = run.chunks
@@ -289,28 +293,28 @@ class EventBuilder:
         usage: dict[str, Any] | None = None,
         cost: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        event = self._base("info", f"{run.run_type}.end", run, wall)
-        if run.interrupted:  # a graph paused by interrupt() returns normally; it did not finish
-            event["outcome"] = "interrupted"
-            event["reason"] = "GraphInterrupt"
-        else:
-            event["outcome"] = "ok"
-        if run.late:
-            event["late"] = True  # ends after its `*.orphaned` event
-        duration = self._timing(run, end_ns, event)
+        # A graph paused by interrupt() returns normally; it did not finish.
+        outcome = "interrupted" if run.interrupted else "ok"
+        duration = self._duration(run, end_ns)
         model = extra.get("model") if extra else None
         started_as = run.model or run.name
         self._metrics.ended(
             run.run_type, model or started_as, duration, usage=usage, cost=cost, started_as=started_as
         )
-        self._traces.ended(run, duration, usage=usage, cost=cost, outcome=event["outcome"], model=model)
+        self._traces.ended(run, duration, usage=usage, cost=cost, outcome=outcome, model=model)
         if self._alerts is not None:
             if usage is not None or cost is not None:  # a model call
                 self._alerts.charged(run, cost, usage)
             self._alerts.ended(run, duration, failed=False)
-        if level is None:
+        if level is None:  # counted, not written: no event is built
             return None
-        event["level"] = level
+        event = self._base(level, f"{run.run_type}.end", run, wall)
+        event["outcome"] = outcome
+        if run.interrupted:
+            event["reason"] = "GraphInterrupt"
+        if run.late:
+            event["late"] = True  # ends after its `*.orphaned` event
+        self._timing(run, end_ns, event)
         if extra:
             event.update(extra)
         if self._content:
