@@ -111,9 +111,7 @@ class KeyNames:
         of a name the match began inside: `mon|key = 3`, `OPENAI_|API_KEY_PROD=`). Not a secret:
         a name holding no secret word (`monkey`), one describing a secret (`secret_name`), and a
         token-like name whose value does not look like a credential (`token_count: 2`)."""
-        i = len(lead)
-        while i and lead[i - 1] in _NAME_CHARS:
-            i -= 1
+        i = len(lead.rstrip(_NAME_CHARS))  # where the name the match began inside starts
         head = lead[i:]
         if i and lead[i - 1] == "%":  # a percent-encoded byte (`%3Ftoken`) is not part of the name
             head = head[2:]
@@ -156,7 +154,7 @@ class KeyNames:
 # The names in the text before a value (a percent-encoded byte before one is not part of it), and
 # what a generic name's value must look like.
 _NAME_RUNS = re.compile(r"[A-Za-z0-9_.\-]+")
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 _WEAK_NAMES = frozenset(WEAK_WORDS)
 _TOKEN_SHAPED = re.compile(r"[A-Za-z0-9+/=_-]{8,}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -128,13 +128,13 @@ def high_entropy(text: str) -> bool:
     size = len(text)
     if size < 20:
         return False
-    chars = set(text)
+    counts = Counter(text)
+    chars = counts.keys()
     if chars.isdisjoint(_LOWER) or chars.isdisjoint(_UPPER) or chars.isdisjoint(_DIGITS):
         return False
     # H = log2(n) - sum(c * log2(c)) / n over the counts c of each character.
-    table = _N_LOG_N if size < len(_N_LOG_N) else None
-    total = sum(table[text.count(c)] if table else _n_log_n(text.count(c)) for c in chars)
-    return math.log2(size) - total / size >= 3.5
+    n_log_n = _N_LOG_N.__getitem__ if size < len(_N_LOG_N) else _n_log_n
+    return math.log2(size) - sum(map(n_log_n, counts.values())) / size >= 3.5
 
 
 def _n_log_n(n: int) -> float:
@@ -144,9 +144,10 @@ def _n_log_n(n: int) -> float:
 # What documentation writes in a secret's place: EXAMPLE, a run of x, 0, 1, * or #, an alphabet
 # or digit sequence. A random token holds none of these by chance (a given 8-character run in
 # 40 random alphanumerics: about 1 in 10^11).
-_PLACEHOLDER = re.compile(
-    r"example|xxxxxxxx|00000000|11111111|\*{8}|#{8}|abcdefgh|bcdefghi|qrstuvwx|12345678|23456789|34567890"
-)
+_PLACEHOLDERS = (
+    "example", "xxxxxxxx", "00000000", "11111111", "********", "########",
+    "abcdefgh", "bcdefghi", "qrstuvwx", "12345678", "23456789", "34567890",
+)  # fmt: skip
 # Values that stand for a secret in documentation and templates: a variable or command
 # reference, an <angle bracket> or {{template}} placeholder, an auth scheme word alone.
 _REFERENCE_STARTS = ("$", "<", "{{", "%(", "...", "***")
@@ -156,7 +157,11 @@ _SCHEME_WORDS = frozenset({"bearer", "basic", "token", "digest"})
 def placeholder(text: str) -> bool:
     """True for a documentation placeholder: EXAMPLE, a run of 8 x, 0, 1, * or # (xxxxxxxx,
     XXXXXXXX, 00000000), an alphabet or digit sequence (abcdefgh, 12345678)."""
-    return _PLACEHOLDER.search(text.lower()) is not None
+    low = text.lower()
+    for word in _PLACEHOLDERS:  # noqa: SIM110 - a loop of substring tests: 2.6x a regex, 1.7x any()
+        if word in low:
+            return True
+    return False
 
 
 def not_token_placeholder(text: str) -> bool:

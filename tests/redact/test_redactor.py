@@ -290,6 +290,26 @@ def test_benign_lookalikes_survive(value, filler):
     assert REDACTOR.redact_text(text) == text
 
 
+# What documentation writes in a secret's place, as the docs of `placeholder` list it.
+_PLACEHOLDER_SHAPES = re.compile(
+    r"example|xxxxxxxx|00000000|11111111|\*{8}|#{8}|abcdefgh|bcdefghi|qrstuvwx|12345678|23456789|34567890"
+)
+
+
+# The shapes, cut short, and the characters that complete them: texts that hold them and texts
+# that nearly do.
+_NEAR_PLACEHOLDER = st.sampled_from(
+    ["exampl", "EXAMPL", "e", "E", "xxxxxxx", "X", "*******", "*", "#######", "#", "0000000", "0",
+     "1111111", "1", "abcdefg", "bcdefgh", "h", "i", "qrstuvw", "x", "1234567", "8", "9", "İ"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_NEAR_PLACEHOLDER, st.characters()), max_size=8).map("".join))
+def test_placeholder_flags_exactly_the_documented_shapes(text):
+    assert placeholder(text) == (_PLACEHOLDER_SHAPES.search(text.lower()) is not None)
+
+
 # A Discord bot token as the rule has always defined it: an M, N or O, 23-25 token characters, a
 # dot, 6, a dot, 27-38, wherever it starts (inside a longer run too).
 _DISCORD_SHAPE = re.compile(r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}")
