@@ -224,15 +224,15 @@ class EventBuilder:
         return (end_ns - run.start_ns) // 1000 / 1000 if run.start_ns else 0.0
 
     @staticmethod
-    def _timing(run: Run, end_ns: int, event: dict[str, Any]) -> float:
+    def _timing(run: Run, duration: float, event: dict[str, Any]) -> None:
+        """Writes the run's duration (None when its start was not seen) and streaming times."""
         if not run.start_ns:
             event["duration_ms"] = None
-            return 0.0
-        duration = event["duration_ms"] = EventBuilder._duration(run, end_ns)
+            return
+        event["duration_ms"] = duration
         if run.first_token_ns:
             event["ttft_ms"] = (run.first_token_ns - run.start_ns) // 1000 / 1000
             event["chunks"] = run.chunks
-        return duration
 
     # -- run starts and ends -----------------------------------------------------------------
 
@@ -314,7 +314,7 @@ class EventBuilder:
             event["reason"] = "GraphInterrupt"
         if run.late:
             event["late"] = True  # ends after its `*.orphaned` event
-        self._timing(run, end_ns, event)
+        self._timing(run, duration, event)
         if extra:
             event.update(extra)
         if self._content:
@@ -361,13 +361,15 @@ class EventBuilder:
             event = self._base(level, f"{run.run_type}.end", run, wall)
             event["outcome"] = outcome
             event["reason"] = kind
-            duration = self._timing(run, end_ns, event)
+            duration = self._duration(run, end_ns)
+            self._timing(run, duration, event)
             self._metrics.ended(run.run_type, run.model or run.name, duration)
             self._traces.ended(run, duration, outcome=outcome)
         else:
             event = self._base("error", f"{run.run_type}.error", run, wall)
             event["outcome"] = "error"
-            duration = self._timing(run, end_ns, event)
+            duration = self._duration(run, end_ns)
+            self._timing(run, duration, event)
             event["error"] = fields  # redacted as it was captured (error_fields)
             cost = usage = None
             if run.run_type in ("llm", "chat_model") and not run.model_below:  # a failed call is billed too
