@@ -13,7 +13,8 @@ longer: `--calls 20,60 --warm 20`). The difference of the two totals, divided by
 of their calls, is what one call executes, with start-up, warm-up and shutdown cancelled out.
 Two runs of the same variant agree within about 1% of a call's instructions (±25,000 of lclog's
 overhead on `invoke`: what depends on the clock, as LangChain's time-ordered run ids, and on when
-threads switch, varies). The overhead is that minus the do-nothing handler's (LangChain's own
+threads switch, varies); now and then one run lands ~90,000 higher (two in twenty here): run a
+figure that stands out again. The overhead is that minus the do-nothing handler's (LangChain's own
 dispatch). Instructions are not time (a cache miss costs hundreds of them, a system call's are
 not counted): they show where work is added or saved, and the wall-clock benchmark
 (bench_overhead.py) what it costs.
